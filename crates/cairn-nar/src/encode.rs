@@ -1,0 +1,238 @@
+//! NAR serialization.
+//!
+//! The format (Eelco Dolstra, *The Purely Functional Software Deployment Model*, §5.2.1;
+//! Nix `src/libutil/archive.cc`): every token is a string framed as a little-endian u64
+//! length, the bytes, and zero padding to a multiple of 8.
+//!
+//! ```text
+//! nar       = str("nix-archive-1") node
+//! node      = str("(") str("type") body str(")")
+//! body      = str("regular") [str("executable") str("")] str("contents") str(CONTENTS)
+//!           | str("symlink") str("target") str(TARGET)
+//!           | str("directory") { str("entry") str("(") str("name") str(NAME) str("node") node str(")") }
+//! ```
+//! Directory entries are sorted bytewise by name.
+
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::NarError;
+use crate::walk::{EntryKind, WalkEvent, walk};
+
+pub(crate) const MAGIC: &[u8] = b"nix-archive-1";
+
+/// Where NAR bytes go. Separate from [`Write`] so that a sink can read file contents
+/// straight into its own buffers (see [`crate::NarHasher`]).
+pub trait NarSink {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()>;
+
+    /// Appends exactly `len` bytes read from `source`. Fails with
+    /// [`io::ErrorKind::UnexpectedEof`] if `source` ends early (a file shrank while read).
+    fn put_from(&mut self, source: &mut dyn Read, len: u64) -> io::Result<()> {
+        let mut buf = vec![0u8; usize::try_from(len.min(256 * 1024)).expect("bounded by 256 KiB")];
+        let mut remaining = len;
+        while remaining > 0 {
+            let want = usize::try_from(remaining.min(buf.len() as u64)).expect("bounded by buffer");
+            let n = source.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.put(&buf[..n])?;
+            remaining -= n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// A [`NarSink`] over any [`Write`].
+#[derive(Debug)]
+pub struct WriteSink<W>(pub W);
+
+impl<W: Write> NarSink for WriteSink<W> {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
+    }
+}
+
+impl<S: NarSink + ?Sized> NarSink for &mut S {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        (**self).put(bytes)
+    }
+    fn put_from(&mut self, source: &mut dyn Read, len: u64) -> io::Result<()> {
+        (**self).put_from(source, len)
+    }
+}
+
+const ZEROS: [u8; 8] = [0; 8];
+
+/// The padding after `len` bytes of a string.
+pub(crate) fn padding(len: u64) -> usize {
+    usize::try_from((8 - len % 8) % 8).expect("less than 8")
+}
+
+/// Writes a NAR token by token. The caller is responsible for the grammar (the tree
+/// walker and the decoder's re-encoder are the callers); sizes are counted.
+#[derive(Debug)]
+pub struct NarWriter<S> {
+    sink: S,
+    size: u64,
+}
+
+impl<S: NarSink> NarWriter<S> {
+    /// Starts a NAR, writing the magic string.
+    pub fn new(sink: S) -> io::Result<Self> {
+        let mut writer = Self { sink, size: 0 };
+        writer.str(MAGIC)?;
+        Ok(writer)
+    }
+
+    fn str(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let len = bytes.len() as u64;
+        self.sink.put(&len.to_le_bytes())?;
+        self.sink.put(bytes)?;
+        let pad = padding(len);
+        self.sink.put(&ZEROS[..pad])?;
+        self.size += 8 + len + pad as u64;
+        Ok(())
+    }
+
+    /// A regular file with `len` bytes of contents read from `contents`.
+    pub fn regular(
+        &mut self,
+        executable: bool,
+        len: u64,
+        contents: &mut dyn Read,
+    ) -> io::Result<()> {
+        self.str(b"(")?;
+        self.str(b"type")?;
+        self.str(b"regular")?;
+        if executable {
+            self.str(b"executable")?;
+            self.str(b"")?;
+        }
+        self.str(b"contents")?;
+        self.sink.put(&len.to_le_bytes())?;
+        self.sink.put_from(contents, len)?;
+        let pad = padding(len);
+        self.sink.put(&ZEROS[..pad])?;
+        self.size += 8 + len + pad as u64;
+        self.str(b")")
+    }
+
+    /// A symbolic link.
+    pub fn symlink(&mut self, target: &[u8]) -> io::Result<()> {
+        self.str(b"(")?;
+        self.str(b"type")?;
+        self.str(b"symlink")?;
+        self.str(b"target")?;
+        self.str(target)?;
+        self.str(b")")
+    }
+
+    /// Opens a directory node; entries follow, then [`Self::directory_end`].
+    pub fn directory_start(&mut self) -> io::Result<()> {
+        self.str(b"(")?;
+        self.str(b"type")?;
+        self.str(b"directory")
+    }
+
+    /// Closes a directory node.
+    pub fn directory_end(&mut self) -> io::Result<()> {
+        self.str(b")")
+    }
+
+    /// Opens a directory entry; one node follows, then [`Self::entry_end`].
+    pub fn entry_start(&mut self, name: &[u8]) -> io::Result<()> {
+        self.str(b"entry")?;
+        self.str(b"(")?;
+        self.str(b"name")?;
+        self.str(name)?;
+        self.str(b"node")
+    }
+
+    /// Closes a directory entry.
+    pub fn entry_end(&mut self) -> io::Result<()> {
+        self.str(b")")
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Ends the NAR and returns the sink.
+    pub fn finish(self) -> S {
+        self.sink
+    }
+}
+
+/// Serializes the tree at `path` into `sink`, exactly as `nix-store --dump` does.
+/// Returns the sink and the NAR's size in bytes.
+pub fn dump_path<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64), NarError> {
+    let mut writer = NarWriter::new(sink).map_err(NarError::Io)?;
+    walk(path, |event| -> Result<(), NarError> {
+        let io = |e: io::Error, p: &Path| NarError::read(p, e);
+        match event {
+            WalkEvent::Node(entry) => {
+                let is_root = entry.relative.as_os_str().is_empty();
+                if !is_root {
+                    writer.entry_start(entry.name()).map_err(NarError::Io)?;
+                }
+                match entry.kind {
+                    EntryKind::Directory => writer.directory_start().map_err(NarError::Io)?,
+                    EntryKind::Regular { executable, size } => {
+                        let file = std::fs::File::options()
+                            .read(true)
+                            .open(&entry.path)
+                            .map_err(|e| io(e, &entry.path))?;
+                        let mut source = TrackedReader {
+                            inner: file,
+                            failed: false,
+                        };
+                        writer.regular(executable, size, &mut source).map_err(|e| {
+                            // A short read means the file changed under us; both are the
+                            // file's fault, anything else is the sink's.
+                            if source.failed || e.kind() == io::ErrorKind::UnexpectedEof {
+                                io(e, &entry.path)
+                            } else {
+                                NarError::Io(e)
+                            }
+                        })?;
+                    }
+                    EntryKind::Symlink => {
+                        let target = fs_err::read_link(&entry.path).map_err(NarError::Io)?;
+                        writer
+                            .symlink(target.as_os_str().as_bytes())
+                            .map_err(NarError::Io)?;
+                    }
+                }
+                if !is_root && entry.kind != EntryKind::Directory {
+                    writer.entry_end().map_err(NarError::Io)?;
+                }
+            }
+            WalkEvent::DirectoryEnd(entry) => {
+                writer.directory_end().map_err(NarError::Io)?;
+                if !entry.relative.as_os_str().is_empty() {
+                    writer.entry_end().map_err(NarError::Io)?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let size = writer.size();
+    Ok((writer.finish(), size))
+}
+
+/// Remembers whether an error came from the file rather than from the sink.
+struct TrackedReader<R> {
+    inner: R,
+    failed: bool,
+}
+
+impl<R: Read> Read for TrackedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|_| self.failed = true)
+    }
+}

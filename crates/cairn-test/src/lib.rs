@@ -1,0 +1,12 @@
+//! Test support for cairn: fixture trees with every shape a store must handle, and
+//! access to the real tools the tests use as oracles (Nix, dpkg, podman…).
+//!
+//! Never a dependency of a shipped crate; only `[dev-dependencies]`.
+
+#![allow(clippy::missing_panics_doc, clippy::unwrap_used)]
+
+pub mod oracle;
+pub mod trees;
+
+pub use oracle::{Oracle, require_tool};
+pub use trees::{FixtureTree, fixture_trees, write_file};
