@@ -91,6 +91,18 @@ impl<R: Read> Parser<R> {
         Ok(buf)
     }
 
+    fn magic(&mut self) -> Result<(), NarError> {
+        let bad = NarError::Malformed {
+            offset: 0,
+            what: "not a NAR (bad magic)".into(),
+        };
+        match self.token() {
+            Ok(token) if token == MAGIC => Ok(()),
+            Ok(_) | Err(NarError::Malformed { .. }) => Err(bad),
+            Err(e) => Err(e),
+        }
+    }
+
     fn expect(&mut self, want: &[u8]) -> Result<(), NarError> {
         let at = self.offset;
         let got = self.token()?;
@@ -135,6 +147,49 @@ fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
 }
 
+/// The rest of a regular file node, after its type.
+fn parse_regular<R, E>(
+    p: &mut Parser<R>,
+    path: &[u8],
+    visit: &mut impl FnMut(NarEvent<'_>) -> Result<(), E>,
+) -> Result<(), E>
+where
+    R: Read,
+    E: From<NarError>,
+{
+    let mut tag = p.token()?;
+    let mut executable = false;
+    if tag == b"executable" {
+        p.expect(b"")?;
+        executable = true;
+        tag = p.token()?;
+    }
+    if tag != b"contents" {
+        return Err(p.malformed("expected `contents`").into());
+    }
+    let size = p.u64()?;
+    let mut contents = Contents {
+        parser: p,
+        remaining: size,
+    };
+    visit(NarEvent::Regular {
+        path,
+        executable,
+        size,
+        contents: &mut contents,
+    })?;
+    // Drain what the callback left.
+    io::copy(&mut contents, &mut io::sink()).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => NarError::Truncated {
+            offset: contents.parser.offset,
+        },
+        _ => NarError::Io(e),
+    })?;
+    p.padding(size)?;
+    p.expect(b")")?;
+    Ok(())
+}
+
 /// Parses one NAR from `reader`, calling `visit` for each node in order. Returns the
 /// NAR's size. Reads nothing past the end of the NAR.
 pub fn parse<R, E>(
@@ -146,21 +201,7 @@ where
     E: From<NarError>,
 {
     let mut p = Parser { reader, offset: 0 };
-    let at = p.offset;
-    if p.token().map_err(|e| match e {
-        NarError::Truncated { .. } | NarError::Io(_) => e,
-        _ => NarError::Malformed {
-            offset: at,
-            what: "not a NAR (bad magic)".into(),
-        },
-    })? != MAGIC
-    {
-        return Err(NarError::Malformed {
-            offset: at,
-            what: "not a NAR (bad magic)".into(),
-        }
-        .into());
-    }
+    p.magic()?;
     // Open directories: their path and the last entry name seen in them.
     let mut dirs: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     let mut path: Vec<u8> = Vec::new();
@@ -171,38 +212,7 @@ where
         let at = p.offset;
         let kind = p.token()?;
         match kind.as_slice() {
-            b"regular" => {
-                let mut tag = p.token()?;
-                let mut executable = false;
-                if tag == b"executable" {
-                    p.expect(b"")?;
-                    executable = true;
-                    tag = p.token()?;
-                }
-                if tag != b"contents" {
-                    return Err(p.malformed("expected `contents`").into());
-                }
-                let size = p.u64()?;
-                let mut contents = Contents {
-                    parser: &mut p,
-                    remaining: size,
-                };
-                visit(NarEvent::Regular {
-                    path: &path,
-                    executable,
-                    size,
-                    contents: &mut contents,
-                })?;
-                // Drain what the callback left.
-                io::copy(&mut contents, &mut io::sink()).map_err(|e| match e.kind() {
-                    io::ErrorKind::UnexpectedEof => NarError::Truncated {
-                        offset: contents.parser.offset,
-                    },
-                    _ => NarError::Io(e),
-                })?;
-                p.padding(size)?;
-                p.expect(b")")?;
-            }
+            b"regular" => parse_regular(&mut p, &path, &mut visit)?,
             b"symlink" => {
                 p.expect(b"target")?;
                 let target = p.token()?;

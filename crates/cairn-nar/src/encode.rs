@@ -35,14 +35,44 @@ pub trait NarSink {
         let mut remaining = len;
         while remaining > 0 {
             let want = usize::try_from(remaining.min(buf.len() as u64)).expect("bounded by buffer");
-            let n = source.read(&mut buf[..want])?;
+            let n = source
+                .read(&mut buf[..want])
+                .map_err(ContentsReadError::wrap)?;
             if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
+                return Err(ContentsReadError::wrap(io::ErrorKind::UnexpectedEof.into()));
             }
             self.put(&buf[..n])?;
             remaining -= n as u64;
         }
         Ok(())
+    }
+
+    /// Appends the `len` bytes of contents of an open file. The default reads it through
+    /// [`Self::put_from`]; a sink may instead keep the file and read it later or on
+    /// another thread (see [`crate::NarHasher`]). A file that turns out shorter than
+    /// `len` is an [`io::ErrorKind::UnexpectedEof`] error, now or at [`NarWriter::finish`].
+    fn put_file(&mut self, file: std::fs::File, len: u64) -> io::Result<()> {
+        let mut file = file;
+        self.put_from(&mut file, len)
+    }
+}
+
+/// Marks an I/O error as one from reading a file's contents, so that callers can tell
+/// it from a failure of the sink (a full disk, a closed pipe) and name the file.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ContentsReadError(pub io::Error);
+
+impl ContentsReadError {
+    /// Wraps `e`, keeping its kind. A short file is `UnexpectedEof`.
+    pub fn wrap(e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), ContentsReadError(e))
+    }
+
+    /// Whether `e` was made by [`Self::wrap`].
+    pub fn is(e: &io::Error) -> bool {
+        e.get_ref()
+            .is_some_and(<dyn std::error::Error + Send + Sync>::is::<ContentsReadError>)
     }
 }
 
@@ -62,6 +92,9 @@ impl<S: NarSink + ?Sized> NarSink for &mut S {
     }
     fn put_from(&mut self, source: &mut dyn Read, len: u64) -> io::Result<()> {
         (**self).put_from(source, len)
+    }
+    fn put_file(&mut self, file: std::fs::File, len: u64) -> io::Result<()> {
+        (**self).put_file(file, len)
     }
 }
 
@@ -115,6 +148,30 @@ impl<S: NarSink> NarWriter<S> {
         self.str(b"contents")?;
         self.sink.put(&len.to_le_bytes())?;
         self.sink.put_from(contents, len)?;
+        let pad = padding(len);
+        self.sink.put(&ZEROS[..pad])?;
+        self.size += 8 + len + pad as u64;
+        self.str(b")")
+    }
+
+    /// A regular file whose contents are an open file of `len` bytes; the sink decides
+    /// when to read it ([`NarSink::put_file`]).
+    pub fn regular_file(
+        &mut self,
+        executable: bool,
+        len: u64,
+        file: std::fs::File,
+    ) -> io::Result<()> {
+        self.str(b"(")?;
+        self.str(b"type")?;
+        self.str(b"regular")?;
+        if executable {
+            self.str(b"executable")?;
+            self.str(b"")?;
+        }
+        self.str(b"contents")?;
+        self.sink.put(&len.to_le_bytes())?;
+        self.sink.put_file(file, len)?;
         let pad = padding(len);
         self.sink.put(&ZEROS[..pad])?;
         self.size += 8 + len + pad as u64;
@@ -187,19 +244,9 @@ pub fn dump_path<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64), NarError>
                             .read(true)
                             .open(&entry.path)
                             .map_err(|e| io(e, &entry.path))?;
-                        let mut source = TrackedReader {
-                            inner: file,
-                            failed: false,
-                        };
-                        writer.regular(executable, size, &mut source).map_err(|e| {
-                            // A short read means the file changed under us; both are the
-                            // file's fault, anything else is the sink's.
-                            if source.failed || e.kind() == io::ErrorKind::UnexpectedEof {
-                                io(e, &entry.path)
-                            } else {
-                                NarError::Io(e)
-                            }
-                        })?;
+                        writer
+                            .regular_file(executable, size, file)
+                            .map_err(|e| contents_error(e, &entry.path))?;
                     }
                     EntryKind::Symlink => {
                         let target = fs_err::read_link(&entry.path).map_err(NarError::Io)?;
@@ -225,14 +272,21 @@ pub fn dump_path<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64), NarError>
     Ok((writer.finish(), size))
 }
 
-/// Remembers whether an error came from the file rather than from the sink.
-struct TrackedReader<R> {
-    inner: R,
-    failed: bool,
-}
-
-impl<R: Read> Read for TrackedReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|_| self.failed = true)
+/// Names the file for errors from reading it; passes sink errors through.
+pub(crate) fn contents_error(e: io::Error, path: &Path) -> NarError {
+    if ContentsReadError::is(&e) {
+        let kind = e.kind();
+        let inner = e
+            .into_inner()
+            .and_then(|b| b.downcast::<ContentsReadError>().ok())
+            .map_or_else(|| kind.into(), |b| b.0);
+        let inner = if kind == io::ErrorKind::UnexpectedEof {
+            io::Error::new(kind, "the file became shorter while it was read")
+        } else {
+            inner
+        };
+        NarError::read(path, inner)
+    } else {
+        NarError::Io(e)
     }
 }

@@ -1,10 +1,12 @@
 //! NAR hashes, and hashing a tree fast.
 //!
-//! [`NarHasher`] is a [`NarSink`] that hashes on a second thread: the walking thread
-//! reads files straight into pooled buffers while the other thread runs SHA-256 over the
-//! previous ones, so reading (kernel copies) and hashing (SHA-NI where the CPU has it,
-//! through `sha2`'s runtime detection) overlap. On two cores this is what puts
-//! `cairn store hash-path` ahead of `nix hash path` (see `bench/RESULTS.md`).
+//! SHA-256 over one stream cannot be split, so a fast NAR hash is about keeping one
+//! hashing core fed. [`NarHasher`] is a [`NarSink`] that hashes on a second thread: the
+//! walking thread reads files straight into small pooled buffers while the other
+//! thread runs SHA-256 (SHA-NI where the CPU has it, through `sha2`'s runtime
+//! detection) over the previous ones, so kernel copies and hashing overlap.
+//! See `bench/RESULTS.md` for the figures against `nix hash path`, and for the
+//! designs measured and rejected (a two-worker "baton" hasher lost to hand-off latency).
 
 use std::fmt;
 use std::io::{self, Read};
@@ -16,7 +18,7 @@ use std::thread;
 use data_encoding::{BASE64, HEXLOWER};
 use sha2::{Digest, Sha256};
 
-use crate::encode::{NarSink, dump_path};
+use crate::encode::{ContentsReadError, NarSink, dump_path};
 use crate::{NarError, base32};
 
 /// The SHA-256 of a NAR.
@@ -108,8 +110,12 @@ impl NarSink for HashSink {
     }
 }
 
-const BUFFER_SIZE: usize = 512 * 1024;
-const IN_FLIGHT: usize = 4;
+/// Bytes per hand-off, and buffers queued to the hashing thread. Measured on the
+/// reference machine (bench/RESULTS.md): SHA-NI hashes ~2 GB/s from cache but ~1.2 GB/s
+/// streaming from memory, so the working set (buffer x (queued + 2)) must stay well
+/// inside L2; 128 KiB x 2 was fastest of 32 KiB..512 KiB x 1..8.
+const BUFFER_SIZE: usize = 128 * 1024;
+const IN_FLIGHT: usize = 2;
 
 /// A [`NarSink`] that hashes on a second thread (see the module docs).
 #[derive(Debug)]
@@ -209,9 +215,11 @@ impl NarSink for NarHasher {
         while remaining > 0 {
             let space = self.current.len() - self.filled;
             let want = usize::try_from(remaining.min(space as u64)).expect("bounded by buffer");
-            let n = source.read(&mut self.current[self.filled..self.filled + want])?;
+            let n = source
+                .read(&mut self.current[self.filled..self.filled + want])
+                .map_err(ContentsReadError::wrap)?;
             if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
+                return Err(ContentsReadError::wrap(io::ErrorKind::UnexpectedEof.into()));
             }
             self.filled += n;
             self.size += n as u64;

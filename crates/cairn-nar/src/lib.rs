@@ -18,9 +18,11 @@ mod decode;
 mod encode;
 mod error;
 mod hash;
+mod listing;
 pub mod walk;
 
 pub use decode::{NarEvent, parse, restore};
-pub use encode::{NarSink, NarWriter, WriteSink, dump_path};
+pub use encode::{ContentsReadError, NarSink, NarWriter, WriteSink, dump_path};
 pub use error::NarError;
 pub use hash::{HashSink, HashingReader, NarHash, NarHasher, hash_path};
+pub use listing::{ListedNode, Listing, ListingChange, dump_path_listed, short_digest};

@@ -4,6 +4,9 @@
 //! Regenerate the vectors with Nix itself (never with cairn):
 //! `CAIRN_REGENERATE_GOLDEN=1 cargo test -p cairn-nar --test golden regenerate`
 
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -255,11 +258,13 @@ fn regenerate() {
         let nar = nix(&["nix-store", "--dump"], &root).expect("regenerating needs Nix");
         fs_err::write(golden_dir().join(format!("{}.nar", tree.name)), nar).unwrap();
         let sri = nix(NIX_HASH, &root).unwrap();
-        hashes.push_str(&format!(
-            "{} {}\n",
+        writeln!(
+            hashes,
+            "{} {}",
             tree.name,
             String::from_utf8(sri).unwrap().trim()
-        ));
+        )
+        .unwrap();
     }
     fs_err::write(golden_dir().join("hashes.txt"), hashes).unwrap();
 }

@@ -1,1 +1,150 @@
-//! stub
+//! cairn's content-addressed object store.
+//!
+//! A store is a directory (default `$XDG_DATA_HOME/cairn`) holding a versioned layout:
+//!
+//! ```text
+//! v1/db.sqlite             objects, references, permissions, listings, named roots (WAL)
+//! v1/objects/<hash32>-<name>   read-only trees (or single files / symlinks)
+//! v1/blobs/sha256/<hex>    content-addressed blobs (image layers, later issues)
+//! v1/tmp/                  staging; unlocked entries are crash debris, removed on open
+//! v1/roots/                indirect roots: links to `result`-style symlinks
+//! v1/locks/, v1/temproots/, v1/gc.lock    see [`lock`](crate::lock)
+//! ```
+//!
+//! This crate owns objects and their identity ([`StorePath`], [`PermissionsManifest`]),
+//! the database, adding, querying, closures, roots, garbage collection, verification and
+//! export/import. It knows nothing of Debian, PyPI or OCI.
+//!
+//! The invariants it keeps:
+//! - an object is registered only after its tree is complete, read-only and synced, and
+//!   only when all its references are registered (enforced by SQLite foreign keys);
+//! - a crash at any point leaves either no registered object or a complete one;
+//! - nothing reachable from a root, or held by a live cairn process, is collected.
+
+mod add;
+mod db;
+mod error;
+mod gc;
+mod lock;
+mod path;
+mod permissions;
+mod query;
+mod reporter;
+mod transfer;
+mod tree;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+pub use add::{AddOptions, PermissionsSource};
+pub use error::{Result, StoreError};
+pub use gc::{GcOptions, GcReport, Root, RootKind};
+pub use path::{
+    Addressing, HASH_CHARS, MAX_NAME, ObjectHash, StorePath, object_hash, sanitize_name,
+    validate_name,
+};
+pub use permissions::{
+    CAPTURED_XATTRS, Permissions, PermissionsJson, PermissionsManifest, default_mode,
+};
+pub use query::ObjectInfo;
+pub use reporter::{NoReporter, Reporter};
+pub use transfer::{EXPORT_MAGIC, ImportReport};
+pub use verify::{Problem, VerifyReport};
+
+/// The on-disk layout version: the name of the directory everything lives in.
+pub const LAYOUT_VERSION: &str = "v1";
+
+/// An open store. Cheap to share between threads; every method takes `&self`.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    db: Mutex<rusqlite::Connection>,
+    temp_roots: Mutex<lock::TempRoots>,
+}
+
+impl Store {
+    /// Opens the store at `dir`, creating the layout if it does not exist, and removes
+    /// staging debris left by crashed processes.
+    pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_inner(dir).map_err(|source| StoreError::Open {
+            path: dir.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    fn open_inner(dir: &Path) -> Result<Self> {
+        let root = dir.join(LAYOUT_VERSION);
+        for sub in [
+            "objects",
+            "blobs/sha256",
+            "tmp",
+            "roots",
+            "locks",
+            "temproots",
+        ] {
+            fs_err::create_dir_all(root.join(sub))?;
+        }
+        let root = fs_err::canonicalize(&root)?;
+        let conn = db::open(&root.join("db.sqlite"))?;
+        let removed = lock::clean_staging_debris(&root.join("tmp"))?;
+        if removed > 0 {
+            tracing::info!("removed {removed} staging directories left by interrupted processes");
+        }
+        let temp_roots = lock::TempRoots::new(&root.join("temproots"));
+        Ok(Self {
+            root,
+            db: Mutex::new(conn),
+            temp_roots: Mutex::new(temp_roots),
+        })
+    }
+
+    /// The layout directory (`<store>/v1`).
+    pub fn layout_dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where objects live.
+    pub fn objects_dir(&self) -> PathBuf {
+        self.root.join("objects")
+    }
+
+    /// The on-disk location of an object.
+    pub fn object_dir(&self, path: &StorePath) -> PathBuf {
+        self.objects_dir().join(path.to_string())
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    fn gc_lock_path(&self) -> PathBuf {
+        self.root.join("gc.lock")
+    }
+
+    fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions
+        // roll back on drop), so a poisoned lock is still usable.
+        self.db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Protects `paths` from garbage collection for as long as this handle lives.
+    /// Returns the paths that are (still) valid.
+    pub fn add_temp_roots(&self, paths: &[StorePath]) -> Result<Vec<StorePath>> {
+        let _gc = lock::lock_shared(&self.gc_lock_path())?;
+        let names: Vec<String> = paths.iter().map(ToString::to_string).collect();
+        self.temp_roots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .add(&names)?;
+        let mut valid = Vec::new();
+        for p in paths {
+            if self.is_valid(p)? {
+                valid.push(p.clone());
+            }
+        }
+        Ok(valid)
+    }
+}

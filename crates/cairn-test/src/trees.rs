@@ -58,7 +58,9 @@ fn mixed(root: &Path) {
         (9, "size-9"),
         (4097, "size-4097"),
     ] {
-        let contents: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let contents: Vec<u8> = (0..len)
+            .map(|i: u32| u8::try_from(i % 251).unwrap())
+            .collect();
         write_file(&root.join(name), &contents, 0o644);
     }
     write_file(&root.join("run.sh"), b"#!/bin/sh\nexit 0\n", 0o755);

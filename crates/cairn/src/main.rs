@@ -1,1 +1,53 @@
-fn main() {}
+//! The `cairn` command-line tool. It parses arguments, calls the libraries, prints
+//! results on stdout and everything else on stderr. It holds no logic other crates need.
+//!
+//! Exit codes: 0 success; 1 an error (printed with its causes and a hint);
+//! 2 invalid usage; 3 `cairn store verify` found corrupt objects.
+
+mod cli;
+mod commands;
+mod reporter;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Exit code when verification finds problems.
+pub(crate) const EXIT_CORRUPT: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Store(command) => commands::store::run(&cli.global, command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            render_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints an error, its causes, and a hint when the libraries offer one.
+fn render_error(err: &anyhow::Error) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {err}");
+    let mut hint = None;
+    for cause in err.chain() {
+        if hint.is_none()
+            && let Some(store_err) = cause.downcast_ref::<cairn_store::StoreError>()
+        {
+            hint = store_err.hint();
+        }
+    }
+    for cause in err.chain().skip(1) {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+    if let Some(hint) = hint {
+        let _ = writeln!(stderr, "  hint: {hint}");
+    }
+}

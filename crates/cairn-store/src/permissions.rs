@@ -1,0 +1,416 @@
+//! Permissions manifests: the metadata NAR does not keep.
+//!
+//! A NAR records only the executable bit, but images need full modes (setuid `sudo`,
+//! sticky `/tmp`), owners and sometimes extended attributes (file capabilities such as
+//! `ping`'s `cap_net_raw`). Store files themselves stay read-only and owned by the
+//! store's user, so this metadata lives beside the tree, as a manifest of the entries
+//! whose metadata differs from the default:
+//!
+//! | entry     | default mode            | uid | gid | xattrs |
+//! |-----------|-------------------------|-----|-----|--------|
+//! | directory | `0755`                  | 0   | 0   | none   |
+//! | file      | `0755` if executable, else `0644` | 0 | 0 | none |
+//! | symlink   | `0777` (fixed by Linux) | 0   | 0   | none   |
+//!
+//! The manifest is part of an object's identity (see [`crate::path`]). Its canonical
+//! encoding ([`PermissionsManifest::to_bytes`]) is versioned and strict.
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use cairn_nar::walk::{Entry, EntryKind, WalkEvent, walk};
+use cairn_nar::{ListedNode, Listing};
+use data_encoding::{BASE64, HEXLOWER};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::StoreError;
+
+const MAGIC: &[u8] = b"cairn-permissions-v1";
+
+/// Which extended attribute namespaces are captured from a source tree. Others
+/// (`security.selinux`, `system.posix_acl_*`, `trusted.*`) describe the host, not the
+/// object.
+pub const CAPTURED_XATTRS: &[&str] = &["user.", "security.capability"];
+
+/// Full metadata of one entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Permissions {
+    /// Permission bits including setuid (`0o4000`), setgid (`0o2000`) and sticky (`0o1000`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+/// The entries of an object whose metadata is not the default, by relative path
+/// (`/`-separated bytes, empty for the object's root).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionsManifest {
+    entries: BTreeMap<Vec<u8>, Permissions>,
+}
+
+/// The default mode for a node.
+pub fn default_mode(node: &ListedNode) -> u32 {
+    match node {
+        ListedNode::Directory
+        | ListedNode::Regular {
+            executable: true, ..
+        } => 0o755,
+        ListedNode::Regular {
+            executable: false, ..
+        } => 0o644,
+        ListedNode::Symlink { .. } => 0o777,
+    }
+}
+
+fn default_mode_of_kind(kind: EntryKind) -> u32 {
+    match kind {
+        EntryKind::Directory
+        | EntryKind::Regular {
+            executable: true, ..
+        } => 0o755,
+        EntryKind::Regular {
+            executable: false, ..
+        } => 0o644,
+        EntryKind::Symlink => 0o777,
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(bytes);
+    out.resize(out.len() + (8 - bytes.len() % 8) % 8, 0);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn err(&self, what: &str) -> StoreError {
+        StoreError::InvalidPermissions(format!("{what} at byte {}", self.at))
+    }
+    fn u64(&mut self) -> Result<u64, StoreError> {
+        let bytes = self
+            .bytes
+            .get(self.at..self.at + 8)
+            .ok_or_else(|| self.err("truncated"))?;
+        self.at += 8;
+        Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+    }
+    fn u32(&mut self) -> Result<u32, StoreError> {
+        let v = self.u64()?;
+        u32::try_from(v).map_err(|_| self.err("value out of range"))
+    }
+    fn str(&mut self) -> Result<Vec<u8>, StoreError> {
+        let len = usize::try_from(self.u64()?).map_err(|_| self.err("length out of range"))?;
+        let end = self
+            .at
+            .checked_add(len)
+            .ok_or_else(|| self.err("length out of range"))?;
+        let pad = (8 - len % 8) % 8;
+        let s = self
+            .bytes
+            .get(self.at..end)
+            .ok_or_else(|| self.err("truncated"))?
+            .to_vec();
+        if self
+            .bytes
+            .get(end..end + pad)
+            .is_none_or(|p| p.iter().any(|&b| b != 0))
+        {
+            return Err(self.err("bad padding"));
+        }
+        self.at = end + pad;
+        Ok(s)
+    }
+}
+
+impl PermissionsManifest {
+    /// Records metadata for `path`. A value equal to the default for its node is still
+    /// recorded; [`Self::capture`] only inserts non-defaults.
+    pub fn insert(&mut self, path: Vec<u8>, permissions: Permissions) {
+        self.entries.insert(path, permissions);
+    }
+
+    pub fn get(&self, path: &[u8]) -> Option<&Permissions> {
+        self.entries.get(path)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Permissions)> {
+        self.entries.iter()
+    }
+
+    /// Reads full metadata (mode, owner, captured xattrs) from a tree on disk.
+    pub fn capture(root: &Path) -> Result<Self, StoreError> {
+        let mut manifest = Self::default();
+        walk(root, |event| -> Result<(), StoreError> {
+            let WalkEvent::Node(entry) = event else {
+                return Ok(());
+            };
+            let actual = read_permissions(entry)?;
+            let default = Permissions {
+                mode: default_mode_of_kind(entry.kind),
+                ..Default::default()
+            };
+            if actual != default {
+                manifest.insert(entry.relative.as_os_str().as_bytes().to_vec(), actual);
+            }
+            Ok(())
+        })?;
+        Ok(manifest)
+    }
+
+    /// Checks the manifest against the tree it describes: every path exists, and modes
+    /// agree with what the NAR says (executable bit, symlink mode).
+    pub fn validate(&self, listing: &Listing) -> Result<(), StoreError> {
+        for (path, perms) in &self.entries {
+            let shown = String::from_utf8_lossy(path);
+            let node = listing.nodes.get(path).ok_or_else(|| {
+                StoreError::InvalidPermissions(format!("`{shown}` is not in the object"))
+            })?;
+            if perms.mode & !0o7777 != 0 {
+                return Err(StoreError::InvalidPermissions(format!(
+                    "`{shown}` has mode {:o} beyond 07777",
+                    perms.mode
+                )));
+            }
+            match node {
+                ListedNode::Regular { executable, .. }
+                    if (perms.mode & 0o100 != 0) != *executable =>
+                {
+                    return Err(StoreError::InvalidPermissions(format!(
+                        "mode {:04o} of `{shown}` disagrees with its executable bit in the NAR",
+                        perms.mode
+                    )));
+                }
+                ListedNode::Symlink { .. } if perms.mode != 0o777 => {
+                    return Err(StoreError::InvalidPermissions(format!(
+                        "symlink `{shown}` must have mode 0777"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Canonical, versioned bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_str(&mut out, MAGIC);
+        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        for (path, p) in &self.entries {
+            put_str(&mut out, path);
+            for v in [p.mode, p.uid, p.gid] {
+                out.extend_from_slice(&u64::from(v).to_le_bytes());
+            }
+            out.extend_from_slice(&(p.xattrs.len() as u64).to_le_bytes());
+            for (name, value) in &p.xattrs {
+                put_str(&mut out, name);
+                put_str(&mut out, value);
+            }
+        }
+        out
+    }
+
+    /// Parses canonical bytes, refusing anything non-canonical.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.str()? != MAGIC {
+            return Err(r.err("unknown format version"));
+        }
+        let count = r.u64()?;
+        let mut manifest = Self::default();
+        let mut last: Option<Vec<u8>> = None;
+        for _ in 0..count {
+            let path = r.str()?;
+            if last.as_ref().is_some_and(|l| *l >= path) {
+                return Err(r.err("entries out of order"));
+            }
+            let (mode, uid, gid) = (r.u32()?, r.u32()?, r.u32()?);
+            let n = r.u64()?;
+            let mut xattrs = BTreeMap::new();
+            let mut last_name: Option<Vec<u8>> = None;
+            for _ in 0..n {
+                let name = r.str()?;
+                if last_name.as_ref().is_some_and(|l| *l >= name) {
+                    return Err(r.err("xattrs out of order"));
+                }
+                last_name = Some(name.clone());
+                xattrs.insert(name, r.str()?);
+            }
+            last = Some(path.clone());
+            manifest.insert(
+                path,
+                Permissions {
+                    mode,
+                    uid,
+                    gid,
+                    xattrs,
+                },
+            );
+        }
+        if r.at != bytes.len() {
+            return Err(r.err("trailing bytes"));
+        }
+        Ok(manifest)
+    }
+
+    /// Hex SHA-256 of the canonical bytes.
+    pub fn digest_hex(&self) -> String {
+        HEXLOWER.encode(&Sha256::digest(self.to_bytes()))
+    }
+
+    /// A JSON-friendly view (paths and xattr names lossily as UTF-8, values in base64).
+    pub fn to_json(&self) -> Vec<PermissionsJson> {
+        self.entries
+            .iter()
+            .map(|(path, p)| PermissionsJson {
+                path: String::from_utf8_lossy(path).into_owned(),
+                mode: format!("{:04o}", p.mode),
+                uid: p.uid,
+                gid: p.gid,
+                xattrs: p
+                    .xattrs
+                    .iter()
+                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), BASE64.encode(v)))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// One manifest entry as JSON.
+#[derive(Debug, Serialize)]
+pub struct PermissionsJson {
+    pub path: String,
+    pub mode: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub xattrs: BTreeMap<String, String>,
+}
+
+fn read_permissions(entry: &Entry) -> Result<Permissions, StoreError> {
+    let meta = &entry.metadata;
+    let mode = if entry.kind == EntryKind::Symlink {
+        0o777
+    } else {
+        meta.mode() & 0o7777
+    };
+    Ok(Permissions {
+        mode,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        xattrs: read_xattrs(&entry.path)?,
+    })
+}
+
+/// Linux's limits on the list of names and on one value (`XATTR_LIST_MAX`, `XATTR_SIZE_MAX`).
+const XATTR_MAX: usize = 64 * 1024;
+
+fn read_xattrs(path: &Path) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
+    let mut out = BTreeMap::new();
+    let io_err = |e: rustix::io::Errno| -> StoreError {
+        StoreError::Io(std::io::Error::other(format!(
+            "reading extended attributes of `{}`: {e}",
+            path.display()
+        )))
+    };
+    let mut names = vec![0u8; XATTR_MAX];
+    let n = match rustix::fs::llistxattr(path, &mut names[..]) {
+        Ok(n) => n,
+        // Filesystems without xattr support have none to capture.
+        Err(rustix::io::Errno::NOTSUP) => return Ok(out),
+        Err(e) => return Err(io_err(e)),
+    };
+    let mut value = vec![0u8; XATTR_MAX];
+    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let wanted = CAPTURED_XATTRS.iter().any(|prefix| {
+            let prefix = prefix.as_bytes();
+            if prefix.ends_with(b".") {
+                name.starts_with(prefix)
+            } else {
+                name == prefix
+            }
+        });
+        if !wanted {
+            continue;
+        }
+        let len = rustix::fs::lgetxattr(path, std::ffi::OsStr::from_bytes(name), &mut value[..])
+            .map_err(io_err)?;
+        out.insert(name.to_vec(), value[..len].to_vec());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PermissionsManifest {
+        let mut m = PermissionsManifest::default();
+        m.insert(
+            b"".to_vec(),
+            Permissions {
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                xattrs: BTreeMap::new(),
+            },
+        );
+        m.insert(
+            b"tmp".to_vec(),
+            Permissions {
+                mode: 0o1777,
+                ..Default::default()
+            },
+        );
+        m.insert(
+            b"usr/bin/ping".to_vec(),
+            Permissions {
+                mode: 0o755,
+                xattrs: [(b"security.capability".to_vec(), vec![1, 0, 0, 2])].into(),
+                ..Default::default()
+            },
+        );
+        m.insert(
+            b"usr/bin/sudo".to_vec(),
+            Permissions {
+                mode: 0o4755,
+                ..Default::default()
+            },
+        );
+        m
+    }
+
+    #[test]
+    fn canonical_bytes_round_trip() {
+        let m = sample();
+        assert_eq!(PermissionsManifest::from_bytes(&m.to_bytes()).unwrap(), m);
+        assert_ne!(m.digest_hex(), PermissionsManifest::default().digest_hex());
+    }
+
+    #[test]
+    fn every_truncation_is_refused() {
+        let bytes = sample().to_bytes();
+        for cut in 0..bytes.len() {
+            assert!(
+                PermissionsManifest::from_bytes(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+    }
+}

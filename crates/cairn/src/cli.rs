@@ -1,0 +1,111 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// cairn builds reproducible, minimal, layered OCI images from a declarative spec.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// The store directory [default: $XDG_DATA_HOME/cairn, or ~/.local/share/cairn]
+    #[arg(long, global = true, env = "CAIRN_STORE", value_name = "DIR")]
+    pub(crate) store: Option<PathBuf>,
+
+    /// Print less on stderr
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Work with the object store
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Add a file or directory to the store and print its object path
+    Add(AddArgs),
+    /// Print the NAR hash of a path in SRI form, exactly as `nix hash path` does
+    HashPath {
+        path: PathBuf,
+        /// Print `sha256:<nixbase32>` instead of SRI
+        #[arg(long)]
+        base32: bool,
+    },
+    /// Write the NAR serialization of a path to stdout (as `nix-store --dump`)
+    DumpNar { path: PathBuf },
+    /// Show what the store knows about an object
+    Info {
+        /// An object path, `<hash>-<name>`, a unique hash prefix or name, or a `result` link
+        object: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the closure of objects: them and everything they reference, dependencies first
+    Closure {
+        #[arg(required = true)]
+        objects: Vec<String>,
+    },
+    /// Print the objects that refer to an object directly
+    Referrers { object: String },
+    /// Recompute and check the hashes and permissions of every object, or of the closures of the given ones
+    Verify { objects: Vec<String> },
+    /// Delete every object that no root reaches
+    Gc {
+        /// Print what would be deleted, and delete nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the closure of objects to stdout as one stream (redirect it to a file)
+    Export {
+        #[arg(required = true)]
+        objects: Vec<String>,
+    },
+    /// Read an export stream from stdin and add its objects (all or none)
+    Import,
+    /// Manage named roots
+    #[command(subcommand)]
+    Root(RootCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// The file or directory to add
+    pub(crate) path: PathBuf,
+    /// The object's name [default: the path's file name]
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// An object this one needs at run time (repeatable)
+    #[arg(long = "reference", value_name = "OBJECT")]
+    pub(crate) references: Vec<String>,
+    /// Record modes (setuid, setgid, sticky), owners and xattrs of the source in the
+    /// object's permissions manifest, instead of the defaults
+    #[arg(long)]
+    pub(crate) preserve_permissions: bool,
+    /// Also create a symlink at this path pointing at the object, and keep the object
+    /// alive while the link exists (an indirect GC root, like Nix's `result`)
+    #[arg(long, value_name = "LINK")]
+    pub(crate) root: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RootCommand {
+    /// Make NAME a root for an object
+    Add { name: String, object: String },
+    /// Remove a named root
+    Remove { name: String },
+    /// List named and indirect roots
+    List,
+}
