@@ -84,7 +84,12 @@ impl StoreError {
             {
                 Some("make the file readable by the user running cairn (e.g. `chmod u+r`)".into())
             }
-            Self::Io(e) if e.raw_os_error() == Some(28) => {
+            Self::Io(e) | Self::Nar(NarError::Write { source: e, .. } | NarError::Io(e))
+                if matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded) =>
+            {
+                Some("free some disk space, or run `cairn store gc` to delete unreachable objects".into())
+            }
+            Self::Database(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DiskFull => {
                 Some("free some disk space, or run `cairn store gc` to delete unreachable objects".into())
             }
             Self::SchemaVersion { .. } => {

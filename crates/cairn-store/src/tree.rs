@@ -39,7 +39,9 @@ pub(crate) fn copy_tree(source: &Path, dest: &Path) -> Result<u64> {
                             source: e,
                         })
                     })?;
-                let dst = std::fs::File::options()
+                // A std File on both sides lets io::copy use copy_file_range (and
+                // reflinks where the filesystem has them).
+                let mut dst = std::fs::File::options()
                     .write(true)
                     .create_new(true)
                     .mode(if executable { 0o755 } else { 0o644 })
@@ -50,12 +52,14 @@ pub(crate) fn copy_tree(source: &Path, dest: &Path) -> Result<u64> {
                             source: e,
                         })
                     })?;
-                let mut dst = fs_err::File::from_parts(dst, &out);
                 bytes += io::copy(&mut src, &mut dst).map_err(|e| {
-                    // io::copy cannot say which side failed; the destination is the
-                    // likelier on ENOSPC, the source on EIO/EACCES.
-                    if e.raw_os_error() == Some(28) {
-                        StoreError::Io(e)
+                    // io::copy cannot say which side failed; these kinds are the
+                    // destination's, everything else is blamed on the source.
+                    if is_destination_error(&e) {
+                        StoreError::Nar(NarError::Write {
+                            path: out.clone(),
+                            source: e,
+                        })
                     } else {
                         StoreError::Nar(NarError::Read {
                             path: entry.path.clone(),
@@ -77,6 +81,17 @@ pub(crate) fn copy_tree(source: &Path, dest: &Path) -> Result<u64> {
         Ok(())
     })?;
     Ok(bytes)
+}
+
+/// Errors that come from where data is written, not from where it is read.
+pub(crate) fn is_destination_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull
+            | io::ErrorKind::QuotaExceeded
+            | io::ErrorKind::FileTooLarge
+            | io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 /// Makes a tree read-only: files 0444 or 0555, directories 0555. Symlinks are left alone.
