@@ -79,13 +79,15 @@ impl Store {
             ),
         };
         validate_name(&name)?;
+        // Protect the references from a concurrent GC for as long as this handle lives.
+        self.add_temp_roots(&options.references)?;
         self.check_references(&options.references)?;
         let permissions = match &options.permissions {
             PermissionsSource::Normalized => PermissionsManifest::default(),
             PermissionsSource::Capture => PermissionsManifest::capture(source)?,
             PermissionsSource::Explicit(m) => m.clone(),
         };
-        let staging = Staging::new(&self.tmp_dir())?;
+        let staging = Staging::new(&self.tmp_dir(), &self.gc_lock_path())?;
         let tree = staging.path().join("tree");
         copy_tree(source, &tree)?;
         let staged = stage(
@@ -116,7 +118,7 @@ impl Store {
     /// Moves staged trees into place and registers them in one transaction, after
     /// their references. Objects already valid are left as they are. Returns the
     /// objects' paths (in input order) and how many were newly registered.
-    pub(crate) fn register(&self, mut staged: Vec<Staged>) -> Result<(Vec<StorePath>, usize)> {
+    pub(crate) fn register(&self, staged: Vec<Staged>) -> Result<(Vec<StorePath>, usize)> {
         let order: Vec<StorePath> = staged.iter().map(|s| s.path.clone()).collect();
         let _gc = lock::lock_shared(&self.gc_lock_path())?;
         // Object locks in path order, so concurrent registrations cannot deadlock.
@@ -128,7 +130,13 @@ impl Store {
                 &self.root.join("locks").join(format!("{name}.lock")),
             )?);
         }
-        staged.retain(|s| !matches!(self.is_valid(&s.path), Ok(true)));
+        let mut fresh = Vec::with_capacity(staged.len());
+        for s in staged {
+            if !self.is_valid(&s.path)? {
+                fresh.push(s);
+            }
+        }
+        let staged = fresh;
         // Move into place. A directory at the target that is not registered is debris
         // of a process killed between rename and commit: replace it.
         let mut moved: Vec<PathBuf> = Vec::new();

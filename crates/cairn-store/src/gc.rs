@@ -204,8 +204,8 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .path()
-            .to_owned();
-        for line in lock::live_temp_roots(&self.root.join("temproots"), &own)? {
+            .map(Path::to_owned);
+        for line in lock::live_temp_roots(&self.root.join("temproots"), own.as_deref())? {
             if let Ok(path) = line.parse::<StorePath>()
                 && self.is_valid(&path)?
             {
@@ -266,6 +266,7 @@ impl Store {
                 report.debris_removed += 1;
             }
         }
+        lock::clean_staging_debris(&self.tmp_dir())?;
         let live_hashes: BTreeSet<String> = registered
             .iter()
             .map(|p| p[..crate::HASH_CHARS].to_owned())

@@ -49,7 +49,7 @@ pub use permissions::{
 };
 pub use query::ObjectInfo;
 pub use reporter::{NoReporter, Reporter};
-pub use transfer::{EXPORT_MAGIC, ImportReport};
+pub use transfer::{EXPORT_MAGIC, ImportOptions, ImportReport};
 pub use verify::{Problem, VerifyReport};
 
 /// The on-disk layout version: the name of the directory everything lives in.
@@ -87,7 +87,7 @@ impl Store {
         }
         let root = fs_err::canonicalize(&root)?;
         let conn = db::open(&root.join("db.sqlite"))?;
-        let removed = lock::clean_staging_debris(&root.join("tmp"))?;
+        let removed = lock::try_clean_staging_debris(&root.join("tmp"), &root.join("gc.lock"))?;
         if removed > 0 {
             tracing::info!("removed {removed} staging directories left by interrupted processes");
         }

@@ -32,6 +32,15 @@ use crate::tree::sync_filesystem;
 pub const EXPORT_MAGIC: &[u8] = b"cairn-export-v1";
 const MAX_FIELD: u64 = 64 << 20;
 
+/// What an import accepts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Accept input-addressed objects. Their path says which build produced them, not
+    /// what they contain, so nothing in the stream can prove the contents right; only
+    /// a signature can (binary caches, later), or trust in where the stream came from.
+    pub trust_input_addressed: bool,
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Default)]
 pub struct ImportReport {
@@ -176,10 +185,18 @@ impl Store {
         r: &mut StreamReader<R>,
         tree: &std::path::Path,
         seen: &BTreeSet<StorePath>,
+        options: ImportOptions,
     ) -> Result<Staged> {
         let declared: StorePath = r.text("an object path")?.parse()?;
         let refuse = |what: String| StoreError::ImportRefused(format!("object {declared}: {what}"));
         let addressing: Addressing = r.text("the addressing")?.parse()?;
+        if matches!(addressing, Addressing::Input { .. }) && !options.trust_input_addressed {
+            return Err(refuse(
+                "it is input-addressed, so its contents cannot be checked against its path; \
+                 import it only from a source you trust (`--trust-input-addressed`)"
+                    .into(),
+            ));
+        }
         let nar_hash: cairn_nar::NarHash = r
             .text("the NAR hash")?
             .parse()
@@ -224,6 +241,11 @@ impl Store {
             false,
         )
         .map_err(|e| refuse(e.to_string()))?;
+        if object.nar_hash != nar_hash {
+            return Err(refuse(
+                "its unpacked files do not hash to its NAR hash".into(),
+            ));
+        }
         if object.path != declared {
             return Err(refuse(format!(
                 "its metadata gives the path {}, not the declared one",
@@ -234,7 +256,12 @@ impl Store {
     }
 
     /// Reads an export stream and registers its objects, all or none.
-    pub fn import(&self, input: &mut dyn Read, reporter: &dyn Reporter) -> Result<ImportReport> {
+    pub fn import(
+        &self,
+        input: &mut dyn Read,
+        options: ImportOptions,
+        reporter: &dyn Reporter,
+    ) -> Result<ImportReport> {
         let mut r = StreamReader {
             inner: HashingReader::new(BufReader::with_capacity(1 << 20, input)),
         };
@@ -247,7 +274,7 @@ impl Store {
                 "this is not a cairn export stream (or not version 1)".into(),
             ));
         }
-        let staging = Staging::new(&self.tmp_dir())?;
+        let staging = Staging::new(&self.tmp_dir(), &self.gc_lock_path())?;
         let mut staged: Vec<Staged> = Vec::new();
         let mut seen: BTreeSet<StorePath> = BTreeSet::new();
         loop {
@@ -265,6 +292,7 @@ impl Store {
                 &mut r,
                 &staging.path().join(staged.len().to_string()),
                 &seen,
+                options,
             )?;
             reporter.on_import_object(&object.path, object.nar_size);
             seen.insert(object.path.clone());

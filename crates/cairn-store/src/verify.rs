@@ -84,7 +84,10 @@ impl Store {
                 dir.display()
             )]);
         }
-        let recorded = self.listing(path)?;
+        let recorded = match self.listing(path) {
+            Ok(listing) => listing,
+            Err(e) => return Ok(vec![format!("its recorded listing is unreadable: {e}")]),
+        };
         match dump_path_listed(&dir, NarHasher::new()) {
             Ok((hasher, size, actual)) => {
                 let (hash, _) = hasher.finish()?;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use cairn_store::{
-    AddOptions, GcOptions, NoReporter, Permissions, PermissionsManifest, PermissionsSource, Store,
-    StoreError, StorePath,
+    AddOptions, Addressing, GcOptions, ImportOptions, NoReporter, Permissions, PermissionsManifest,
+    PermissionsSource, Store, StoreError, StorePath,
 };
 use cairn_test::{fixture_trees, write_file};
 
@@ -672,7 +672,13 @@ fn export_import_round_trips_a_closure() {
     assert_eq!(exported, vec![dep.clone(), top.clone()]);
 
     let other = Store::open(&ctx.tmp.path().join("other")).unwrap();
-    let report = other.import(&mut stream.as_slice(), &NoReporter).unwrap();
+    let report = other
+        .import(
+            &mut stream.as_slice(),
+            ImportOptions::default(),
+            &NoReporter,
+        )
+        .unwrap();
     assert_eq!(
         (report.objects.clone(), report.added),
         (vec![dep.clone(), top.clone()], 2)
@@ -683,7 +689,11 @@ fn export_import_round_trips_a_closure() {
     // Importing again adds nothing new.
     assert_eq!(
         other
-            .import(&mut stream.as_slice(), &NoReporter)
+            .import(
+                &mut stream.as_slice(),
+                ImportOptions::default(),
+                &NoReporter
+            )
             .unwrap()
             .added,
         0
@@ -700,7 +710,9 @@ fn tampered_or_truncated_imports_register_nothing() {
 
     let other = Store::open(&ctx.tmp.path().join("other")).unwrap();
     for cut in (0..stream.len()).step_by(7).chain([stream.len() - 1]) {
-        let err = other.import(&mut &stream[..cut], &NoReporter).unwrap_err();
+        let err = other
+            .import(&mut &stream[..cut], ImportOptions::default(), &NoReporter)
+            .unwrap_err();
         assert!(
             matches!(
                 err,
@@ -717,7 +729,9 @@ fn tampered_or_truncated_imports_register_nothing() {
         let mut bad = stream.clone();
         bad[at] ^= 0x20;
         assert!(
-            other.import(&mut bad.as_slice(), &NoReporter).is_err(),
+            other
+                .import(&mut bad.as_slice(), ImportOptions::default(), &NoReporter)
+                .is_err(),
             "flip at {at} was accepted"
         );
         assert!(
@@ -727,7 +741,15 @@ fn tampered_or_truncated_imports_register_nothing() {
     }
     let mut longer = stream.clone();
     longer.push(0);
-    assert!(other.import(&mut longer.as_slice(), &NoReporter).is_err());
+    assert!(
+        other
+            .import(
+                &mut longer.as_slice(),
+                ImportOptions::default(),
+                &NoReporter
+            )
+            .is_err()
+    );
     assert_eq!(
         fs_err::read_dir(other.layout_dir().join("tmp"))
             .unwrap()
@@ -793,4 +815,72 @@ fn resolve_accepts_paths_basenames_prefixes_names_and_links() {
         Err(StoreError::NotFound(_))
     ));
     assert!(ctx.store.resolve("/etc/hostname").is_err());
+}
+
+#[test]
+fn input_addressed_imports_need_explicit_trust() {
+    let ctx = Ctx::new();
+    let node_hash = "ab".repeat(32);
+    let options = AddOptions {
+        name: Some("built".into()),
+        addressing: Some(Addressing::Input {
+            node_hash: node_hash.clone(),
+        }),
+        ..Default::default()
+    };
+    let built = ctx
+        .store
+        .add_path(&ctx.tree("built", "output"), &options, &NoReporter)
+        .unwrap();
+    let mut stream = Vec::new();
+    ctx.store
+        .export(std::slice::from_ref(&built), &mut stream, &NoReporter)
+        .unwrap();
+    let other = Store::open(&ctx.tmp.path().join("other")).unwrap();
+    let err = other
+        .import(
+            &mut stream.as_slice(),
+            ImportOptions::default(),
+            &NoReporter,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("input-addressed"), "{err}");
+    assert!(other.all_objects().unwrap().is_empty());
+    let trusted = ImportOptions {
+        trust_input_addressed: true,
+    };
+    assert_eq!(
+        other
+            .import(&mut stream.as_slice(), trusted, &NoReporter)
+            .unwrap()
+            .objects,
+        vec![built.clone()]
+    );
+    assert!(other.verify(None, &NoReporter).unwrap().is_ok());
+}
+
+#[test]
+fn opening_the_store_never_removes_a_live_staging_directory() {
+    // Every open cleans staging debris; it must never take a directory that an add has
+    // just created and not yet locked.
+    let ctx = Ctx::new();
+    let store_dir = ctx.store.layout_dir().parent().unwrap().to_owned();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let sources: Vec<PathBuf> = (0..400)
+        .map(|i| ctx.tree(&format!("s{i}"), &format!("{i}")))
+        .collect();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(Store::open(&store_dir).unwrap());
+            }
+        });
+        for src in &sources {
+            ctx.store
+                .add_path(src, &AddOptions::default(), &NoReporter)
+                .unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(ctx.store.all_objects().unwrap().len(), 400);
 }

@@ -74,7 +74,12 @@ pub(crate) enum StoreCommand {
         objects: Vec<String>,
     },
     /// Read an export stream from stdin and add its objects (all or none)
-    Import,
+    Import {
+        /// Accept input-addressed objects (build outputs), whose contents the stream
+        /// cannot prove; only for streams from a source you trust
+        #[arg(long)]
+        trust_input_addressed: bool,
+    },
     /// Manage named roots
     #[command(subcommand)]
     Root(RootCommand),

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use cairn_nar::{WriteSink, dump_path, hash_path};
-use cairn_store::{AddOptions, GcOptions, PermissionsSource, RootKind, Store, StorePath};
+use cairn_store::{
+    AddOptions, GcOptions, ImportOptions, PermissionsSource, RootKind, Store, StorePath,
+};
 use serde::Serialize;
 
 use crate::EXIT_CORRUPT;
@@ -109,9 +111,14 @@ pub(crate) fn run(global: &GlobalArgs, command: StoreCommand) -> Result<ExitCode
             store.export(&paths, &mut out, &reporter)?;
             ExitCode::SUCCESS
         }
-        StoreCommand::Import => {
+        StoreCommand::Import {
+            trust_input_addressed,
+        } => {
             let (store, reporter) = open(global)?;
-            let report = store.import(&mut std::io::stdin().lock(), &reporter)?;
+            let options = ImportOptions {
+                trust_input_addressed,
+            };
+            let report = store.import(&mut std::io::stdin().lock(), options, &reporter)?;
             for path in &report.objects {
                 writeln!(out, "{}", store.object_dir(path).display())?;
             }
