@@ -230,7 +230,6 @@ impl<S: NarSink> NarWriter<S> {
 pub fn dump_path<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64), NarError> {
     let mut writer = NarWriter::new(sink).map_err(NarError::Io)?;
     walk(path, |event| -> Result<(), NarError> {
-        let io = |e: io::Error, p: &Path| NarError::read(p, e);
         match event {
             WalkEvent::Node(entry) => {
                 let is_root = entry.relative.as_os_str().is_empty();
@@ -240,16 +239,13 @@ pub fn dump_path<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64), NarError>
                 match entry.kind {
                     EntryKind::Directory => writer.directory_start().map_err(NarError::Io)?,
                     EntryKind::Regular { executable, size } => {
-                        let file = std::fs::File::options()
-                            .read(true)
-                            .open(&entry.path)
-                            .map_err(|e| io(e, &entry.path))?;
+                        let file = entry.open_file()?;
                         writer
                             .regular_file(executable, size, file)
                             .map_err(|e| contents_error(e, &entry.path))?;
                     }
                     EntryKind::Symlink => {
-                        let target = fs_err::read_link(&entry.path).map_err(NarError::Io)?;
+                        let target = entry.read_link()?;
                         writer
                             .symlink(target.as_os_str().as_bytes())
                             .map_err(NarError::Io)?;

@@ -298,10 +298,7 @@ pub fn dump_path_listed<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64, Lis
                         ListedNode::Directory
                     }
                     EntryKind::Regular { executable, size } => {
-                        let file = std::fs::File::options()
-                            .read(true)
-                            .open(&entry.path)
-                            .map_err(|e| NarError::read(&entry.path, e))?;
+                        let file = entry.open_file()?;
                         let mut reader = DigestReader {
                             inner: file,
                             hasher: Sha256::new(),
@@ -316,7 +313,7 @@ pub fn dump_path_listed<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64, Lis
                         }
                     }
                     EntryKind::Symlink => {
-                        let target = fs_err::read_link(&entry.path).map_err(NarError::Io)?;
+                        let target = entry.read_link()?;
                         let target = target.as_os_str().as_bytes().to_vec();
                         writer.symlink(&target).map_err(NarError::Io)?;
                         ListedNode::Symlink { target }

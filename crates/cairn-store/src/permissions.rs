@@ -17,7 +17,6 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use cairn_nar::walk::{Entry, EntryKind, WalkEvent, walk};
@@ -304,16 +303,15 @@ pub struct PermissionsJson {
 }
 
 fn read_permissions(entry: &Entry) -> Result<Permissions, StoreError> {
-    let meta = &entry.metadata;
     let mode = if entry.kind == EntryKind::Symlink {
         0o777
     } else {
-        meta.mode() & 0o7777
+        entry.meta.mode
     };
     Ok(Permissions {
         mode,
-        uid: meta.uid(),
-        gid: meta.gid(),
+        uid: entry.meta.uid,
+        gid: entry.meta.gid,
         xattrs: read_xattrs(&entry.path)?,
     })
 }

@@ -30,15 +30,7 @@ pub(crate) fn copy_tree(source: &Path, dest: &Path) -> Result<u64> {
                 fs_err::create_dir(&out)?;
             }
             EntryKind::Regular { executable, .. } => {
-                let mut src = std::fs::File::options()
-                    .read(true)
-                    .open(&entry.path)
-                    .map_err(|e| {
-                        StoreError::Nar(NarError::Read {
-                            path: entry.path.clone(),
-                            source: e,
-                        })
-                    })?;
+                let mut src = entry.open_file()?;
                 // A std File on both sides lets io::copy use copy_file_range (and
                 // reflinks where the filesystem has them).
                 let mut dst = std::fs::File::options()
@@ -69,7 +61,7 @@ pub(crate) fn copy_tree(source: &Path, dest: &Path) -> Result<u64> {
                 })?;
             }
             EntryKind::Symlink => {
-                let target = fs_err::read_link(&entry.path)?;
+                let target = entry.read_link()?;
                 symlink(&target, &out).map_err(|e| {
                     StoreError::Nar(NarError::Write {
                         path: out.clone(),

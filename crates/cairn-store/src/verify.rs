@@ -7,8 +7,6 @@
 //! the path's hash still follows from the recorded metadata (catching edits to the
 //! database itself).
 
-use std::os::unix::fs::PermissionsExt;
-
 use cairn_nar::walk::{EntryKind, WalkEvent, walk};
 use cairn_nar::{NarError, NarHasher, dump_path_listed};
 
@@ -115,7 +113,7 @@ impl Store {
             if let WalkEvent::Node(entry) = event
                 && entry.kind != EntryKind::Symlink
             {
-                let mode = entry.metadata.permissions().mode();
+                let mode = entry.meta.mode;
                 if mode & 0o222 != 0 {
                     let rel = entry.relative.display().to_string();
                     let rel = if rel.is_empty() {
