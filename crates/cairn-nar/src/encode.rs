@@ -14,10 +14,13 @@
 //! Directory entries are sorted bytewise by name.
 
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
+use sha2::{Digest, Sha256};
+
 use crate::NarError;
+use crate::listing::{ListedNode, Listing};
 use crate::walk::{EntryKind, WalkEvent, walk};
 
 pub(crate) const MAGIC: &[u8] = b"nix-archive-1";
@@ -131,13 +134,7 @@ impl<S: NarSink> NarWriter<S> {
         Ok(())
     }
 
-    /// A regular file with `len` bytes of contents read from `contents`.
-    pub fn regular(
-        &mut self,
-        executable: bool,
-        len: u64,
-        contents: &mut dyn Read,
-    ) -> io::Result<()> {
+    fn regular_start(&mut self, executable: bool, len: u64) -> io::Result<()> {
         self.str(b"(")?;
         self.str(b"type")?;
         self.str(b"regular")?;
@@ -146,12 +143,26 @@ impl<S: NarSink> NarWriter<S> {
             self.str(b"")?;
         }
         self.str(b"contents")?;
-        self.sink.put(&len.to_le_bytes())?;
-        self.sink.put_from(contents, len)?;
+        self.sink.put(&len.to_le_bytes())
+    }
+
+    fn regular_end(&mut self, len: u64) -> io::Result<()> {
         let pad = padding(len);
         self.sink.put(&ZEROS[..pad])?;
         self.size += 8 + len + pad as u64;
         self.str(b")")
+    }
+
+    /// A regular file with `len` bytes of contents read from `contents`.
+    pub fn regular(
+        &mut self,
+        executable: bool,
+        len: u64,
+        contents: &mut dyn Read,
+    ) -> io::Result<()> {
+        self.regular_start(executable, len)?;
+        self.sink.put_from(contents, len)?;
+        self.regular_end(len)
     }
 
     /// A regular file whose contents are an open file of `len` bytes; the sink decides
@@ -162,20 +173,9 @@ impl<S: NarSink> NarWriter<S> {
         len: u64,
         file: std::fs::File,
     ) -> io::Result<()> {
-        self.str(b"(")?;
-        self.str(b"type")?;
-        self.str(b"regular")?;
-        if executable {
-            self.str(b"executable")?;
-            self.str(b"")?;
-        }
-        self.str(b"contents")?;
-        self.sink.put(&len.to_le_bytes())?;
+        self.regular_start(executable, len)?;
         self.sink.put_file(file, len)?;
-        let pad = padding(len);
-        self.sink.put(&ZEROS[..pad])?;
-        self.size += 8 + len + pad as u64;
-        self.str(b")")
+        self.regular_end(len)
     }
 
     /// A symbolic link.
@@ -228,6 +228,17 @@ impl<S: NarSink> NarWriter<S> {
 /// Serializes the tree at `path` into `sink`, exactly as `nix-store --dump` does.
 /// Returns the sink and the NAR's size in bytes.
 pub fn dump_path<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64), NarError> {
+    dump_tree(path, sink, None)
+}
+
+/// The one walk-to-NAR loop. With a `listing`, every node is recorded and every file is
+/// read here through a SHA-256 of its own; without, the sink gets the open file and
+/// reads it when and where it likes ([`NarSink::put_file`]).
+pub(crate) fn dump_tree<S: NarSink>(
+    path: &Path,
+    sink: S,
+    mut listing: Option<&mut Listing>,
+) -> Result<(S, u64), NarError> {
     let mut writer = NarWriter::new(sink).map_err(NarError::Io)?;
     walk(path, |event| -> Result<(), NarError> {
         match event {
@@ -236,23 +247,47 @@ pub fn dump_path<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64), NarError>
                 if !is_root {
                     writer.entry_start(entry.name()).map_err(NarError::Io)?;
                 }
-                match entry.kind {
-                    EntryKind::Directory => writer.directory_start().map_err(NarError::Io)?,
+                let node = match entry.kind {
+                    EntryKind::Directory => {
+                        writer.directory_start().map_err(NarError::Io)?;
+                        ListedNode::Directory
+                    }
                     EntryKind::Regular { executable, size } => {
                         let file = entry.open_file()?;
-                        writer
-                            .regular_file(executable, size, file)
-                            .map_err(|e| contents_error(e, &entry.path))?;
+                        let sha256 = if listing.is_some() {
+                            let mut reader = DigestReader {
+                                inner: file,
+                                hasher: Sha256::new(),
+                            };
+                            writer
+                                .regular(executable, size, &mut reader)
+                                .map_err(|e| contents_error(e, &entry.path))?;
+                            reader.hasher.finalize().into()
+                        } else {
+                            writer
+                                .regular_file(executable, size, file)
+                                .map_err(|e| contents_error(e, &entry.path))?;
+                            [0; 32]
+                        };
+                        ListedNode::Regular {
+                            executable,
+                            size,
+                            sha256,
+                        }
                     }
                     EntryKind::Symlink => {
-                        let target = entry.read_link()?;
-                        writer
-                            .symlink(target.as_os_str().as_bytes())
-                            .map_err(NarError::Io)?;
+                        let target = entry.read_link()?.into_os_string().into_vec();
+                        writer.symlink(&target).map_err(NarError::Io)?;
+                        ListedNode::Symlink { target }
                     }
-                }
+                };
                 if !is_root && entry.kind != EntryKind::Directory {
                     writer.entry_end().map_err(NarError::Io)?;
+                }
+                if let Some(listing) = listing.as_deref_mut() {
+                    listing
+                        .nodes
+                        .insert(entry.relative.as_os_str().as_bytes().to_vec(), node);
                 }
             }
             WalkEvent::DirectoryEnd(entry) => {
@@ -266,6 +301,20 @@ pub fn dump_path<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64), NarError>
     })?;
     let size = writer.size();
     Ok((writer.finish(), size))
+}
+
+/// Reads through to the NAR while hashing the file on its own.
+struct DigestReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for DigestReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Names the file for errors from reading it; passes sink errors through.

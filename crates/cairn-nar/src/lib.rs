@@ -17,6 +17,7 @@ pub mod base32;
 mod decode;
 mod encode;
 mod error;
+pub mod framing;
 mod hash;
 mod listing;
 pub mod walk;

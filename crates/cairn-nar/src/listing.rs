@@ -7,14 +7,10 @@
 //! and versioned; [`Listing::from_bytes`] is strict.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
-use crate::encode::{NarSink, NarWriter};
-use crate::walk::{EntryKind, WalkEvent, walk};
+use crate::encode::NarSink;
+use crate::framing::{FramedReader, FramingError, put_str, put_u64};
 use crate::{NarError, base32};
 
 const LISTING_MAGIC: &[u8] = b"cairn-nar-listing-v1";
@@ -95,62 +91,12 @@ impl ListedNode {
     }
 }
 
-fn put_str(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(bytes);
-    out.resize(out.len() + crate::encode::padding(bytes.len() as u64), 0);
-}
-
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn err(&self, what: &str) -> NarError {
-        NarError::Malformed {
-            offset: self.at as u64,
-            what: format!("listing: {what}"),
-        }
-    }
-    fn u64(&mut self) -> Result<u64, NarError> {
-        let end = self.at + 8;
-        let bytes = self
-            .bytes
-            .get(self.at..end)
-            .ok_or_else(|| self.err("truncated"))?;
-        self.at = end;
-        Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
-    }
-    fn str(&mut self) -> Result<&[u8], NarError> {
-        let len = usize::try_from(self.u64()?).map_err(|_| self.err("length overflows"))?;
-        let pad = crate::encode::padding(len as u64);
-        let start = self.at;
-        let end = start
-            .checked_add(len)
-            .ok_or_else(|| self.err("length overflows"))?;
-        let bytes = self
-            .bytes
-            .get(start..end)
-            .ok_or_else(|| self.err("truncated"))?;
-        if self
-            .bytes
-            .get(end..end + pad)
-            .is_none_or(|p| p.iter().any(|&b| b != 0))
-        {
-            return Err(self.err("bad padding"));
-        }
-        self.at = end + pad;
-        Ok(bytes)
-    }
-}
-
 impl Listing {
     /// Canonical bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         put_str(&mut out, LISTING_MAGIC);
-        out.extend_from_slice(&(self.nodes.len() as u64).to_le_bytes());
+        put_u64(&mut out, self.nodes.len() as u64);
         for (path, node) in &self.nodes {
             put_str(&mut out, path);
             match node {
@@ -161,7 +107,7 @@ impl Listing {
                     sha256,
                 } => {
                     put_str(&mut out, if *executable { b"x" } else { b"f" });
-                    out.extend_from_slice(&size.to_le_bytes());
+                    put_u64(&mut out, *size);
                     out.extend_from_slice(sha256);
                 }
                 ListedNode::Symlink { target } => {
@@ -173,43 +119,37 @@ impl Listing {
         out
     }
 
-    /// Parses canonical bytes.
+    /// Parses canonical bytes (entries strictly in path order).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, NarError> {
-        let mut c = Cursor { bytes, at: 0 };
-        if c.str()? != LISTING_MAGIC {
-            return Err(c.err("unknown format version"));
-        }
-        let count = c.u64()?;
+        Self::parse(bytes).map_err(|e| NarError::Malformed {
+            offset: e.offset as u64,
+            what: format!("listing: {}", e.what),
+        })
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Self, FramingError> {
+        let mut r = FramedReader::new(bytes);
+        r.magic(LISTING_MAGIC)?;
+        let count = r.u64()?;
         let mut nodes = BTreeMap::new();
+        let mut last: Option<&[u8]> = None;
         for _ in 0..count {
-            let path = c.str()?.to_vec();
-            let node = match c.str()? {
+            let path = r.str_ascending(&mut last, "entries")?;
+            let node = match r.str()? {
                 b"d" => ListedNode::Directory,
-                tag @ (b"x" | b"f") => {
-                    let executable = tag == b"x";
-                    let size = c.u64()?;
-                    let end = c.at + 32;
-                    let sha256 = c.bytes.get(c.at..end).ok_or_else(|| c.err("truncated"))?;
-                    let sha256 = sha256.try_into().expect("32 bytes");
-                    c.at = end;
-                    ListedNode::Regular {
-                        executable,
-                        size,
-                        sha256,
-                    }
-                }
-                b"l" => ListedNode::Symlink {
-                    target: c.str()?.to_vec(),
+                tag @ (b"x" | b"f") => ListedNode::Regular {
+                    executable: tag == b"x",
+                    size: r.u64()?,
+                    sha256: r.bytes(32)?.try_into().expect("32 bytes"),
                 },
-                _ => return Err(c.err("unknown node type")),
+                b"l" => ListedNode::Symlink {
+                    target: r.str()?.to_vec(),
+                },
+                _ => return Err(r.error("unknown node type")),
             };
-            if nodes.insert(path, node).is_some() {
-                return Err(c.err("duplicate path"));
-            }
+            nodes.insert(path.to_vec(), node);
         }
-        if c.at != bytes.len() {
-            return Err(c.err("trailing bytes"));
-        }
+        r.finish()?;
         Ok(Self { nodes })
     }
 
@@ -266,75 +206,11 @@ impl Listing {
     }
 }
 
-/// Reads through to the NAR sink while hashing the file on its own.
-struct DigestReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for DigestReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 /// Like [`crate::dump_path`], and also lists the tree (one read of every file).
 pub fn dump_path_listed<S: NarSink>(path: &Path, sink: S) -> Result<(S, u64, Listing), NarError> {
-    let mut writer = NarWriter::new(sink).map_err(NarError::Io)?;
     let mut listing = Listing::default();
-    walk(path, |event| -> Result<(), NarError> {
-        match event {
-            WalkEvent::Node(entry) => {
-                let is_root = entry.relative.as_os_str().is_empty();
-                let rel = entry.relative.as_os_str().as_bytes().to_vec();
-                if !is_root {
-                    writer.entry_start(entry.name()).map_err(NarError::Io)?;
-                }
-                let node = match entry.kind {
-                    EntryKind::Directory => {
-                        writer.directory_start().map_err(NarError::Io)?;
-                        ListedNode::Directory
-                    }
-                    EntryKind::Regular { executable, size } => {
-                        let file = entry.open_file()?;
-                        let mut reader = DigestReader {
-                            inner: file,
-                            hasher: Sha256::new(),
-                        };
-                        writer
-                            .regular(executable, size, &mut reader)
-                            .map_err(|e| crate::encode::contents_error(e, &entry.path))?;
-                        ListedNode::Regular {
-                            executable,
-                            size,
-                            sha256: reader.hasher.finalize().into(),
-                        }
-                    }
-                    EntryKind::Symlink => {
-                        let target = entry.read_link()?;
-                        let target = target.as_os_str().as_bytes().to_vec();
-                        writer.symlink(&target).map_err(NarError::Io)?;
-                        ListedNode::Symlink { target }
-                    }
-                };
-                if !is_root && entry.kind != EntryKind::Directory {
-                    writer.entry_end().map_err(NarError::Io)?;
-                }
-                listing.nodes.insert(rel, node);
-            }
-            WalkEvent::DirectoryEnd(entry) => {
-                writer.directory_end().map_err(NarError::Io)?;
-                if !entry.relative.as_os_str().is_empty() {
-                    writer.entry_end().map_err(NarError::Io)?;
-                }
-            }
-        }
-        Ok(())
-    })?;
-    let size = writer.size();
-    Ok((writer.finish(), size, listing))
+    let (sink, size) = crate::encode::dump_tree(path, sink, Some(&mut listing))?;
+    Ok((sink, size, listing))
 }
 
 /// Hex-free short form of a file digest for messages.

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use cairn_nar::framing::{FramedReader, FramingError, put_str, put_u64};
 use cairn_nar::walk::{Entry, EntryKind, WalkEvent, walk};
 use cairn_nar::{ListedNode, Listing};
 use data_encoding::{BASE64, HEXLOWER};
@@ -75,57 +76,6 @@ fn default_mode_of_kind(kind: EntryKind) -> u32 {
             executable: false, ..
         } => 0o644,
         EntryKind::Symlink => 0o777,
-    }
-}
-
-fn put_str(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(bytes);
-    out.resize(out.len() + (8 - bytes.len() % 8) % 8, 0);
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn err(&self, what: &str) -> StoreError {
-        StoreError::InvalidPermissions(format!("{what} at byte {}", self.at))
-    }
-    fn u64(&mut self) -> Result<u64, StoreError> {
-        let bytes = self
-            .bytes
-            .get(self.at..self.at + 8)
-            .ok_or_else(|| self.err("truncated"))?;
-        self.at += 8;
-        Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
-    }
-    fn u32(&mut self) -> Result<u32, StoreError> {
-        let v = self.u64()?;
-        u32::try_from(v).map_err(|_| self.err("value out of range"))
-    }
-    fn str(&mut self) -> Result<Vec<u8>, StoreError> {
-        let len = usize::try_from(self.u64()?).map_err(|_| self.err("length out of range"))?;
-        let end = self
-            .at
-            .checked_add(len)
-            .ok_or_else(|| self.err("length out of range"))?;
-        let pad = (8 - len % 8) % 8;
-        let s = self
-            .bytes
-            .get(self.at..end)
-            .ok_or_else(|| self.err("truncated"))?
-            .to_vec();
-        if self
-            .bytes
-            .get(end..end + pad)
-            .is_none_or(|p| p.iter().any(|&b| b != 0))
-        {
-            return Err(self.err("bad padding"));
-        }
-        self.at = end + pad;
-        Ok(s)
     }
 }
 
@@ -210,13 +160,13 @@ impl PermissionsManifest {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         put_str(&mut out, MAGIC);
-        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        put_u64(&mut out, self.entries.len() as u64);
         for (path, p) in &self.entries {
             put_str(&mut out, path);
             for v in [p.mode, p.uid, p.gid] {
-                out.extend_from_slice(&u64::from(v).to_le_bytes());
+                put_u64(&mut out, u64::from(v));
             }
-            out.extend_from_slice(&(p.xattrs.len() as u64).to_le_bytes());
+            put_u64(&mut out, p.xattrs.len() as u64);
             for (name, value) in &p.xattrs {
                 put_str(&mut out, name);
                 put_str(&mut out, value);
@@ -227,33 +177,26 @@ impl PermissionsManifest {
 
     /// Parses canonical bytes, refusing anything non-canonical.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
-        let mut r = Reader { bytes, at: 0 };
-        if r.str()? != MAGIC {
-            return Err(r.err("unknown format version"));
-        }
+        Self::parse(bytes).map_err(|e| StoreError::InvalidPermissions(e.to_string()))
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Self, FramingError> {
+        let mut r = FramedReader::new(bytes);
+        r.magic(MAGIC)?;
         let count = r.u64()?;
         let mut manifest = Self::default();
-        let mut last: Option<Vec<u8>> = None;
+        let mut last: Option<&[u8]> = None;
         for _ in 0..count {
-            let path = r.str()?;
-            if last.as_ref().is_some_and(|l| *l >= path) {
-                return Err(r.err("entries out of order"));
-            }
+            let path = r.str_ascending(&mut last, "entries")?;
             let (mode, uid, gid) = (r.u32()?, r.u32()?, r.u32()?);
-            let n = r.u64()?;
             let mut xattrs = BTreeMap::new();
-            let mut last_name: Option<Vec<u8>> = None;
-            for _ in 0..n {
-                let name = r.str()?;
-                if last_name.as_ref().is_some_and(|l| *l >= name) {
-                    return Err(r.err("xattrs out of order"));
-                }
-                last_name = Some(name.clone());
-                xattrs.insert(name, r.str()?);
+            let mut last_name: Option<&[u8]> = None;
+            for _ in 0..r.u64()? {
+                let name = r.str_ascending(&mut last_name, "xattrs")?;
+                xattrs.insert(name.to_vec(), r.str()?.to_vec());
             }
-            last = Some(path.clone());
             manifest.insert(
-                path,
+                path.to_vec(),
                 Permissions {
                     mode,
                     uid,
@@ -262,9 +205,7 @@ impl PermissionsManifest {
                 },
             );
         }
-        if r.at != bytes.len() {
-            return Err(r.err("trailing bytes"));
-        }
+        r.finish()?;
         Ok(manifest)
     }
 

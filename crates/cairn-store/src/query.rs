@@ -171,15 +171,11 @@ impl Store {
         let conn = self.db();
         let id = crate::db::object_id(&conn, &path.to_string())?
             .ok_or_else(|| StoreError::NotFound(path.to_string()))?;
-        let mut stmt = conn.prepare(
+        paths_by_id(
+            &conn,
             "SELECT o.path FROM refs r JOIN objects o ON o.id = r.referrer WHERE r.reference = ?1 ORDER BY o.path",
-        )?;
-        let rows = stmt.query_map(params![id], |row| row.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row?.parse()?);
-        }
-        Ok(out)
+            id,
+        )
     }
 
     /// The closure of `paths` (them and everything they reference, transitively),
@@ -209,9 +205,16 @@ impl Store {
 }
 
 fn references_of(conn: &rusqlite::Connection, id: i64) -> Result<Vec<StorePath>> {
-    let mut stmt = conn.prepare(
+    paths_by_id(
+        conn,
         "SELECT o.path FROM refs r JOIN objects o ON o.id = r.reference WHERE r.referrer = ?1 ORDER BY o.path",
-    )?;
+        id,
+    )
+}
+
+/// Runs a query selecting store paths for one object id.
+fn paths_by_id(conn: &rusqlite::Connection, sql: &str, id: i64) -> Result<Vec<StorePath>> {
+    let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params![id], |row| row.get::<_, String>(0))?;
     let mut out = Vec::new();
     for row in rows {

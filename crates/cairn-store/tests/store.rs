@@ -187,46 +187,28 @@ fn permissions_manifest_is_part_of_the_identity() {
     assert_eq!(ctx.store.info(&with).unwrap().permissions, manifest);
 
     // A manifest that contradicts the NAR (executable bit) or names a missing path is refused.
-    let mut bad = PermissionsManifest::default();
-    bad.insert(
-        b"file".to_vec(),
-        Permissions {
-            mode: 0o755,
-            ..Default::default()
-        },
-    );
-    let err = ctx
-        .store
-        .add_path(
-            &src,
-            &AddOptions {
-                permissions: PermissionsSource::Explicit(bad),
+    let refused = |path: &[u8], mode: u32| {
+        let mut manifest = PermissionsManifest::default();
+        manifest.insert(
+            path.to_vec(),
+            Permissions {
+                mode,
                 ..Default::default()
             },
-            &NoReporter,
-        )
-        .unwrap_err();
-    assert!(format!("{err:?}").contains("executable bit"), "{err:?}");
-    let mut missing = PermissionsManifest::default();
-    missing.insert(
-        b"nope".to_vec(),
-        Permissions {
-            mode: 0o644,
+        );
+        let options = AddOptions {
+            permissions: PermissionsSource::Explicit(manifest),
             ..Default::default()
-        },
-    );
-    let err = ctx
-        .store
-        .add_path(
-            &src,
-            &AddOptions {
-                permissions: PermissionsSource::Explicit(missing),
-                ..Default::default()
-            },
-            &NoReporter,
+        };
+        format!(
+            "{:?}",
+            ctx.store.add_path(&src, &options, &NoReporter).unwrap_err()
         )
-        .unwrap_err();
-    assert!(format!("{err:?}").contains("not in the object"), "{err:?}");
+    };
+    let err = refused(b"file", 0o755);
+    assert!(err.contains("executable bit"), "{err}");
+    let err = refused(b"nope", 0o644);
+    assert!(err.contains("not in the object"), "{err}");
     assert_eq!(ctx.tmp_entries(), 0);
 }
 
