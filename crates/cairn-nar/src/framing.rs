@@ -155,7 +155,6 @@ mod tests {
             assert!(ok.is_err(), "cut at {cut}");
         }
         let mut bad_pad = bytes.clone();
-        bad_pad[8 + 8] ^= 0; // inside "magic-v1": still fine
         let pad_at = 8 + 8 + 8 + 8 + 1; // first padding byte after "a"
         bad_pad[pad_at] = 1;
         let mut r = FramedReader::new(&bad_pad);
