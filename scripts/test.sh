@@ -7,17 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-# nix-bin: the oracle for NAR and hashes. util-linux: unshare/setpriv for the fault tests.
-# gcc/libc6-dev: SQLite is compiled from source. Later issues add podman, runc, skopeo,
-# umoci, docker-registry, dpkg and apt-get oracles here.
-packages=(nix-bin util-linux gcc libc6-dev)
+# nix-bin: the oracle for NAR and hashes. dpkg (and apt's indexes): the oracle for Debian
+# versions. util-linux: unshare/setpriv for the fault tests. gcc/libc6-dev: SQLite is
+# compiled from source. Later issues add podman, runc, skopeo, umoci, docker-registry.
+packages=(nix-bin dpkg apt util-linux gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The Debian version oracle test reads real archive versions from apt's indexes.
+have_indexes() { compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; }
+if [ ${#missing[@]} -gt 0 ] || ! have_indexes; then
+  $SUDO apt-get update -qq
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
-  $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
