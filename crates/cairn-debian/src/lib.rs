@@ -2,10 +2,15 @@
 //!
 //! This crate will own everything Debian: deb822 and `Packages` indexes, signed
 //! repositories, the resolver, the `[debian]` part of the lock and `.deb` files as store
-//! objects. It never knows about images. So far it holds the foundation all of that
-//! compares with: [`Version`], Debian package versions ordered exactly as dpkg orders
-//! them.
+//! objects. It never knows about images. So far it holds the pure foundation the
+//! resolver will stand on: [`Version`] (ordered exactly as dpkg orders versions),
+//! relationship fields ([`parse_relations`]) and `Packages` indexes
+//! ([`parse_packages`]).
 
+mod index;
+mod relation;
 mod version;
 
+pub use index::{BinaryPackage, IndexError, MultiArch, parse_packages};
+pub use relation::{Clause, Comparison, Relation, RelationError, parse_relations};
 pub use version::{Version, VersionError};

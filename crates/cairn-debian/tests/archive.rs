@@ -1,6 +1,7 @@
-//! `Version`'s order checked against `dpkg --compare-versions` on real archive versions.
+//! cairn's Debian parsing and ordering against the real archive and real dpkg.
 //!
-//! The versions come from this machine's apt indexes (`/var/lib/apt/lists`, refreshed by
+//! `Version`'s order is checked against `dpkg --compare-versions` on real archive
+//! versions. The versions come from this machine's apt indexes (`/var/lib/apt/lists`, refreshed by
 //! `apt-get update` in the test command). 10,001 distinct versions are sampled, sorted
 //! with cairn's order, and dpkg confirms every one of the 10,000 adjacent pairs (`lt`
 //! or `eq`). Adjacent pairs are the closest, hardest comparisons, and since dpkg's order
@@ -18,8 +19,8 @@ use cairn_test::require_tool;
 
 const PAIRS: usize = 10_000;
 
-/// Every `Version:` in the apt indexes on this machine.
-fn archive_versions() -> Option<BTreeSet<String>> {
+/// The text of every `Packages` index apt has on this machine.
+fn apt_indexes() -> Option<Vec<(String, String)>> {
     let helper = std::path::Path::new("/usr/lib/apt/apt-helper");
     let lists: Vec<_> = fs_err::read_dir("/var/lib/apt/lists")
         .ok()?
@@ -40,7 +41,7 @@ fn archive_versions() -> Option<BTreeSet<String>> {
         eprintln!("skipping: no apt indexes on this machine (run apt-get update)");
         return None;
     }
-    let mut versions = BTreeSet::new();
+    let mut texts = Vec::new();
     for list in lists {
         let out = Command::new(helper)
             .arg("cat-file")
@@ -52,13 +53,49 @@ fn archive_versions() -> Option<BTreeSet<String>> {
             "apt-helper cat-file {}",
             list.display()
         );
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
+        texts.push((
+            list.display().to_string(),
+            String::from_utf8(out.stdout).unwrap(),
+        ));
+    }
+    Some(texts)
+}
+
+/// Every `Version:` in the apt indexes on this machine.
+fn archive_versions() -> Option<BTreeSet<String>> {
+    let mut versions = BTreeSet::new();
+    for (_, text) in apt_indexes()? {
+        for line in text.lines() {
             if let Some(v) = line.strip_prefix("Version: ") {
                 versions.insert(v.trim().to_owned());
             }
         }
     }
     Some(versions)
+}
+
+#[test]
+fn every_real_index_parses_completely() {
+    let Some(indexes) = apt_indexes() else { return };
+    for (name, text) in indexes {
+        let packages =
+            cairn_debian::parse_packages(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let stanzas = text.lines().filter(|l| l.starts_with("Package: ")).count();
+        assert_eq!(packages.len(), stanzas, "{name}");
+        // Spot checks on packages every Debian release has.
+        if let Some(p) = packages.iter().find(|p| p.name == "libc6") {
+            assert_eq!(p.multi_arch, cairn_debian::MultiArch::Same, "{name}");
+            assert!(p.filename.contains("main/g/glibc/libc6_"), "{}", p.filename);
+        }
+        if let Some(p) = packages.iter().find(|p| p.name == "python3") {
+            assert!(
+                p.depends
+                    .iter()
+                    .any(|c| c.0.iter().any(|r| r.name.starts_with("python3."))),
+                "{name}"
+            );
+        }
+    }
 }
 
 #[test]
