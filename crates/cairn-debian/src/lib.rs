@@ -9,8 +9,10 @@
 
 mod index;
 mod relation;
+mod release;
 mod version;
 
 pub use index::{BinaryPackage, IndexError, MultiArch, parse_packages};
 pub use relation::{Clause, Comparison, Relation, RelationError, parse_relations};
+pub use release::{Keyring, SignatureError, VerifiedRelease, verify_inrelease};
 pub use version::{Version, VersionError};

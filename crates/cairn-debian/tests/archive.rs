@@ -156,3 +156,104 @@ fn agrees_with_dpkg_on_real_archive_versions() {
         "dpkg disagrees with cairn on:\n{disagreements}"
     );
 }
+
+/// The signed `InRelease` files apt has on this machine, `(name, text)`.
+fn inreleases() -> Vec<(String, String)> {
+    let Ok(dir) = fs_err::read_dir("/var/lib/apt/lists") else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = dir
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.to_string_lossy().ends_with("_InRelease")
+                && p.to_string_lossy().contains("debian.org")
+        })
+        .map(|p| (p.display().to_string(), fs_err::read_to_string(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn now() -> std::time::SystemTime {
+    std::time::SystemTime::now()
+}
+
+#[test]
+fn real_inrelease_files_verify_against_debian_keys() {
+    let files = inreleases();
+    if files.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs apt's InRelease files: the test command runs apt-get update"
+        );
+        return;
+    }
+    let keyring = cairn_debian::Keyring::debian(now()).unwrap();
+    for (name, text) in &files {
+        let release = cairn_debian::verify_inrelease(text, &keyring)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!release.signers.is_empty());
+        assert!(
+            release.text.contains("\nSHA256:\n"),
+            "{name}: the signed text is the Release file"
+        );
+        assert!(!release.text.contains("BEGIN PGP"), "{name}");
+    }
+}
+
+#[test]
+fn tampered_untrusted_expired_and_garbled_releases_are_refused() {
+    let Some((name, text)) = inreleases().into_iter().next() else {
+        return;
+    };
+    let keyring = cairn_debian::Keyring::debian(now()).unwrap();
+    // One changed byte in the signed text (a hash of an index) breaks a trusted signature.
+    let at = text.find("\nSHA256:\n").unwrap() + 10;
+    let mut tampered = text.clone().into_bytes();
+    tampered[at] = if tampered[at] == b'0' { b'1' } else { b'0' };
+    let err = cairn_debian::verify_inrelease(std::str::from_utf8(&tampered).unwrap(), &keyring)
+        .map(|r| r.signers)
+        .unwrap_err();
+    assert!(err.to_string().contains("does not verify"), "{name}: {err}");
+    // Keys that signed nothing here: no trusted signature.
+    let unrelated = [(
+        "trixie-security",
+        include_str!("../keys/debian-archive-trixie-security-automatic.asc"),
+    )];
+    let only_security = cairn_debian::Keyring::from_armored(&unrelated, now()).unwrap();
+    if !name.contains("security") {
+        let err = cairn_debian::verify_inrelease(&text, &only_security)
+            .map(|r| r.signers)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown key"), "{name}: {err}");
+    }
+    // Decades from now every archive key has expired.
+    let future = now() + std::time::Duration::from_hours(40 * 365 * 24);
+    let err =
+        cairn_debian::verify_inrelease(&text, &cairn_debian::Keyring::debian(future).unwrap())
+            .map(|r| r.signers)
+            .unwrap_err();
+    assert!(err.to_string().contains("has expired"), "{name}: {err}");
+    // Not a signed message at all.
+    let err = cairn_debian::verify_inrelease("Origin: Debian\n", &keyring)
+        .map(|r| r.signers)
+        .unwrap_err();
+    assert!(err.to_string().contains("not a valid OpenPGP"), "{err}");
+}
+
+#[test]
+fn the_shipped_debian_keys_are_valid_now() {
+    let keyring = cairn_debian::Keyring::debian(now()).unwrap();
+    let text = format!("{keyring:?}");
+    for fingerprint in [
+        "b8b80b5b623eab6ad8775c45b7c5d7d6350947f8", // bookworm automatic
+        "4d64fec119c2029067d6e791f8d2585b8783d481", // bookworm stable
+        "04b54c3cdca79751b16bc6b5225629df75b188bd", // trixie automatic
+    ] {
+        assert!(
+            text.contains(fingerprint),
+            "{fingerprint} missing from {text}"
+        );
+    }
+}
