@@ -10,9 +10,11 @@
 mod index;
 mod relation;
 mod release;
+mod release_file;
 mod version;
 
 pub use index::{BinaryPackage, IndexError, MultiArch, parse_packages};
 pub use relation::{Clause, Comparison, Relation, RelationError, parse_relations};
 pub use release::{Keyring, SignatureError, VerifiedRelease, verify_inrelease};
+pub use release_file::{IndexFile, Release, ReleaseError, parse_release_date};
 pub use version::{Version, VersionError};

@@ -257,3 +257,44 @@ fn the_shipped_debian_keys_are_valid_now() {
         );
     }
 }
+
+#[test]
+fn real_indexes_match_their_signed_release_entries() {
+    let files = inreleases();
+    if files.is_empty() {
+        return;
+    }
+    let keyring = cairn_debian::Keyring::debian(now()).unwrap();
+    let mut checked = 0;
+    for (name, text) in &files {
+        let verified = cairn_debian::verify_inrelease(text, &keyring).unwrap();
+        let release = cairn_debian::Release::parse(&verified.text, now())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // apt keeps `<prefix>_InRelease` next to `<prefix>_<component>_binary-<arch>_Packages.lz4`.
+        let prefix = name.trim_end_matches("InRelease");
+        for (component_path, _) in release
+            .files
+            .iter()
+            .filter(|(p, _)| p.ends_with("binary-amd64/Packages"))
+        {
+            let list = format!("{prefix}{}.lz4", component_path.replace('/', "_"));
+            if !std::path::Path::new(&list).exists() {
+                continue;
+            }
+            let out = Command::new("/usr/lib/apt/apt-helper")
+                .arg("cat-file")
+                .arg(&list)
+                .output()
+                .unwrap();
+            release
+                .verify_index(component_path, &out.stdout)
+                .unwrap_or_else(|e| panic!("{list}: {e}"));
+            let mut tampered = out.stdout.clone();
+            let middle = tampered.len() / 2;
+            tampered[middle] ^= 1;
+            assert!(release.verify_index(component_path, &tampered).is_err());
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no index was checked");
+}
