@@ -7,12 +7,14 @@
 //! relationship fields ([`parse_relations`]) and `Packages` indexes
 //! ([`parse_packages`]).
 
+mod deb;
 mod index;
 mod relation;
 mod release;
 mod release_file;
 mod version;
 
+pub use deb::{DebContents, DebControl, DebEntry, DebEntryKind, DebError, SpecialKind, read_deb};
 pub use index::{BinaryPackage, IndexError, MultiArch, parse_packages};
 pub use relation::{Clause, Comparison, Relation, RelationError, parse_relations};
 pub use release::{Keyring, SignatureError, VerifiedRelease, verify_inrelease};

@@ -1,0 +1,398 @@
+//! Reading `.deb` files without dpkg (deb(5)): an `ar` archive holding `debian-binary`
+//! (`2.0`), `control.tar[.xz|.gz|.zst]` and `data.tar[.xz|.gz|.zst]`.
+//!
+//! [`read_deb`] keeps the control archive as data (the control fields, `md5sums`,
+//! `conffiles` and maintainer scripts, which are never run) and extracts the data
+//! archive into a new directory, under a strict policy:
+//! - it refuses absolute paths, `..` components, duplicate entries and any entry whose
+//!   path passes through a symlink (all with the archive and entry named);
+//! - it creates files with `O_EXCL | O_NOFOLLOW`, so nothing outside the destination is
+//!   ever written;
+//! - it keeps hard links as links to the earlier entry;
+//! - it records device nodes and FIFOs in the entry list but never creates them on the
+//!   host.
+//!
+//! Every entry comes back with its exact tar metadata (mode including setuid/setgid/
+//! sticky, uid, gid), which becomes the store object's permissions manifest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::io::{self, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// What an entry of `data.tar` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DebEntryKind {
+    Directory,
+    File {
+        size: u64,
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
+    /// A hard link to an earlier entry (relative path).
+    HardLink {
+        target: Vec<u8>,
+    },
+    /// A device node or FIFO: recorded, never created.
+    Special {
+        kind: SpecialKind,
+        major: u32,
+        minor: u32,
+    },
+}
+
+/// The kinds of special file a package may ship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecialKind {
+    CharDevice,
+    BlockDevice,
+    Fifo,
+}
+
+/// One entry of the data archive, with its metadata as the tar header gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebEntry {
+    /// Relative path, `/`-separated, without a leading `./` (empty for the root).
+    pub path: Vec<u8>,
+    pub kind: DebEntryKind,
+    /// Permission bits including setuid, setgid and sticky (`0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The control archive, kept as data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DebControl {
+    /// The `control` file.
+    pub control: String,
+    pub md5sums: Option<String>,
+    pub conffiles: Option<String>,
+    /// Every other member (`preinst`, `postinst`, `prerm`, `postrm`, `config`,
+    /// `triggers`, `templates`, `shlibs`, `symbols`…) by name.
+    pub scripts: BTreeMap<String, Vec<u8>>,
+}
+
+/// A `.deb` read and unpacked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebContents {
+    pub control: DebControl,
+    /// Data entries in archive order.
+    pub entries: Vec<DebEntry>,
+}
+
+/// Why a `.deb` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DebError {
+    #[error("`{}` is not a .deb: {reason}", deb.display())]
+    NotADeb { deb: PathBuf, reason: String },
+    #[error("`{}` has no `{member}` member", deb.display())]
+    MissingMember { deb: PathBuf, member: &'static str },
+    #[error("`{}`: `{member}` uses a compression cairn does not read", deb.display())]
+    UnsupportedCompression { deb: PathBuf, member: String },
+    #[error("`{}`: `{member}` is corrupt", deb.display())]
+    Corrupt {
+        deb: PathBuf,
+        member: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{}`: unsafe entry `{}` in data.tar: {reason}", deb.display(), String::from_utf8_lossy(entry))]
+    UnsafeEntry {
+        deb: PathBuf,
+        entry: Vec<u8>,
+        reason: &'static str,
+    },
+    #[error("Failed to extract `{}` from `{}`", path.display(), deb.display())]
+    Extract {
+        deb: PathBuf,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+fn decompressor<'r>(name: &str, reader: impl Read + 'r) -> Option<Box<dyn Read + 'r>> {
+    let (_, ext) = name.split_once(".tar").unwrap_or((name, ""));
+    match ext {
+        "" => Some(Box::new(reader)),
+        ".xz" => Some(Box::new(liblzma::read::XzDecoder::new(reader))),
+        ".gz" => Some(Box::new(flate2::read::GzDecoder::new(reader))),
+        ".zst" => zstd::stream::read::Decoder::new(reader)
+            .ok()
+            .map(|d| Box::new(d) as Box<dyn Read>),
+        _ => None,
+    }
+}
+
+/// Normalizes a tar path (`./usr/bin/x`, `usr/bin/x/`) to `usr/bin/x`, refusing absolute
+/// paths, `..` and NUL.
+fn normalize(raw: &[u8]) -> Result<Vec<u8>, &'static str> {
+    if raw.starts_with(b"/") {
+        return Err("absolute path");
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    for component in raw.split(|&b| b == b'/') {
+        match component {
+            b"" | b"." => {}
+            b".." => return Err("`..` component"),
+            c if c.contains(&0) => return Err("NUL byte"),
+            c => {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads `deb` and extracts its data archive into `dest`, which must not exist.
+pub fn read_deb(deb: &Path, dest: &Path) -> Result<DebContents, DebError> {
+    let file = fs_err::File::open(deb)?;
+    let mut archive = ar::Archive::new(BufReader::new(file));
+    let not_a_deb = |reason: String| DebError::NotADeb {
+        deb: deb.to_owned(),
+        reason,
+    };
+    let mut seen_version = false;
+    let mut control = None;
+    let mut entries = None;
+    while let Some(member) = archive.next_entry() {
+        let mut member = member.map_err(|e| not_a_deb(format!("bad ar archive: {e}")))?;
+        let name = String::from_utf8_lossy(member.header().identifier())
+            .trim_end_matches('/')
+            .to_owned();
+        let corrupt = |source| DebError::Corrupt {
+            deb: deb.to_owned(),
+            member: name.clone(),
+            source,
+        };
+        if !seen_version {
+            // deb(5): the first member is debian-binary, "2.x\n".
+            let mut version = String::new();
+            member.read_to_string(&mut version).map_err(corrupt)?;
+            if name != "debian-binary" || !version.starts_with("2.") {
+                return Err(not_a_deb(
+                    "the first member is not a debian-binary of format 2.x".into(),
+                ));
+            }
+            seen_version = true;
+        } else if name.starts_with("control.tar") {
+            let reader = decompressor(&name, &mut member).ok_or_else(|| {
+                DebError::UnsupportedCompression {
+                    deb: deb.to_owned(),
+                    member: name.clone(),
+                }
+            })?;
+            control = Some(read_control(reader).map_err(corrupt)?);
+        } else if name.starts_with("data.tar") {
+            let reader = decompressor(&name, &mut member).ok_or_else(|| {
+                DebError::UnsupportedCompression {
+                    deb: deb.to_owned(),
+                    member: name.clone(),
+                }
+            })?;
+            entries = Some(extract_data(deb, &name, reader, dest)?);
+        }
+    }
+    if !seen_version {
+        return Err(not_a_deb("it is empty".into()));
+    }
+    let control = control.ok_or(DebError::MissingMember {
+        deb: deb.to_owned(),
+        member: "control.tar",
+    })?;
+    let entries = entries.ok_or(DebError::MissingMember {
+        deb: deb.to_owned(),
+        member: "data.tar",
+    })?;
+    Ok(DebContents { control, entries })
+}
+
+fn read_control(reader: impl Read) -> io::Result<DebControl> {
+    let mut out = DebControl::default();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = normalize(&entry.path_bytes()).map_err(io::Error::other)?;
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data)?;
+        let text = || String::from_utf8(data.clone()).map_err(io::Error::other);
+        match name.as_slice() {
+            b"control" => out.control = text()?,
+            b"md5sums" => out.md5sums = Some(text()?),
+            b"conffiles" => out.conffiles = Some(text()?),
+            other => {
+                out.scripts
+                    .insert(String::from_utf8_lossy(other).into_owned(), data);
+            }
+        }
+    }
+    io::copy(&mut archive.into_inner(), &mut io::sink())?;
+    if out.control.is_empty() {
+        return Err(io::Error::other("control.tar has no control file"));
+    }
+    Ok(out)
+}
+
+/// Creates `path` (never following a symlink, never replacing anything) with the
+/// contents of `data`; returns the bytes written.
+fn write_new_file(path: &Path, mode: u32, data: &mut impl Read) -> io::Result<u64> {
+    let file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+        .mode(if mode & 0o100 != 0 { 0o755 } else { 0o644 })
+        .open(path)?;
+    let mut file = fs_err::File::from_parts(file, path);
+    io::copy(data, &mut file)
+}
+
+/// The paths extracted so far, and which of them are symlinks.
+#[derive(Default)]
+struct Admitted {
+    seen: BTreeSet<Vec<u8>>,
+    symlinks: BTreeSet<Vec<u8>>,
+}
+
+impl Admitted {
+    /// Normalizes a raw entry path and checks it may be extracted: no `..`, not
+    /// absolute, not seen before, and not below a symlink of this archive.
+    fn admit(&mut self, raw: &[u8]) -> Result<Vec<u8>, &'static str> {
+        let path = normalize(raw)?;
+        let mut prefix = Vec::new();
+        for component in path.split(|&b| b == b'/') {
+            if !prefix.is_empty() {
+                if self.symlinks.contains(&prefix) {
+                    return Err("its path goes through a symlink");
+                }
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(component);
+        }
+        if !self.seen.insert(path.clone()) && !path.is_empty() {
+            return Err("it appears twice");
+        }
+        Ok(path)
+    }
+}
+
+fn extract_data(
+    deb: &Path,
+    member: &str,
+    reader: impl Read,
+    dest: &Path,
+) -> Result<Vec<DebEntry>, DebError> {
+    let corrupt = |source| DebError::Corrupt {
+        deb: deb.to_owned(),
+        member: member.to_owned(),
+        source,
+    };
+    let unsafe_entry = |entry: &[u8], reason| DebError::UnsafeEntry {
+        deb: deb.to_owned(),
+        entry: entry.to_vec(),
+        reason,
+    };
+    fs_err::create_dir(dest)?;
+    let mut admitted = Admitted::default();
+    let mut out = Vec::new();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(corrupt)? {
+        let mut entry = entry.map_err(corrupt)?;
+        let raw = entry.path_bytes().into_owned();
+        let path = admitted
+            .admit(&raw)
+            .map_err(|reason| unsafe_entry(&raw, reason))?;
+        let header = entry.header();
+        let mode = header.mode().map_err(corrupt)? & 0o7777;
+        let uid = u32::try_from(header.uid().map_err(corrupt)?)
+            .map_err(|_| unsafe_entry(&raw, "uid out of range"))?;
+        let gid = u32::try_from(header.gid().map_err(corrupt)?)
+            .map_err(|_| unsafe_entry(&raw, "gid out of range"))?;
+        let on_disk = if path.is_empty() {
+            dest.to_owned()
+        } else {
+            dest.join(OsStr::from_bytes(&path))
+        };
+        let extract = |source| DebError::Extract {
+            deb: deb.to_owned(),
+            path: on_disk.clone(),
+            source,
+        };
+        let entry_type = header.entry_type();
+        let kind = match entry_type {
+            tar::EntryType::Directory => {
+                if !path.is_empty() {
+                    fs_err::create_dir(&on_disk).map_err(extract)?;
+                }
+                DebEntryKind::Directory
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let size = header.size().map_err(corrupt)?;
+                let copied = write_new_file(&on_disk, mode, &mut entry).map_err(extract)?;
+                if copied != size {
+                    return Err(corrupt(io::ErrorKind::UnexpectedEof.into()));
+                }
+                DebEntryKind::File { size }
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| unsafe_entry(&raw, "symlink without a target"))?;
+                let target = target.into_owned();
+                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &on_disk)
+                    .map_err(extract)?;
+                admitted.symlinks.insert(path.clone());
+                DebEntryKind::Symlink { target }
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| unsafe_entry(&raw, "hard link without a target"))?;
+                let target = normalize(&target).map_err(|reason| unsafe_entry(&raw, reason))?;
+                if !admitted.seen.contains(&target) || admitted.symlinks.contains(&target) {
+                    return Err(unsafe_entry(
+                        &raw,
+                        "hard link to an entry that is not an earlier file",
+                    ));
+                }
+                fs_err::hard_link(dest.join(OsStr::from_bytes(&target)), &on_disk)
+                    .map_err(extract)?;
+                DebEntryKind::HardLink { target }
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                let kind = match entry_type {
+                    tar::EntryType::Char => SpecialKind::CharDevice,
+                    tar::EntryType::Block => SpecialKind::BlockDevice,
+                    _ => SpecialKind::Fifo,
+                };
+                let major = header.device_major().ok().flatten().unwrap_or(0);
+                let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                DebEntryKind::Special { kind, major, minor }
+            }
+            // PAX and GNU extension headers are consumed by the tar crate itself.
+            _ => return Err(unsafe_entry(&raw, "unsupported tar entry type")),
+        };
+        out.push(DebEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+        });
+    }
+    // Read the compressed stream to its end, so its integrity check runs and a cut or
+    // damaged tail is caught even after the tar's end-of-archive blocks.
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(corrupt)?;
+    Ok(out)
+}

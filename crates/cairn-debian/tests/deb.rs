@@ -1,0 +1,342 @@
+//! `.deb` reading against files built by the real `dpkg-deb`, and hostile archives
+//! built by hand.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use cairn_debian::{DebEntryKind, DebError, SpecialKind, read_deb};
+use cairn_test::{require_tool, write_file};
+
+fn set_mode(path: &Path, mode: u32) {
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Builds a fixture package with dpkg-deb; `None` when dpkg-deb is missing outside CI.
+fn build_fixture(tmp: &Path, compression: &str) -> Option<PathBuf> {
+    let dpkg_deb = require_tool("dpkg-deb")?;
+    let root = tmp.join(format!("pkg-{compression}"));
+    for dir in ["DEBIAN", "usr/bin", "usr/lib", "etc", "var/cache-sticky"] {
+        fs_err::create_dir_all(root.join(dir)).unwrap();
+    }
+    set_mode(&root.join("var/cache-sticky"), 0o1777);
+    write_file(
+        &root.join("DEBIAN/control"),
+        b"Package: cairn-fixture\nVersion: 1.0-1\nArchitecture: all\nMaintainer: cairn <test@cairn.invalid>\nDescription: fixture\n",
+        0o644,
+    );
+    write_file(
+        &root.join("DEBIAN/postinst"),
+        b"#!/bin/sh\necho never run\n",
+        0o755,
+    );
+    write_file(&root.join("DEBIAN/conffiles"), b"/etc/cairn.conf\n", 0o644);
+    // Real packages carry md5sums from dh_md5sums (dpkg-deb does not write it).
+    write_file(
+        &root.join("DEBIAN/md5sums"),
+        b"0123456789abcdef0123456789abcdef  usr/bin/tool\n",
+        0o644,
+    );
+    write_file(&root.join("usr/bin/tool"), b"#!/bin/sh\necho tool\n", 0o755);
+    write_file(&root.join("usr/bin/setuid-tool"), b"setuid\n", 0o755);
+    set_mode(&root.join("usr/bin/setuid-tool"), 0o4755);
+    fs_err::hard_link(root.join("usr/bin/tool"), root.join("usr/bin/tool-again")).unwrap();
+    write_file(&root.join("usr/lib/libx.so.1.0"), b"\x7fELF", 0o644);
+    symlink("libx.so.1.0", root.join("usr/lib/libx.so.1")).unwrap();
+    write_file(&root.join("etc/cairn.conf"), b"setting = 1\n", 0o644);
+    let out = tmp.join(format!("fixture-{compression}.deb"));
+    let status = dpkg_deb
+        .command()
+        .args(["--root-owner-group", &format!("-Z{compression}"), "--build"])
+        .arg(&root)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    Some(out)
+}
+
+#[test]
+fn reads_dpkg_deb_packages_in_every_compression() {
+    let tmp = tempfile::tempdir().unwrap();
+    for compression in ["xz", "gzip", "zstd", "none"] {
+        let Some(deb) = build_fixture(tmp.path(), compression) else {
+            return;
+        };
+        let dest = tmp.path().join(format!("out-{compression}"));
+        let contents = read_deb(&deb, &dest).unwrap_or_else(|e| panic!("{compression}: {e}"));
+        assert!(contents.control.control.contains("Package: cairn-fixture"));
+        assert_eq!(
+            contents.control.conffiles.as_deref(),
+            Some("/etc/cairn.conf\n")
+        );
+        assert_eq!(
+            contents.control.scripts["postinst"],
+            b"#!/bin/sh\necho never run\n"
+        );
+        assert_eq!(
+            contents.control.md5sums.as_deref(),
+            Some("0123456789abcdef0123456789abcdef  usr/bin/tool\n")
+        );
+        let entry = |p: &str| {
+            contents
+                .entries
+                .iter()
+                .find(|e| e.path == p.as_bytes())
+                .unwrap_or_else(|| panic!("{p}"))
+        };
+        assert_eq!(entry("usr/bin/setuid-tool").mode, 0o4755);
+        assert_eq!(
+            (
+                entry("usr/bin/setuid-tool").uid,
+                entry("usr/bin/setuid-tool").gid
+            ),
+            (0, 0)
+        );
+        assert_eq!(entry("var/cache-sticky").mode, 0o1777);
+        assert_eq!(entry("var/cache-sticky").kind, DebEntryKind::Directory);
+        assert_eq!(
+            entry("usr/lib/libx.so.1").kind,
+            DebEntryKind::Symlink {
+                target: b"libx.so.1.0".to_vec()
+            }
+        );
+        let linked = ["usr/bin/tool", "usr/bin/tool-again"].map(entry);
+        assert!(
+            linked
+                .iter()
+                .any(|e| matches!(&e.kind, DebEntryKind::HardLink { .. })),
+            "one of the two names is a hard link: {linked:?}"
+        );
+        // On disk: the tree, with the hard link kept and nothing setuid.
+        assert_eq!(
+            fs_err::read(dest.join("etc/cairn.conf")).unwrap(),
+            b"setting = 1\n"
+        );
+        let ino = |p: &str| fs_err::metadata(dest.join(p)).unwrap().ino();
+        assert_eq!(ino("usr/bin/tool"), ino("usr/bin/tool-again"));
+        assert_eq!(
+            fs_err::read_link(dest.join("usr/lib/libx.so.1")).unwrap(),
+            Path::new("libx.so.1.0")
+        );
+        assert_eq!(
+            fs_err::metadata(dest.join("usr/bin/setuid-tool"))
+                .unwrap()
+                .mode()
+                & 0o7000,
+            0
+        );
+    }
+}
+
+/// Builds a .deb from raw members.
+fn ar_deb(path: &Path, members: &[(&str, Vec<u8>)]) {
+    let file = fs_err::File::create(path).unwrap();
+    let mut builder = ar::Builder::new(file);
+    for (name, data) in members {
+        let header = ar::Header::new(name.as_bytes().to_vec(), data.len() as u64);
+        builder.append(&header, data.as_slice()).unwrap();
+    }
+}
+
+fn control_tar() -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let data = b"Package: evil\nVersion: 1\nArchitecture: all\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "./control", &data[..])
+        .unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// A tar whose entries have exactly these names (bypassing the tar crate's own checks).
+fn raw_tar(entries: &[(&[u8], tar::EntryType, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, kind, link) in entries {
+        let mut header = tar::Header::new_old();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link);
+        header.set_entry_type(*kind);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        let body: &[u8] = if kind.is_file() { b"pwned\n" } else { b"" };
+        header.set_size(body.len() as u64);
+        header.set_cksum();
+        builder.append(&header, body).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+fn hostile(tmp: &Path, name: &str, data: Vec<u8>) -> Result<cairn_debian::DebContents, DebError> {
+    let deb = tmp.join(format!("{name}.deb"));
+    ar_deb(
+        &deb,
+        &[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar", control_tar()),
+            ("data.tar", data),
+        ],
+    );
+    read_deb(&deb, &tmp.join(format!("{name}-out")))
+}
+
+#[test]
+fn hostile_archives_are_refused_and_write_nothing_outside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    fs_err::create_dir(&outside).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "dotdot",
+            raw_tar(&[(b"./../outside/pwned", tar::EntryType::Regular, b"")]),
+            "`..` component",
+        ),
+        (
+            "absolute",
+            raw_tar(&[(b"/tmp/pwned", tar::EntryType::Regular, b"")]),
+            "absolute path",
+        ),
+        (
+            "through-symlink",
+            raw_tar(&[
+                (
+                    b"./link",
+                    tar::EntryType::Symlink,
+                    outside.as_os_str().as_encoded_bytes(),
+                ),
+                (b"./link/pwned", tar::EntryType::Regular, b""),
+            ]),
+            "through a symlink",
+        ),
+        (
+            "duplicate",
+            raw_tar(&[
+                (b"./a", tar::EntryType::Regular, b""),
+                (b"./a", tar::EntryType::Regular, b""),
+            ]),
+            "appears twice",
+        ),
+        (
+            "hardlink-out",
+            raw_tar(&[(b"./h", tar::EntryType::Link, b"../outside/x")]),
+            "`..` component",
+        ),
+    ];
+    for (name, data, reason) in cases {
+        let err = hostile(tmp.path(), name, data).unwrap_err();
+        assert!(
+            matches!(err, DebError::UnsafeEntry { .. }),
+            "{name}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains(reason) && err.to_string().contains(".deb"),
+            "{name}: {err}"
+        );
+    }
+    assert_eq!(
+        fs_err::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing was written outside"
+    );
+}
+
+#[test]
+fn device_nodes_are_recorded_not_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let contents = hostile(
+        tmp.path(),
+        "devices",
+        raw_tar(&[(b"./dev/null", tar::EntryType::Char, b"")]),
+    )
+    .unwrap();
+    let entry = &contents.entries[0];
+    assert!(
+        matches!(
+            entry.kind,
+            DebEntryKind::Special {
+                kind: SpecialKind::CharDevice,
+                ..
+            }
+        ),
+        "{entry:?}"
+    );
+    assert!(!tmp.path().join("devices-out/dev/null").exists());
+}
+
+#[test]
+fn malformed_debs_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let garbage = tmp.path().join("garbage.deb");
+    fs_err::write(&garbage, b"this is not an ar archive").unwrap();
+    let err = read_deb(&garbage, &tmp.path().join("g")).unwrap_err();
+    assert!(matches!(err, DebError::NotADeb { .. }), "{err:?}");
+
+    let no_data = tmp.path().join("no-data.deb");
+    ar_deb(
+        &no_data,
+        &[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar", control_tar()),
+        ],
+    );
+    let err = read_deb(&no_data, &tmp.path().join("n")).unwrap_err();
+    assert!(err.to_string().contains("no `data.tar` member"), "{err}");
+
+    let wrong_order = tmp.path().join("wrong-order.deb");
+    ar_deb(
+        &wrong_order,
+        &[
+            ("control.tar", control_tar()),
+            ("debian-binary", b"2.0\n".to_vec()),
+        ],
+    );
+    assert!(matches!(
+        read_deb(&wrong_order, &tmp.path().join("w")).unwrap_err(),
+        DebError::NotADeb { .. }
+    ));
+
+    let unknown = tmp.path().join("unknown.deb");
+    ar_deb(
+        &unknown,
+        &[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.lzma", vec![1, 2, 3]),
+        ],
+    );
+    assert!(matches!(
+        read_deb(&unknown, &tmp.path().join("u")).unwrap_err(),
+        DebError::UnsupportedCompression { .. }
+    ));
+
+    // A real package cut short anywhere is refused without a panic.
+    let Some(deb) = build_fixture(tmp.path(), "xz") else {
+        return;
+    };
+    let mut bytes = Vec::new();
+    fs_err::File::open(&deb)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    for (i, cut) in [8, 60, 100, bytes.len() / 2, bytes.len() - 10]
+        .into_iter()
+        .enumerate()
+    {
+        let short = tmp.path().join(format!("short-{i}.deb"));
+        fs_err::write(&short, &bytes[..cut]).unwrap();
+        assert!(
+            read_deb(&short, &tmp.path().join(format!("s{i}"))).is_err(),
+            "cut at {cut}"
+        );
+    }
+}
