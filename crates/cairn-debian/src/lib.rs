@@ -9,6 +9,7 @@
 
 mod deb;
 mod index;
+mod object;
 mod relation;
 mod release;
 mod release_file;
@@ -16,6 +17,9 @@ mod version;
 
 pub use deb::{DebContents, DebControl, DebEntry, DebEntryKind, DebError, SpecialKind, read_deb};
 pub use index::{BinaryPackage, IndexError, MultiArch, parse_packages};
+pub use object::{
+    DebObjectError, ExtraEntry, add_deb, decode_extra_entries, encode_extra_entries, permissions_of,
+};
 pub use relation::{Clause, Comparison, Relation, RelationError, parse_relations};
 pub use release::{Keyring, SignatureError, VerifiedRelease, verify_inrelease};
 pub use release_file::{IndexFile, Release, ReleaseError, parse_release_date};

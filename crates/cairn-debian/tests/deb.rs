@@ -340,3 +340,155 @@ fn malformed_debs_are_clear_errors() {
         );
     }
 }
+
+#[test]
+fn packages_become_store_objects_with_exact_permissions_and_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(deb) = build_fixture(tmp.path(), "xz") else {
+        return;
+    };
+    let store = cairn_store::Store::open(&tmp.path().join("store")).unwrap();
+    let path = cairn_debian::add_deb(&store, &deb, &[]).unwrap();
+    assert_eq!(path.name(), "cairn-fixture_1.0-1_all");
+    let info = store.info(&path).unwrap();
+    assert_eq!(
+        info.permissions.get(b"usr/bin/setuid-tool").unwrap().mode,
+        0o4755
+    );
+    assert_eq!(
+        info.permissions.get(b"var/cache-sticky").unwrap().mode,
+        0o1777
+    );
+    assert!(
+        info.permissions.get(b"usr/bin/tool").is_none(),
+        "defaults are not recorded"
+    );
+    let control = String::from_utf8(info.metadata.get("deb.control").unwrap().to_vec()).unwrap();
+    assert!(control.contains("Package: cairn-fixture"));
+    assert_eq!(
+        info.metadata.get("deb.script.postinst").unwrap(),
+        b"#!/bin/sh\necho never run\n"
+    );
+    assert_eq!(
+        info.metadata.get("deb.conffiles").unwrap(),
+        b"/etc/cairn.conf\n"
+    );
+    let extra = cairn_debian::decode_extra_entries(info.metadata.get("deb.extra-entries").unwrap())
+        .unwrap();
+    assert_eq!(extra.len(), 1, "the hard link: {extra:?}");
+    assert!(matches!(extra[0].kind, DebEntryKind::HardLink { .. }));
+    assert!(
+        store
+            .verify(None, &cairn_store::NoReporter)
+            .unwrap()
+            .is_ok()
+    );
+    // The same package again is the same object.
+    assert_eq!(cairn_debian::add_deb(&store, &deb, &[]).unwrap(), path);
+    // Maintainer scripts are data, never run: the store holds no trace of them running.
+    assert!(!store.object_dir(&path).join("DEBIAN").exists());
+}
+
+#[test]
+fn owners_and_device_nodes_from_tar_headers_are_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, kind: tar::EntryType, mode: u32, uid: u64, gid: u64, body: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_uid(uid);
+        header.set_gid(gid);
+        header.set_mtime(0);
+        header.set_size(body.len() as u64);
+        if kind == tar::EntryType::Char {
+            header.set_device_major(5).unwrap();
+            header.set_device_minor(1).unwrap();
+        }
+        header.set_cksum();
+        builder.append_data(&mut header, path, body).unwrap();
+    };
+    add("./srv", tar::EntryType::Directory, 0o750, 42, 43, b"");
+    add(
+        "./srv/data",
+        tar::EntryType::Regular,
+        0o640,
+        42,
+        43,
+        b"secret\n",
+    );
+    add("./dev", tar::EntryType::Directory, 0o755, 0, 0, b"");
+    add("./dev/console", tar::EntryType::Char, 0o600, 0, 5, b"");
+    let data = builder.into_inner().unwrap();
+    let deb = tmp.path().join("owned.deb");
+    let control = {
+        let mut b = tar::Builder::new(Vec::new());
+        let text = b"Package: owned\nVersion: 2:1.0~rc1-1\nArchitecture: amd64\n";
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, "./control", &text[..]).unwrap();
+        b.into_inner().unwrap()
+    };
+    ar_deb(
+        &deb,
+        &[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar", control),
+            ("data.tar", data),
+        ],
+    );
+    let store = cairn_store::Store::open(&tmp.path().join("store")).unwrap();
+    let path = cairn_debian::add_deb(&store, &deb, &[]).unwrap();
+    assert_eq!(
+        path.name(),
+        "owned_2-1.0-rc1-1_amd64",
+        "epoch colon and tilde are sanitized"
+    );
+    let info = store.info(&path).unwrap();
+    let srv = info.permissions.get(b"srv").unwrap();
+    assert_eq!((srv.mode, srv.uid, srv.gid), (0o750, 42, 43));
+    let data = info.permissions.get(b"srv/data").unwrap();
+    assert_eq!((data.mode, data.uid, data.gid), (0o640, 42, 43));
+    assert!(
+        !store.object_dir(&path).join("dev/console").exists(),
+        "no device node on the host"
+    );
+    let extra = cairn_debian::decode_extra_entries(info.metadata.get("deb.extra-entries").unwrap())
+        .unwrap();
+    assert_eq!(extra.len(), 1);
+    assert_eq!(extra[0].path, b"dev/console");
+    assert_eq!(
+        extra[0].kind,
+        DebEntryKind::Special {
+            kind: SpecialKind::CharDevice,
+            major: 5,
+            minor: 1
+        }
+    );
+    assert_eq!((extra[0].mode, extra[0].gid), (0o600, 5));
+}
+
+#[test]
+fn bad_packages_register_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = cairn_store::Store::open(&tmp.path().join("store")).unwrap();
+    let evil = tmp.path().join("evil.deb");
+    let data = raw_tar(&[(b"./../escape", tar::EntryType::Regular, b"")]);
+    ar_deb(
+        &evil,
+        &[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar", control_tar()),
+            ("data.tar", data),
+        ],
+    );
+    let err = cairn_debian::add_deb(&store, &evil, &[]).unwrap_err();
+    assert!(err.to_string().contains("unsafe entry"), "{err}");
+    let garbage = tmp.path().join("garbage.deb");
+    fs_err::write(&garbage, b"!<arch>\nnot really").unwrap();
+    assert!(cairn_debian::add_deb(&store, &garbage, &[]).is_err());
+    assert!(store.all_objects().unwrap().is_empty());
+}

@@ -8,7 +8,8 @@ use rusqlite::{TransactionBehavior, params};
 
 use crate::error::{Result, StoreError};
 use crate::lock::{self, Staging};
-use crate::path::{Addressing, StorePath, object_hash, sanitize_name, validate_name};
+use crate::metadata::ObjectMetadata;
+use crate::path::{Addressing, Identity, StorePath, object_hash, sanitize_name, validate_name};
 use crate::permissions::PermissionsManifest;
 use crate::reporter::Reporter;
 use crate::tree::{copy_tree, freeze, fsync_dir, remove_tree, sync_filesystem};
@@ -35,6 +36,8 @@ pub struct AddOptions {
     /// Objects this one needs at run time. They must be registered already.
     pub references: Vec<StorePath>,
     pub permissions: PermissionsSource,
+    /// Data kept with the object outside its tree (covered by its identity).
+    pub metadata: ObjectMetadata,
     pub addressing: Option<Addressing>,
 }
 
@@ -46,6 +49,7 @@ pub(crate) struct Staged {
     pub(crate) nar_size: u64,
     pub(crate) addressing: Addressing,
     pub(crate) permissions: PermissionsManifest,
+    pub(crate) metadata: ObjectMetadata,
     pub(crate) listing: Listing,
     pub(crate) references: Vec<StorePath>,
 }
@@ -90,14 +94,14 @@ impl Store {
         let staging = Staging::new(&self.tmp_dir(), &self.gc_lock_path())?;
         let tree = staging.path().join("tree");
         copy_tree(source, &tree)?;
-        let staged = stage(
-            tree,
-            &name,
+        let spec = ObjectSpec {
+            name,
             permissions,
-            options.references.clone(),
-            options.addressing.clone().unwrap_or(Addressing::Content),
-            true,
-        )?;
+            metadata: options.metadata.clone(),
+            references: options.references.clone(),
+            addressing: options.addressing.clone().unwrap_or(Addressing::Content),
+        };
+        let staged = stage(tree, spec, true)?;
         let nar_size = staged.nar_size;
         let (mut paths, fresh) = self.register(vec![staged])?;
         let path = paths.pop().expect("one object registered");
@@ -154,14 +158,15 @@ impl Store {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for s in &staged {
                 tx.execute(
-                    "INSERT INTO objects (path, nar_hash, nar_size, addressing, permissions, listing)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO objects (path, nar_hash, nar_size, addressing, permissions, metadata, listing)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![
                         s.path.to_string(),
                         s.nar_hash.to_sri(),
                         i64::try_from(s.nar_size).expect("NAR sizes fit in i64"),
                         s.addressing.to_string(),
                         s.permissions.to_bytes(),
+                        s.metadata.to_bytes(),
                         s.listing.to_bytes(),
                     ],
                 )?;
@@ -194,23 +199,38 @@ impl Store {
     }
 }
 
+/// Everything about an object to be staged except its files.
+pub(crate) struct ObjectSpec {
+    pub(crate) name: String,
+    pub(crate) permissions: PermissionsManifest,
+    pub(crate) metadata: ObjectMetadata,
+    pub(crate) references: Vec<StorePath>,
+    pub(crate) addressing: Addressing,
+}
+
 /// Hashes, checks and freezes a tree in staging.
-pub(crate) fn stage(
-    tree: PathBuf,
-    name: &str,
-    permissions: PermissionsManifest,
-    references: Vec<StorePath>,
-    addressing: Addressing,
-    sync: bool,
-) -> Result<Staged> {
+pub(crate) fn stage(tree: PathBuf, spec: ObjectSpec, sync: bool) -> Result<Staged> {
+    let ObjectSpec {
+        name,
+        permissions,
+        metadata,
+        references,
+        addressing,
+    } = spec;
     let (hasher, nar_size, listing) = dump_path_listed(&tree, NarHasher::new())?;
     let (nar_hash, _) = hasher.finish()?;
     permissions.validate(&listing)?;
     let mut references = references;
     references.sort();
     references.dedup();
-    let hash = object_hash(&addressing, name, &nar_hash, &permissions, &references);
-    let path = StorePath::new(hash, name)?;
+    let identity = Identity {
+        nar_hash: &nar_hash,
+        permissions: &permissions,
+        metadata: &metadata,
+        references: &references,
+    };
+    let hash = object_hash(&addressing, &name, identity);
+    let path = StorePath::new(hash, &name)?;
     freeze(&tree)?;
     if sync {
         // Through the staging directory: the tree itself may be a (dangling) symlink.
@@ -226,6 +246,7 @@ pub(crate) fn stage(
         nar_size,
         addressing,
         permissions,
+        metadata,
         listing,
         references,
     })

@@ -2,7 +2,7 @@
 //!
 //! ```sql
 //! meta(key, value)                      -- schema_version = 1
-//! objects(id, path, nar_hash, nar_size, addressing, permissions, listing)
+//! objects(id, path, nar_hash, nar_size, addressing, permissions, metadata, listing)
 //! refs(referrer -> objects.id ON DELETE CASCADE, reference -> objects.id ON DELETE RESTRICT)
 //! roots(name, object -> objects.id ON DELETE RESTRICT)
 //! ```
@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS objects (
     nar_size    INTEGER NOT NULL,
     addressing  TEXT NOT NULL,
     permissions BLOB NOT NULL,
+    metadata    BLOB NOT NULL,
     listing     BLOB NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS refs (

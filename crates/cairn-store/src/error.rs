@@ -51,6 +51,9 @@ pub enum StoreError {
     #[error("Invalid permissions manifest: {0}")]
     InvalidPermissions(String),
 
+    #[error("Invalid object metadata: {0}")]
+    InvalidMetadata(String),
+
     #[error("Failed to add `{}` to the store", path.display())]
     Add {
         path: PathBuf,

@@ -26,6 +26,7 @@ mod db;
 mod error;
 mod gc;
 mod lock;
+mod metadata;
 mod path;
 mod permissions;
 mod query;
@@ -40,6 +41,7 @@ use std::sync::{Mutex, MutexGuard};
 pub use add::{AddOptions, PermissionsSource};
 pub use error::{Result, StoreError};
 pub use gc::{GcOptions, GcReport, Root, RootKind};
+pub use metadata::ObjectMetadata;
 pub use path::{
     Addressing, HASH_CHARS, MAX_NAME, ObjectHash, StorePath, object_hash, sanitize_name,
     validate_name,

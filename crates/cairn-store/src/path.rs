@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! content-addressed:  sha256("cairn-object-v1\0content\0" name "\0" nar_hash_sri "\0"
-//!                            permissions_digest_hex "\0" { reference "\0" }*)[..20]
+//!                            permissions_digest_hex "\0" metadata_digest_hex "\0"
+//!                            { reference "\0" }*)[..20]
 //! input-addressed:    sha256("cairn-object-v1\0input\0" name "\0" node_hash "\0")[..20]
 //! ```
 //! References are store path basenames, sorted. Content-addressed identities therefore
@@ -19,6 +20,7 @@ use cairn_nar::{NarHash, base32};
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
+use crate::metadata::ObjectMetadata;
 use crate::permissions::PermissionsManifest;
 
 /// The 160-bit hash part of a store path.
@@ -181,14 +183,23 @@ impl FromStr for Addressing {
     }
 }
 
+/// What determines a content-addressed object's identity besides its name.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    pub nar_hash: &'a NarHash,
+    pub permissions: &'a PermissionsManifest,
+    pub metadata: &'a ObjectMetadata,
+    pub references: &'a [StorePath],
+}
+
 /// Computes the hash of an object (see the module docs).
-pub fn object_hash(
-    addressing: &Addressing,
-    name: &str,
-    nar_hash: &NarHash,
-    permissions: &PermissionsManifest,
-    references: &[StorePath],
-) -> ObjectHash {
+pub fn object_hash(addressing: &Addressing, name: &str, identity: Identity<'_>) -> ObjectHash {
+    let Identity {
+        nar_hash,
+        permissions,
+        metadata,
+        references,
+    } = identity;
     let mut h = Sha256::new();
     h.update(b"cairn-object-v1\0");
     match addressing {
@@ -199,6 +210,8 @@ pub fn object_hash(
             h.update(nar_hash.to_sri().as_bytes());
             h.update(b"\0");
             h.update(permissions.digest_hex().as_bytes());
+            h.update(b"\0");
+            h.update(metadata.digest_hex().as_bytes());
             h.update(b"\0");
             let mut refs: Vec<String> = references.iter().map(ToString::to_string).collect();
             refs.sort();
@@ -256,14 +269,25 @@ mod tests {
     fn identity_covers_every_input() {
         let nar = NarHash([1; 32]);
         let perms = PermissionsManifest::default();
-        let base = object_hash(&Addressing::Content, "x", &nar, &perms, &[]);
+        let meta = ObjectMetadata::default();
+        let id = |nar_hash, permissions, metadata, references| Identity {
+            nar_hash,
+            permissions,
+            metadata,
+            references,
+        };
+        let base = object_hash(&Addressing::Content, "x", id(&nar, &perms, &meta, &[]));
         assert_ne!(
             base,
-            object_hash(&Addressing::Content, "y", &nar, &perms, &[])
+            object_hash(&Addressing::Content, "y", id(&nar, &perms, &meta, &[]))
         );
         assert_ne!(
             base,
-            object_hash(&Addressing::Content, "x", &NarHash([2; 32]), &perms, &[])
+            object_hash(
+                &Addressing::Content,
+                "x",
+                id(&NarHash([2; 32]), &perms, &meta, &[])
+            )
         );
         let mut setuid = PermissionsManifest::default();
         setuid.insert(
@@ -275,12 +299,22 @@ mod tests {
         );
         assert_ne!(
             base,
-            object_hash(&Addressing::Content, "x", &nar, &setuid, &[])
+            object_hash(&Addressing::Content, "x", id(&nar, &setuid, &meta, &[]))
+        );
+        let mut control = ObjectMetadata::default();
+        control.insert("deb.control", "Package: x\n");
+        assert_ne!(
+            base,
+            object_hash(&Addressing::Content, "x", id(&nar, &perms, &control, &[]))
         );
         let r: StorePath = "0mdqa9w1p6cmli6976v4wi0sw9r4p5pr-dep".parse().unwrap();
         assert_ne!(
             base,
-            object_hash(&Addressing::Content, "x", &nar, &perms, &[r])
+            object_hash(
+                &Addressing::Content,
+                "x",
+                id(&nar, &perms, &meta, std::slice::from_ref(&r))
+            )
         );
         // Stable across releases: this value is part of the v1 format.
         assert_eq!(base.to_string().len(), 32);

@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
+use crate::metadata::ObjectMetadata;
 use crate::path::{Addressing, StorePath};
 use crate::permissions::PermissionsManifest;
 
@@ -19,6 +20,7 @@ pub struct ObjectInfo {
     pub nar_size: u64,
     pub addressing: Addressing,
     pub permissions: PermissionsManifest,
+    pub metadata: ObjectMetadata,
     /// Direct references, sorted.
     pub references: Vec<StorePath>,
 }
@@ -42,7 +44,7 @@ impl Store {
         let conn = self.db();
         let row = conn
             .query_row(
-                "SELECT id, nar_hash, nar_size, addressing, permissions FROM objects WHERE path = ?1",
+                "SELECT id, nar_hash, nar_size, addressing, permissions, metadata FROM objects WHERE path = ?1",
                 params![path.to_string()],
                 |row| {
                     Ok((
@@ -51,12 +53,13 @@ impl Store {
                         row.get::<_, i64>(2)?,
                         row.get::<_, String>(3)?,
                         row.get::<_, Vec<u8>>(4)?,
+                        row.get::<_, Vec<u8>>(5)?,
                     ))
                 },
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(path.to_string()))?;
-        let (id, nar_hash, nar_size, addressing, permissions) = row;
+        let (id, nar_hash, nar_size, addressing, permissions, metadata) = row;
         let references = references_of(&conn, id)?;
         Ok(ObjectInfo {
             path: path.clone(),
@@ -69,6 +72,7 @@ impl Store {
                 .parse()
                 .map_err(|_| corrupt(format!("addressing of {path}")))?,
             permissions: PermissionsManifest::from_bytes(&permissions)?,
+            metadata: ObjectMetadata::from_bytes(&metadata)?,
             references,
         })
     }

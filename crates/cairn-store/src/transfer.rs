@@ -6,7 +6,7 @@
 //! ```text
 //! str("cairn-export-v1")
 //! { str("object") str(store path) str(addressing) str(nar hash, SRI) u64(nar size)
-//!   str(permissions manifest, canonical bytes) u64(n) { str(reference) }n  NAR }*
+//!   str(permissions manifest) str(metadata) u64(n) { str(reference) }n  NAR }*
 //! str("end") sha256(all preceding bytes) (32 raw bytes)
 //! ```
 //! Objects come in closure order (references first). Import is all-or-nothing: every
@@ -20,9 +20,10 @@ use std::io::{self, BufReader, Read, Write};
 use cairn_nar::{HashSink, HashingReader, NarError, NarSink, restore};
 
 use crate::Store;
-use crate::add::{Staged, stage};
+use crate::add::{ObjectSpec, Staged, stage};
 use crate::error::{Result, StoreError};
 use crate::lock::Staging;
+use crate::metadata::ObjectMetadata;
 use crate::path::{Addressing, StorePath};
 use crate::permissions::PermissionsManifest;
 use crate::reporter::Reporter;
@@ -154,6 +155,7 @@ impl Store {
             w.str(info.nar_hash.to_sri().as_bytes())?;
             w.u64(info.nar_size)?;
             w.str(&info.permissions.to_bytes())?;
+            w.str(&info.metadata.to_bytes())?;
             w.u64(info.references.len() as u64)?;
             for r in &info.references {
                 w.str(r.to_string().as_bytes())?;
@@ -204,6 +206,8 @@ impl Store {
         let nar_size = r.u64()?;
         let permissions = PermissionsManifest::from_bytes(&r.str("the permissions manifest")?)
             .map_err(|e| refuse(e.to_string()))?;
+        let metadata = ObjectMetadata::from_bytes(&r.str("the metadata")?)
+            .map_err(|e| refuse(e.to_string()))?;
         let count = r.u64()?;
         if count > 1 << 20 {
             return Err(refuse(format!("{count} references is not plausible")));
@@ -232,15 +236,14 @@ impl Store {
                 "its contents do not match its NAR hash (expected {nar_hash}, {nar_size} bytes; got {got_hash}, {got_size} bytes)"
             )));
         }
-        let object = stage(
-            tree.to_owned(),
-            declared.name(),
+        let spec = ObjectSpec {
+            name: declared.name().to_owned(),
             permissions,
+            metadata,
             references,
             addressing,
-            false,
-        )
-        .map_err(|e| refuse(e.to_string()))?;
+        };
+        let object = stage(tree.to_owned(), spec, false).map_err(|e| refuse(e.to_string()))?;
         if object.nar_hash != nar_hash {
             return Err(refuse(
                 "its unpacked files do not hash to its NAR hash".into(),

@@ -12,7 +12,7 @@ use cairn_nar::{NarError, NarHasher, dump_path_listed};
 
 use crate::Store;
 use crate::error::Result;
-use crate::path::{Addressing, StorePath, object_hash};
+use crate::path::{Addressing, Identity, StorePath, object_hash};
 use crate::reporter::Reporter;
 
 /// One thing wrong with one object.
@@ -135,16 +135,16 @@ impl Store {
             ));
         }
         if info.addressing == Addressing::Content {
-            let expected = object_hash(
-                &info.addressing,
-                path.name(),
-                &info.nar_hash,
-                &info.permissions,
-                &info.references,
-            );
+            let identity = Identity {
+                nar_hash: &info.nar_hash,
+                permissions: &info.permissions,
+                metadata: &info.metadata,
+                references: &info.references,
+            };
+            let expected = object_hash(&info.addressing, path.name(), identity);
             if expected != path.hash() {
                 problems.push(format!(
-                    "its recorded metadata (NAR hash, permissions, references) no longer gives its hash: expected {expected}"
+                    "its recorded NAR hash, permissions, metadata and references no longer give its hash: expected {expected}"
                 ));
             }
         }

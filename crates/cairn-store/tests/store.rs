@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use cairn_store::{
-    AddOptions, Addressing, GcOptions, ImportOptions, NoReporter, Permissions, PermissionsManifest,
-    PermissionsSource, Store, StoreError, StorePath,
+    AddOptions, Addressing, GcOptions, ImportOptions, NoReporter, ObjectMetadata, Permissions,
+    PermissionsManifest, PermissionsSource, Store, StoreError, StorePath,
 };
 use cairn_test::{fixture_trees, write_file};
 
@@ -476,7 +476,7 @@ fn verify_reports_each_corruption_precisely() {
         report
             .problems
             .iter()
-            .any(|p| p.what.contains("no longer gives its hash")),
+            .any(|p| p.what.contains("no longer give its hash")),
         "{:?}",
         report.problems
     );
@@ -639,10 +639,14 @@ fn export_import_round_trips_a_closure() {
         },
     );
     let src = ctx.tree("top", "top");
+    let mut metadata = ObjectMetadata::default();
+    metadata.insert("deb.control", "Package: top\nVersion: 1\n");
+    metadata.insert("deb.script.postinst", b"#!/bin/sh\n".to_vec());
     let options = AddOptions {
         name: Some("top".into()),
         references: vec![dep.clone()],
         permissions: PermissionsSource::Explicit(manifest.clone()),
+        metadata: metadata.clone(),
         addressing: None,
     };
     let top = ctx.store.add_path(&src, &options, &NoReporter).unwrap();
@@ -667,6 +671,7 @@ fn export_import_round_trips_a_closure() {
     );
     assert_eq!(other.info(&top).unwrap().permissions, manifest);
     assert_eq!(other.info(&top).unwrap().references, vec![dep.clone()]);
+    assert_eq!(other.info(&top).unwrap().metadata, metadata);
     assert!(other.verify(None, &NoReporter).unwrap().is_ok());
     // Importing again adds nothing new.
     assert_eq!(

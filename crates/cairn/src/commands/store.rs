@@ -54,6 +54,8 @@ struct InfoJson {
     addressing: String,
     references: Vec<String>,
     permissions: Vec<cairn_store::PermissionsJson>,
+    /// Metadata entry names and their sizes in bytes.
+    metadata: std::collections::BTreeMap<String, usize>,
 }
 
 pub(crate) fn run(global: &GlobalArgs, command: StoreCommand) -> Result<ExitCode> {
@@ -148,6 +150,7 @@ fn add(global: &GlobalArgs, args: AddArgs, out: &mut impl Write) -> Result<ExitC
         } else {
             PermissionsSource::Normalized
         },
+        metadata: cairn_store::ObjectMetadata::default(),
         addressing: None,
     };
     let path = store.add_path(&args.path, &options, &reporter)?;
@@ -172,6 +175,11 @@ fn info(global: &GlobalArgs, object: &str, json: bool, out: &mut impl Write) -> 
             addressing: info.addressing.to_string(),
             references: info.references.iter().map(show).collect(),
             permissions: info.permissions.to_json(),
+            metadata: info
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.len()))
+                .collect(),
         };
         serde_json::to_writer_pretty(&mut *out, &value)?;
         writeln!(out)?;
@@ -199,6 +207,10 @@ fn info(global: &GlobalArgs, object: &str, json: bool, out: &mut impl Write) -> 
             format!("  xattrs: {}", xattrs.join(","))
         };
         writeln!(out, "  {} {}:{} {path}{xattrs}", p.mode, p.uid, p.gid)?;
+    }
+    writeln!(out, "metadata:    {} entries", info.metadata.iter().count())?;
+    for (key, value) in info.metadata.iter() {
+        writeln!(out, "  {key} ({} bytes)", value.len())?;
     }
     Ok(ExitCode::SUCCESS)
 }
