@@ -4,11 +4,13 @@
 //! [`read_deb`] keeps the control archive as data (the control fields, `md5sums`,
 //! `conffiles` and maintainer scripts, which are never run) and extracts the data
 //! archive into a new directory, under a strict policy:
-//! - it refuses absolute paths, `..` components, duplicate entries and any entry whose
-//!   path passes through a symlink (all with the archive and entry named);
+//! - it refuses absolute paths, `..` components and duplicate entries, and requires
+//!   every proper prefix of a path to be a directory the archive itself created (missing
+//!   parents are created as plain directories), so no path passes through a symlink,
+//!   file or special entry (all errors name the archive and entry);
 //! - it creates files with `O_EXCL | O_NOFOLLOW`, so nothing outside the destination is
 //!   ever written;
-//! - it keeps hard links as links to the earlier entry;
+//! - it keeps hard links as links, and only to regular files the archive created;
 //! - it records device nodes and FIFOs in the entry list but never creates them on the
 //!   host.
 //!
@@ -258,32 +260,93 @@ fn write_new_file(path: &Path, mode: u32, data: &mut impl Read) -> io::Result<u6
     io::copy(data, &mut file)
 }
 
-/// The paths extracted so far, and which of them are symlinks.
-#[derive(Default)]
+/// What [`Admitted::admit`] decided about an entry.
+struct Admission {
+    /// The normalized path.
+    path: Vec<u8>,
+    /// Parent directories the archive did not list, to create first.
+    implicit_parents: Vec<Vec<u8>>,
+    /// The entry is a directory that already exists (the root, or an implicit parent
+    /// listed late).
+    exists: bool,
+}
+
+/// The paths extracted so far, by kind. The rules that keep extraction inside the
+/// destination live here: every proper prefix of a path must be a directory this
+/// archive created (so no path ever passes through a symlink, file or special entry),
+/// and a hard link may only point at a regular file this archive created.
 struct Admitted {
     seen: BTreeSet<Vec<u8>>,
-    symlinks: BTreeSet<Vec<u8>>,
+    dirs: BTreeSet<Vec<u8>>,
+    implicit: BTreeSet<Vec<u8>>,
+    files: BTreeSet<Vec<u8>>,
+}
+
+impl Default for Admitted {
+    fn default() -> Self {
+        let root = BTreeSet::from([Vec::new()]);
+        Self {
+            seen: root.clone(),
+            dirs: root,
+            implicit: BTreeSet::new(),
+            files: BTreeSet::new(),
+        }
+    }
 }
 
 impl Admitted {
-    /// Normalizes a raw entry path and checks it may be extracted: no `..`, not
-    /// absolute, not seen before, and not below a symlink of this archive.
-    fn admit(&mut self, raw: &[u8]) -> Result<Vec<u8>, &'static str> {
+    fn admit(&mut self, raw: &[u8], is_dir: bool) -> Result<Admission, &'static str> {
         let path = normalize(raw)?;
-        let mut prefix = Vec::new();
-        for component in path.split(|&b| b == b'/') {
+        if path.is_empty() {
+            return if is_dir {
+                Ok(Admission {
+                    path,
+                    implicit_parents: Vec::new(),
+                    exists: true,
+                })
+            } else {
+                Err("the archive root is not a directory")
+            };
+        }
+        let mut implicit_parents = Vec::new();
+        let mut prefix: Vec<u8> = Vec::new();
+        let components: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+        for component in &components[..components.len() - 1] {
             if !prefix.is_empty() {
-                if self.symlinks.contains(&prefix) {
-                    return Err("its path goes through a symlink");
-                }
                 prefix.push(b'/');
             }
             prefix.extend_from_slice(component);
+            if self.dirs.contains(&prefix) {
+                continue;
+            }
+            if self.seen.contains(&prefix) {
+                return Err("its path goes through a symlink, file or special entry");
+            }
+            self.seen.insert(prefix.clone());
+            self.dirs.insert(prefix.clone());
+            self.implicit.insert(prefix.clone());
+            implicit_parents.push(prefix.clone());
         }
-        if !self.seen.insert(path.clone()) && !path.is_empty() {
+        if self.seen.contains(&path) {
+            // A directory listed after its own children is fine, once.
+            if is_dir && self.implicit.remove(&path) {
+                return Ok(Admission {
+                    path,
+                    implicit_parents,
+                    exists: true,
+                });
+            }
             return Err("it appears twice");
         }
-        Ok(path)
+        self.seen.insert(path.clone());
+        if is_dir {
+            self.dirs.insert(path.clone());
+        }
+        Ok(Admission {
+            path,
+            implicit_parents,
+            exists: false,
+        })
     }
 }
 
@@ -310,9 +373,22 @@ fn extract_data(
     for entry in archive.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         let raw = entry.path_bytes().into_owned();
-        let path = admitted
-            .admit(&raw)
+        let is_dir = entry.header().entry_type() == tar::EntryType::Directory;
+        let Admission {
+            path,
+            implicit_parents,
+            exists,
+        } = admitted
+            .admit(&raw, is_dir)
             .map_err(|reason| unsafe_entry(&raw, reason))?;
+        for parent in implicit_parents {
+            let dir = dest.join(OsStr::from_bytes(&parent));
+            fs_err::create_dir(&dir).map_err(|source| DebError::Extract {
+                deb: deb.to_owned(),
+                path: dir.clone(),
+                source,
+            })?;
+        }
         let header = entry.header();
         let mode = header.mode().map_err(corrupt)? & 0o7777;
         let uid = u32::try_from(header.uid().map_err(corrupt)?)
@@ -332,7 +408,7 @@ fn extract_data(
         let entry_type = header.entry_type();
         let kind = match entry_type {
             tar::EntryType::Directory => {
-                if !path.is_empty() {
+                if !exists {
                     fs_err::create_dir(&on_disk).map_err(extract)?;
                 }
                 DebEntryKind::Directory
@@ -343,6 +419,7 @@ fn extract_data(
                 if copied != size {
                     return Err(corrupt(io::ErrorKind::UnexpectedEof.into()));
                 }
+                admitted.files.insert(path.clone());
                 DebEntryKind::File { size }
             }
             tar::EntryType::Symlink => {
@@ -352,7 +429,6 @@ fn extract_data(
                 let target = target.into_owned();
                 std::os::unix::fs::symlink(OsStr::from_bytes(&target), &on_disk)
                     .map_err(extract)?;
-                admitted.symlinks.insert(path.clone());
                 DebEntryKind::Symlink { target }
             }
             tar::EntryType::Link => {
@@ -360,7 +436,9 @@ fn extract_data(
                     .link_name_bytes()
                     .ok_or_else(|| unsafe_entry(&raw, "hard link without a target"))?;
                 let target = normalize(&target).map_err(|reason| unsafe_entry(&raw, reason))?;
-                if !admitted.seen.contains(&target) || admitted.symlinks.contains(&target) {
+                // Only regular files this archive created: never a special entry, a
+                // symlink, a directory, or anything reached through one.
+                if !admitted.files.contains(&target) {
                     return Err(unsafe_entry(
                         &raw,
                         "hard link to an entry that is not an earlier file",
@@ -368,6 +446,7 @@ fn extract_data(
                 }
                 fs_err::hard_link(dest.join(OsStr::from_bytes(&target)), &on_disk)
                     .map_err(extract)?;
+                admitted.files.insert(path.clone());
                 DebEntryKind::HardLink { target }
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {

@@ -232,6 +232,45 @@ fn hostile_archives_are_refused_and_write_nothing_outside() {
             raw_tar(&[(b"./h", tar::EntryType::Link, b"../outside/x")]),
             "`..` component",
         ),
+        // A FIFO (never created) names a directory, a symlink then takes that name, and a
+        // hard link reaches through it: found in review, it once leaked host files.
+        (
+            "hardlink-through-late-symlink",
+            raw_tar(&[
+                (b"./a/secret", tar::EntryType::Fifo, b""),
+                (
+                    b"./a",
+                    tar::EntryType::Symlink,
+                    outside.as_os_str().as_encoded_bytes(),
+                ),
+                (b"./stolen", tar::EntryType::Link, b"./a/secret"),
+            ]),
+            "appears twice",
+        ),
+        (
+            "hardlink-to-special",
+            raw_tar(&[
+                (b"./fifo", tar::EntryType::Fifo, b""),
+                (b"./h", tar::EntryType::Link, b"./fifo"),
+            ]),
+            "not an earlier file",
+        ),
+        (
+            "child-of-file",
+            raw_tar(&[
+                (b"./f", tar::EntryType::Regular, b""),
+                (b"./f/child", tar::EntryType::Regular, b""),
+            ]),
+            "goes through",
+        ),
+        (
+            "child-of-special",
+            raw_tar(&[
+                (b"./p", tar::EntryType::Fifo, b""),
+                (b"./p/child", tar::EntryType::Regular, b""),
+            ]),
+            "goes through",
+        ),
     ];
     for (name, data, reason) in cases {
         let err = hostile(tmp.path(), name, data).unwrap_err();
@@ -248,6 +287,33 @@ fn hostile_archives_are_refused_and_write_nothing_outside() {
         fs_err::read_dir(&outside).unwrap().count(),
         0,
         "nothing was written outside"
+    );
+}
+
+#[test]
+fn parents_missing_from_the_archive_are_created_and_may_be_listed_later() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = raw_tar(&[
+        (b"./usr/share/doc/x/copyright", tar::EntryType::Regular, b""),
+        (b"./usr", tar::EntryType::Directory, b""),
+    ]);
+    let contents = hostile(tmp.path(), "implicit", data).unwrap();
+    assert_eq!(contents.entries.len(), 2);
+    assert!(
+        tmp.path()
+            .join("implicit-out/usr/share/doc/x/copyright")
+            .is_file()
+    );
+    // ...but a directory listed twice is still a duplicate.
+    let twice = raw_tar(&[
+        (b"./d", tar::EntryType::Directory, b""),
+        (b"./d", tar::EntryType::Directory, b""),
+    ]);
+    assert!(
+        hostile(tmp.path(), "twice", twice)
+            .unwrap_err()
+            .to_string()
+            .contains("appears twice")
     );
 }
 
