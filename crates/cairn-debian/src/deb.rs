@@ -350,103 +350,111 @@ impl Admitted {
     }
 }
 
-fn extract_data(
-    deb: &Path,
-    member: &str,
-    reader: impl Read,
-    dest: &Path,
-) -> Result<Vec<DebEntry>, DebError> {
-    let corrupt = |source| DebError::Corrupt {
-        deb: deb.to_owned(),
-        member: member.to_owned(),
-        source,
-    };
-    let unsafe_entry = |entry: &[u8], reason| DebError::UnsafeEntry {
-        deb: deb.to_owned(),
-        entry: entry.to_vec(),
-        reason,
-    };
-    fs_err::create_dir(dest)?;
-    let mut admitted = Admitted::default();
-    let mut out = Vec::new();
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(corrupt)? {
-        let mut entry = entry.map_err(corrupt)?;
+/// Extraction of one data archive into `dest`.
+struct Extractor<'a> {
+    deb: &'a Path,
+    member: &'a str,
+    dest: &'a Path,
+    admitted: Admitted,
+}
+
+impl Extractor<'_> {
+    fn corrupt(&self, source: io::Error) -> DebError {
+        DebError::Corrupt {
+            deb: self.deb.to_owned(),
+            member: self.member.to_owned(),
+            source,
+        }
+    }
+
+    fn unsafe_entry(&self, entry: &[u8], reason: &'static str) -> DebError {
+        DebError::UnsafeEntry {
+            deb: self.deb.to_owned(),
+            entry: entry.to_vec(),
+            reason,
+        }
+    }
+
+    fn on_disk(&self, path: &[u8]) -> PathBuf {
+        if path.is_empty() {
+            self.dest.to_owned()
+        } else {
+            self.dest.join(OsStr::from_bytes(path))
+        }
+    }
+
+    /// Admits one entry, creates it (or records it) and returns it.
+    fn extract(&mut self, entry: &mut tar::Entry<'_, impl Read>) -> Result<DebEntry, DebError> {
         let raw = entry.path_bytes().into_owned();
-        let is_dir = entry.header().entry_type() == tar::EntryType::Directory;
+        let header = entry.header().clone();
+        let entry_type = header.entry_type();
         let Admission {
             path,
             implicit_parents,
             exists,
-        } = admitted
-            .admit(&raw, is_dir)
-            .map_err(|reason| unsafe_entry(&raw, reason))?;
-        for parent in implicit_parents {
-            let dir = dest.join(OsStr::from_bytes(&parent));
-            fs_err::create_dir(&dir).map_err(|source| DebError::Extract {
+        } = self
+            .admitted
+            .admit(&raw, entry_type == tar::EntryType::Directory)
+            .map_err(|reason| self.unsafe_entry(&raw, reason))?;
+        let deb = self.deb;
+        let extract = move |path: PathBuf| {
+            move |source| DebError::Extract {
                 deb: deb.to_owned(),
-                path: dir.clone(),
+                path,
                 source,
-            })?;
+            }
+        };
+        for parent in implicit_parents {
+            let dir = self.on_disk(&parent);
+            fs_err::create_dir(&dir).map_err(extract(dir.clone()))?;
         }
-        let header = entry.header();
-        let mode = header.mode().map_err(corrupt)? & 0o7777;
-        let uid = u32::try_from(header.uid().map_err(corrupt)?)
-            .map_err(|_| unsafe_entry(&raw, "uid out of range"))?;
-        let gid = u32::try_from(header.gid().map_err(corrupt)?)
-            .map_err(|_| unsafe_entry(&raw, "gid out of range"))?;
-        let on_disk = if path.is_empty() {
-            dest.to_owned()
-        } else {
-            dest.join(OsStr::from_bytes(&path))
-        };
-        let extract = |source| DebError::Extract {
-            deb: deb.to_owned(),
-            path: on_disk.clone(),
-            source,
-        };
-        let entry_type = header.entry_type();
+        let mode = header.mode().map_err(|e| self.corrupt(e))? & 0o7777;
+        let uid = header.uid().map_err(|e| self.corrupt(e))?;
+        let gid = header.gid().map_err(|e| self.corrupt(e))?;
+        let uid = u32::try_from(uid).map_err(|_| self.unsafe_entry(&raw, "uid out of range"))?;
+        let gid = u32::try_from(gid).map_err(|_| self.unsafe_entry(&raw, "gid out of range"))?;
+        let on_disk = self.on_disk(&path);
         let kind = match entry_type {
             tar::EntryType::Directory => {
                 if !exists {
-                    fs_err::create_dir(&on_disk).map_err(extract)?;
+                    fs_err::create_dir(&on_disk).map_err(extract(on_disk.clone()))?;
                 }
                 DebEntryKind::Directory
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let size = header.size().map_err(corrupt)?;
-                let copied = write_new_file(&on_disk, mode, &mut entry).map_err(extract)?;
+                let size = header.size().map_err(|e| self.corrupt(e))?;
+                let copied =
+                    write_new_file(&on_disk, mode, entry).map_err(extract(on_disk.clone()))?;
                 if copied != size {
-                    return Err(corrupt(io::ErrorKind::UnexpectedEof.into()));
+                    return Err(self.corrupt(io::ErrorKind::UnexpectedEof.into()));
                 }
-                admitted.files.insert(path.clone());
+                self.admitted.files.insert(path.clone());
                 DebEntryKind::File { size }
             }
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
-                    .ok_or_else(|| unsafe_entry(&raw, "symlink without a target"))?;
+                    .ok_or_else(|| self.unsafe_entry(&raw, "symlink without a target"))?;
                 let target = target.into_owned();
                 std::os::unix::fs::symlink(OsStr::from_bytes(&target), &on_disk)
-                    .map_err(extract)?;
+                    .map_err(extract(on_disk.clone()))?;
                 DebEntryKind::Symlink { target }
             }
             tar::EntryType::Link => {
                 let target = entry
                     .link_name_bytes()
-                    .ok_or_else(|| unsafe_entry(&raw, "hard link without a target"))?;
-                let target = normalize(&target).map_err(|reason| unsafe_entry(&raw, reason))?;
+                    .ok_or_else(|| self.unsafe_entry(&raw, "hard link without a target"))?;
+                let target =
+                    normalize(&target).map_err(|reason| self.unsafe_entry(&raw, reason))?;
                 // Only regular files this archive created: never a special entry, a
                 // symlink, a directory, or anything reached through one.
-                if !admitted.files.contains(&target) {
-                    return Err(unsafe_entry(
-                        &raw,
-                        "hard link to an entry that is not an earlier file",
-                    ));
+                if !self.admitted.files.contains(&target) {
+                    return Err(self
+                        .unsafe_entry(&raw, "hard link to an entry that is not an earlier file"));
                 }
-                fs_err::hard_link(dest.join(OsStr::from_bytes(&target)), &on_disk)
-                    .map_err(extract)?;
-                admitted.files.insert(path.clone());
+                fs_err::hard_link(self.on_disk(&target), &on_disk)
+                    .map_err(extract(on_disk.clone()))?;
+                self.admitted.files.insert(path.clone());
                 DebEntryKind::HardLink { target }
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
@@ -460,18 +468,39 @@ fn extract_data(
                 DebEntryKind::Special { kind, major, minor }
             }
             // PAX and GNU extension headers are consumed by the tar crate itself.
-            _ => return Err(unsafe_entry(&raw, "unsupported tar entry type")),
+            _ => return Err(self.unsafe_entry(&raw, "unsupported tar entry type")),
         };
-        out.push(DebEntry {
+        Ok(DebEntry {
             path,
             kind,
             mode,
             uid,
             gid,
-        });
+        })
+    }
+}
+
+fn extract_data(
+    deb: &Path,
+    member: &str,
+    reader: impl Read,
+    dest: &Path,
+) -> Result<Vec<DebEntry>, DebError> {
+    fs_err::create_dir(dest)?;
+    let mut extractor = Extractor {
+        deb,
+        member,
+        dest,
+        admitted: Admitted::default(),
+    };
+    let mut out = Vec::new();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(|e| extractor.corrupt(e))? {
+        let mut entry = entry.map_err(|e| extractor.corrupt(e))?;
+        out.push(extractor.extract(&mut entry)?);
     }
     // Read the compressed stream to its end, so its integrity check runs and a cut or
     // damaged tail is caught even after the tar's end-of-archive blocks.
-    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(corrupt)?;
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| extractor.corrupt(e))?;
     Ok(out)
 }
