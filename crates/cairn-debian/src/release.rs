@@ -8,7 +8,10 @@
 //!   bound to its primary by a valid binding signature, and the primary must carry a
 //!   valid self-certification. The key must be valid now: not expired (by the expiry
 //!   of its latest self-signature or binding) and not revoked. The signature must hash
-//!   with SHA-256 or stronger: SHA-1 and MD5 signatures are refused.
+//!   with SHA-256 or stronger (SHA-256/384/512, SHA3-256/512): SHA-1, MD5, RIPEMD-160
+//!   and SHA-224 signatures are not counted. Keys must be allowed to sign (key flags;
+//!   signing subkeys must carry a valid back-signature), and the signature itself must
+//!   not be dated in the future or past its own expiration time.
 //! - A signature by a trusted key that does not verify means the file was tampered
 //!   with, and the whole file is refused, even when another signature is good.
 //! - Signatures by unknown keys are ignored, as apt ignores them. At least one counted
@@ -21,7 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use pgp::composed::{CleartextSignedMessage, Deserializable, SignedPublicKey};
 use pgp::crypto::hash::HashAlgorithm;
-use pgp::packet::{Signature, SignatureType};
+use pgp::packet::{Signature, SignatureType, SubpacketData};
 use pgp::types::{KeyDetails, Tag};
 
 /// Debian's archive keys, as shipped by `debian-archive-keyring`.
@@ -85,6 +88,8 @@ enum KeyRef {
 /// A set of trusted keys.
 pub struct Keyring {
     keys: Vec<TrustedKey>,
+    /// The time keys and signatures are judged at.
+    now: SystemTime,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -101,6 +106,16 @@ fn hex(bytes: &[u8]) -> String {
 
 fn expired(created: SystemTime, validity: Option<Duration>, now: SystemTime) -> bool {
     validity.is_some_and(|v| !v.is_zero() && created + v <= now)
+}
+
+/// Whether a self-signature or binding allows signing data. Without a key-flags
+/// subpacket (old keys) any use is allowed, as gpg does.
+fn allows_signing(signature: &Signature) -> bool {
+    let has_flags = signature.config().is_some_and(|c| {
+        c.hashed_subpackets()
+            .any(|p| matches!(p.data, SubpacketData::KeyFlags(_)))
+    });
+    !has_flags || signature.key_flags().sign()
 }
 
 /// The newest of `signatures` (by creation time) for which `valid` holds.
@@ -132,7 +147,7 @@ impl Keyring {
                 SignedPublicKey::from_string(text).map_err(|e| invalid(e.to_string()))?;
             out.extend(trusted_keys(name, &key, now));
         }
-        Ok(Self { keys: out })
+        Ok(Self { keys: out, now })
     }
 
     fn find(&self, signature: &Signature) -> Option<&TrustedKey> {
@@ -191,11 +206,16 @@ fn trusted_keys(name: &str, key: &SignedPublicKey, now: SystemTime) -> Vec<Trust
             "key {primary_fp} ({name}) has no valid self-certification"
         ))
     };
+    let primary_unusable = primary_problem.clone().or_else(|| {
+        self_cert
+            .filter(|cert| !allows_signing(cert))
+            .map(|_| format!("key {primary_fp} ({name}) may not sign data (its key flags say so)"))
+    });
     let mut out = vec![TrustedKey {
         name: name.to_owned(),
         fingerprint: primary_fp.clone(),
         key: KeyRef::Primary(primary.clone()),
-        unusable: primary_problem.clone(),
+        unusable: primary_unusable,
     }];
     for sub in &key.public_subkeys {
         let fp = hex(sub.key.fingerprint().as_bytes());
@@ -225,6 +245,17 @@ fn trusted_keys(name: &str, key: &SignedPublicKey, now: SystemTime) -> Vec<Trust
                     {
                         Some(format!("subkey {fp} of {primary_fp} ({name}) has expired"))
                     }
+                    Some(b) if !allows_signing(b) => {
+                        Some(format!("subkey {fp} of {primary_fp} ({name}) may not sign data (its key flags say so)"))
+                    }
+                    // RFC 4880 §11.1: a signing subkey must cross-certify its primary.
+                    Some(b)
+                        if !b
+                            .embedded_signature()
+                            .is_some_and(|back| back.verify_primary_key_binding(&sub.key, primary).is_ok()) =>
+                    {
+                        Some(format!("subkey {fp} of {primary_fp} ({name}) has no valid back-signature"))
+                    }
                     Some(_) => None,
                 }
             }
@@ -237,6 +268,25 @@ fn trusted_keys(name: &str, key: &SignedPublicKey, now: SystemTime) -> Vec<Trust
         });
     }
     out
+}
+
+/// Allowed clock skew for a signature's creation time.
+const FUTURE_SLACK: Duration = Duration::from_secs(300);
+
+/// Why a signature's own times make it unusable at `now`: missing or in the future, or
+/// past its signature expiration time (which rpgp does not check).
+fn signature_time_problem(signature: &Signature, now: SystemTime) -> Option<String> {
+    let Some(created) = signature.created().map(SystemTime::from) else {
+        return Some("it has no creation time".into());
+    };
+    if created > now + FUTURE_SLACK {
+        return Some("it is dated in the future".into());
+    }
+    let validity = signature.signature_expiration_time().map(Duration::from);
+    if expired(created, validity, now) {
+        return Some("the signature has expired".into());
+    }
+    None
 }
 
 /// A release whose signature verified.
@@ -270,13 +320,21 @@ pub fn verify_inrelease(
         };
         // The hash first: a weak-hash signature is not counted, whether or not it
         // would verify (and rpgp may refuse to verify it at all).
-        if matches!(
+        let strong = matches!(
             signature.hash_alg(),
-            Some(HashAlgorithm::Sha1 | HashAlgorithm::Md5) | None
-        ) {
+            Some(
+                HashAlgorithm::Sha256
+                    | HashAlgorithm::Sha384
+                    | HashAlgorithm::Sha512
+                    | HashAlgorithm::Sha3_256
+                    | HashAlgorithm::Sha3_512
+            )
+        );
+        if !strong {
             reasons.push(format!(
-                "signature by {} uses a weak hash (SHA-1 or MD5)",
-                trusted.fingerprint
+                "signature by {} uses a weak hash ({:?}; SHA-256 or stronger is required)",
+                trusted.fingerprint,
+                signature.hash_alg()
             ));
             continue;
         }
@@ -291,6 +349,10 @@ pub fn verify_inrelease(
         }
         if let Some(problem) = &trusted.unusable {
             reasons.push(format!("signature by {problem}"));
+            continue;
+        }
+        if let Some(problem) = signature_time_problem(signature, keyring.now) {
+            reasons.push(format!("signature by {}: {problem}", trusted.fingerprint));
             continue;
         }
         signers.push(trusted.fingerprint.clone());

@@ -34,15 +34,78 @@ fn key_of_type(seed: u64, key_type: KeyType) -> SignedSecretKey {
 }
 
 fn sign(key: &SignedSecretKey, hash: HashAlgorithm) -> CleartextSignedMessage {
+    sign_at(key, hash, Timestamp::now(), None)
+}
+
+/// Signs with an explicit creation time and, optionally, a signature lifetime.
+fn sign_at(
+    key: &SignedSecretKey,
+    hash: HashAlgorithm,
+    created: Timestamp,
+    lifetime: Option<u32>,
+) -> CleartextSignedMessage {
     let mut config = SignatureConfig::v4(SignatureType::Text, key.primary_key.algorithm(), hash);
     config.hashed_subpackets = vec![
-        Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::now())).unwrap(),
+        Subpacket::regular(SubpacketData::SignatureCreationTime(created)).unwrap(),
         Subpacket::regular(SubpacketData::IssuerFingerprint(
             key.primary_key.fingerprint(),
         ))
         .unwrap(),
     ];
+    if let Some(secs) = lifetime {
+        let expiry = SubpacketData::SignatureExpirationTime(pgp::types::Duration::from_secs(secs));
+        config
+            .hashed_subpackets
+            .push(Subpacket::regular(expiry).unwrap());
+    }
     CleartextSignedMessage::new(RELEASE, config, &key.primary_key, &Password::empty()).unwrap()
+}
+
+fn unix_now() -> u32 {
+    u32::try_from(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn expired_and_future_signatures_are_refused() {
+    let secret = key(6);
+    let ring = keyring(&secret.to_public_key());
+    let now = unix_now();
+    // Made an hour ago, valid for ten seconds.
+    let stale = sign_at(
+        &secret,
+        HashAlgorithm::Sha256,
+        Timestamp::from_secs(now - 3600),
+        Some(10),
+    );
+    let err = verify_inrelease(&armored(&stale), &ring)
+        .map(|r| r.signers)
+        .unwrap_err();
+    assert!(err.to_string().contains("signature has expired"), "{err}");
+    // Made an hour ago, valid for a day: fine.
+    let fresh = sign_at(
+        &secret,
+        HashAlgorithm::Sha256,
+        Timestamp::from_secs(now - 3600),
+        Some(86_400),
+    );
+    assert!(verify_inrelease(&armored(&fresh), &ring).is_ok());
+    // Dated a day ahead.
+    let future = sign_at(
+        &secret,
+        HashAlgorithm::Sha256,
+        Timestamp::from_secs(now + 86_400),
+        None,
+    );
+    let err = verify_inrelease(&armored(&future), &ring)
+        .map(|r| r.signers)
+        .unwrap_err();
+    assert!(err.to_string().contains("dated in the future"), "{err}");
 }
 
 fn keyring(public: &SignedPublicKey) -> Keyring {
@@ -72,6 +135,13 @@ fn sha1_signatures_are_refused() {
         .map(|r| r.signers)
         .unwrap_err();
     assert!(err.to_string().contains("weak hash"), "{err}");
+    // RIPEMD-160 and SHA-224 are not strong enough either (an allow-list, not a deny-list).
+    for weak in [HashAlgorithm::Ripemd160, HashAlgorithm::Sha224] {
+        let err = verify_inrelease(&armored(&sign(&secret, weak)), &ring)
+            .map(|r| r.signers)
+            .unwrap_err();
+        assert!(err.to_string().contains("weak hash"), "{weak:?}: {err}");
+    }
     // The same key with SHA-256 is fine: it is the hash that is refused.
     assert!(verify_inrelease(&armored(&sign(&secret, HashAlgorithm::Sha256)), &ring).is_ok());
 }
