@@ -250,9 +250,7 @@ fn trusted_keys(name: &str, key: &SignedPublicKey, now: SystemTime) -> Vec<Trust
                     }
                     // RFC 4880 §11.1: a signing subkey must cross-certify its primary.
                     Some(b)
-                        if !b
-                            .embedded_signature()
-                            .is_some_and(|back| back.verify_primary_key_binding(&sub.key, primary).is_ok()) =>
+                        if b.embedded_signature().is_none_or(|back| back.verify_primary_key_binding(&sub.key, primary).is_err()) =>
                     {
                         Some(format!("subkey {fp} of {primary_fp} ({name}) has no valid back-signature"))
                     }
@@ -271,7 +269,7 @@ fn trusted_keys(name: &str, key: &SignedPublicKey, now: SystemTime) -> Vec<Trust
 }
 
 /// Allowed clock skew for a signature's creation time.
-const FUTURE_SLACK: Duration = Duration::from_secs(300);
+const FUTURE_SLACK: Duration = Duration::from_mins(5);
 
 /// Why a signature's own times make it unusable at `now`: missing or in the future, or
 /// past its signature expiration time (which rpgp does not check).
