@@ -6,6 +6,7 @@
 //! The real trixie/bookworm main amd64 index (~63,000 stanzas) parses in well under a
 //! second (`bench/RESULTS.md`).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use deb822_fast::borrowed::{BorrowedParagraph, BorrowedParagraphIter};
@@ -70,6 +71,22 @@ pub enum IndexError {
     },
 }
 
+/// Joins the lines of a deb822 field value (continuation lines come without their
+/// leading white space), trimmed.
+pub(crate) fn joined<'a>(lines: &[&'a str]) -> Option<Cow<'a, str>> {
+    match lines {
+        [] => None,
+        [one] => Some(Cow::Borrowed(one.trim())),
+        many => Some(Cow::Owned(
+            many.iter()
+                .map(|l| l.trim())
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
+    }
+}
+
 struct Stanza<'p, 'a> {
     paragraph: &'p BorrowedParagraph<'a>,
     index: usize,
@@ -77,11 +94,13 @@ struct Stanza<'p, 'a> {
 }
 
 impl<'a> Stanza<'_, 'a> {
-    fn optional(&self, field: &'static str) -> Option<&'a str> {
-        self.paragraph.get_single(field).map(str::trim)
+    /// A field's value; folded (multi-line) values are joined with spaces, so a
+    /// `Depends` split over lines is read whole, never as absent.
+    fn optional(&self, field: &'static str) -> Option<Cow<'a, str>> {
+        joined(self.paragraph.get(field)?)
     }
 
-    fn required(&self, field: &'static str) -> Result<&'a str, IndexError> {
+    fn required(&self, field: &'static str) -> Result<Cow<'a, str>, IndexError> {
         self.optional(field)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| IndexError::MissingField {
@@ -103,7 +122,7 @@ impl<'a> Stanza<'_, 'a> {
     fn relations(&self, field: &'static str) -> Result<Vec<Clause>, IndexError> {
         match self.optional(field) {
             None => Ok(Vec::new()),
-            Some(text) => parse_relations(text).map_err(|e: RelationError| self.invalid(field, e)),
+            Some(text) => parse_relations(&text).map_err(|e: RelationError| self.invalid(field, e)),
         }
     }
 
@@ -114,8 +133,8 @@ impl<'a> Stanza<'_, 'a> {
 }
 
 fn binary_package(stanza: &Stanza<'_, '_>) -> Result<BinaryPackage, IndexError> {
-    let version = stanza.version("Version", stanza.required("Version")?)?;
-    let multi_arch = match stanza.optional("Multi-Arch") {
+    let version = stanza.version("Version", &stanza.required("Version")?)?;
+    let multi_arch = match stanza.optional("Multi-Arch").as_deref() {
         None | Some("no") => MultiArch::No,
         Some("same") => MultiArch::Same,
         Some("foreign") => MultiArch::Foreign,
@@ -123,7 +142,7 @@ fn binary_package(stanza: &Stanza<'_, '_>) -> Result<BinaryPackage, IndexError> 
         Some(other) => return Err(stanza.invalid("Multi-Arch", format!("unknown value `{other}`"))),
     };
     // `Source: name` or `Source: name (version)`; absent means the same as the package.
-    let (source, source_version) = match stanza.optional("Source") {
+    let (source, source_version) = match stanza.optional("Source").as_deref() {
         None => (stanza.package.to_owned(), None),
         Some(text) => match text.split_once('(') {
             Some((name, rest)) => {
@@ -150,10 +169,10 @@ fn binary_package(stanza: &Stanza<'_, '_>) -> Result<BinaryPackage, IndexError> 
     Ok(BinaryPackage {
         name: stanza.package.to_owned(),
         version,
-        architecture: stanza.required("Architecture")?.to_owned(),
+        architecture: stanza.required("Architecture")?.into_owned(),
         multi_arch,
-        essential: stanza.optional("Essential") == Some("yes"),
-        priority: stanza.optional("Priority").map(str::to_owned),
+        essential: stanza.optional("Essential").as_deref() == Some("yes"),
+        priority: stanza.optional("Priority").map(Cow::into_owned),
         source,
         source_version,
         depends: stanza.relations("Depends")?,
@@ -164,9 +183,9 @@ fn binary_package(stanza: &Stanza<'_, '_>) -> Result<BinaryPackage, IndexError> 
         breaks: stanza.relations("Breaks")?,
         replaces: stanza.relations("Replaces")?,
         provides: stanza.relations("Provides")?,
-        filename: stanza.required("Filename")?.to_owned(),
+        filename: stanza.required("Filename")?.into_owned(),
         size: size.parse().map_err(|e| stanza.invalid("Size", e))?,
-        sha256: sha256.to_owned(),
+        sha256: sha256.into_owned(),
     })
 }
 
@@ -252,6 +271,22 @@ SHA256: 0000000000000000000000000000000000000000000000000000000000000000
         assert_eq!(p.size, 26196);
         assert!(!p.essential && packages[1].essential);
         assert_eq!(packages[1].source, "base-files");
+    }
+
+    #[test]
+    fn folded_fields_are_read_whole() {
+        // Found in review: a Depends split over lines was read as absent.
+        let folded = SAMPLE.replace(
+            "Depends: python3.11 (>= 3.11.2-1~), libpython3-stdlib (= 3.11.2-1+b1)",
+            "Depends: python3.11 (>= 3.11.2-1~),\n libpython3-stdlib (= 3.11.2-1+b1)",
+        );
+        let packages = parse_packages(&folded).unwrap();
+        let names: Vec<&str> = packages[0]
+            .depends
+            .iter()
+            .map(|c| c.0[0].name.as_str())
+            .collect();
+        assert_eq!(names, ["python3.11", "libpython3-stdlib"]);
     }
 
     #[test]

@@ -61,40 +61,65 @@ pub enum ReleaseError {
     },
 }
 
-/// Parses `Sat, 11 Jul 2026 10:16:37 UTC` (the only form the archive writes).
+/// Parses `Sat, 11 Jul 2026 10:16:37 UTC` (the only form the archive writes). Strict:
+/// years 1970 to 9999, real month lengths, exactly `HH:MM:SS`, nothing after the zone.
 pub fn parse_release_date(text: &str) -> Option<SystemTime> {
     let rest = text.split_once(", ").map_or(text, |(_, r)| r);
-    let mut parts = rest.split_whitespace();
-    let day: u32 = parts.next()?.parse().ok()?;
-    let month_name = parts.next()?;
+    let parts: Vec<&str> = rest.split_whitespace().collect();
+    let [day, month_name, year, time, zone] = parts.as_slice() else {
+        return None;
+    };
+    if !matches!(*zone, "UTC" | "GMT" | "+0000") {
+        return None;
+    }
+    let day: u64 = day.parse().ok()?;
+    let year: u64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
     let month = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ]
     .iter()
-    .position(|m| *m == month_name)?;
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if !matches!(parts.next(), Some("UTC" | "GMT" | "+0000"))
-        || h > 23
-        || m > 59
-        || s > 60
-        || !(1..=31).contains(&day)
-    {
+    .position(|m| m == month_name)?;
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month];
+    if !(1..=month_days).contains(&day) {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else {
+        return None;
+    };
+    if *h > 23 || *m > 59 || *sec > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm); all terms are small.
+    let month = u64::try_from(month).ok()?;
     let (y, mo) = if month < 2 {
         (year - 1, month + 10)
     } else {
         (year, month - 2)
     };
-    let era = y.div_euclid(400);
+    let era = y / 400;
     let yoe = y - era * 400;
-    let doy = (153 * i64::try_from(mo).ok()? + 2) / 5 + i64::from(day) - 1;
+    let doy = (153 * mo + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s))
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + sec))
 }
 
 impl Release {
@@ -104,7 +129,13 @@ impl Release {
             .next()
             .ok_or_else(|| ReleaseError::Invalid("it is empty".into()))?
             .map_err(|e| ReleaseError::Invalid(e.to_string()))?;
-        let single = |field| paragraph.get_single(field).map(|v| v.trim().to_owned());
+        // Folded values are joined, so a multi-line Valid-Until is read, not skipped.
+        let single = |field| {
+            paragraph
+                .get(field)
+                .and_then(crate::index::joined)
+                .map(|v| v.into_owned())
+        };
         let words = |field| {
             single(field)
                 .map(|v| v.split_whitespace().map(str::to_owned).collect())
@@ -296,6 +327,12 @@ SHA256:
         assert!(Release::parse(&text, at("Fri, 14 Nov 2025 00:00:00 UTC")).is_ok());
         let err = Release::parse(&text, at("Sun, 16 Nov 2025 00:00:00 UTC")).unwrap_err();
         assert!(err.to_string().contains("expired"), "{err}");
+        // A folded Valid-Until is still read and enforced (found in review).
+        let folded = RELEASE.replace(
+            "Acquire-By-Hash",
+            "Valid-Until:\n Sat, 15 Nov 2025 09:43:28 UTC\nAcquire-By-Hash",
+        );
+        assert!(Release::parse(&folded, at("Sun, 16 Nov 2025 00:00:00 UTC")).is_err());
     }
 
     #[test]

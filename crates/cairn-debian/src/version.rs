@@ -74,9 +74,12 @@ impl FromStr for Version {
                 if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(invalid("the epoch is not a number"));
                 }
+                // dpkg keeps epochs in an int: at most 2^31 - 1.
                 let epoch = digits
                     .parse::<u32>()
-                    .map_err(|_| invalid("the epoch is too large"))?;
+                    .ok()
+                    .filter(|e| i32::try_from(*e).is_ok())
+                    .ok_or_else(|| invalid("the epoch is too large"))?;
                 (epoch, colon + 1)
             }
             None => (0, 0),
@@ -284,6 +287,7 @@ mod tests {
             (":1.0", "epoch"),
             ("x:1.0", "epoch"),
             ("99999999999:1", "too large"),
+            ("2147483648:1", "too large"),
             ("1:", "upstream version is empty"),
             ("1.0 1", "white space"),
             ("1.0_1", "outside"),
