@@ -134,7 +134,7 @@ impl Release {
             paragraph
                 .get(field)
                 .and_then(crate::index::joined)
-                .map(|v| v.into_owned())
+                .map(std::borrow::Cow::into_owned)
         };
         let words = |field| {
             single(field)
