@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cairn_nar::{Listing, NarHash, NarHasher, dump_path_listed};
+use cairn_nar::{ListedNode, Listing, NarHash, NarHasher, dump_path_listed};
 use rusqlite::{TransactionBehavior, params};
 
 use crate::error::{Result, StoreError};
@@ -199,6 +199,33 @@ impl Store {
     }
 }
 
+/// Why an object does not satisfy its fixed-output addressing, if it does not: it must
+/// be one regular file with the declared SHA-256, and nothing else (no permissions,
+/// metadata or references, which the path could not vouch for).
+pub(crate) fn fixed_output_problem(
+    listing: &Listing,
+    sha256: &str,
+    permissions: &PermissionsManifest,
+    metadata: &ObjectMetadata,
+    references: &[StorePath],
+) -> Option<String> {
+    match listing.nodes.get(&Vec::new()) {
+        Some(ListedNode::Regular { sha256: actual, .. }) if listing.nodes.len() == 1 => {
+            let actual = data_encoding::HEXLOWER.encode(actual);
+            if actual != sha256 {
+                return Some(format!(
+                    "its SHA-256 is {actual}, not the expected {sha256}"
+                ));
+            }
+        }
+        _ => return Some("a fixed-output object must be a single regular file".into()),
+    }
+    if !permissions.is_empty() || !metadata.is_empty() || !references.is_empty() {
+        return Some("a fixed-output object carries no permissions, metadata or references".into());
+    }
+    None
+}
+
 /// Everything about an object to be staged except its files.
 pub(crate) struct ObjectSpec {
     pub(crate) name: String,
@@ -220,6 +247,12 @@ pub(crate) fn stage(tree: PathBuf, spec: ObjectSpec, sync: bool) -> Result<Stage
     let (hasher, nar_size, listing) = dump_path_listed(&tree, NarHasher::new())?;
     let (nar_hash, _) = hasher.finish()?;
     permissions.validate(&listing)?;
+    if let Addressing::Fixed { sha256 } = &addressing
+        && let Some(problem) =
+            fixed_output_problem(&listing, sha256, &permissions, &metadata, &references)
+    {
+        return Err(StoreError::FixedOutput(problem));
+    }
     let mut references = references;
     references.sort();
     references.dedup();

@@ -54,6 +54,9 @@ pub enum StoreError {
     #[error("Invalid object metadata: {0}")]
     InvalidMetadata(String),
 
+    #[error("Not a valid fixed-output object: {0}")]
+    FixedOutput(String),
+
     #[error("Failed to add `{}` to the store", path.display())]
     Add {
         path: PathBuf,

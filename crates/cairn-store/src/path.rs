@@ -8,6 +8,7 @@
 //!                            permissions_digest_hex "\0" metadata_digest_hex "\0"
 //!                            { reference "\0" }*)[..20]
 //! input-addressed:    sha256("cairn-object-v1\0input\0" name "\0" node_hash "\0")[..20]
+//! fixed-output:       sha256("cairn-object-v1\0fixed\0" name "\0sha256:" file_sha256_hex "\0")[..20]
 //! ```
 //! References are store path basenames, sorted. Content-addressed identities therefore
 //! cover the file tree (NAR), the full metadata (permissions manifest) and the run-time
@@ -153,6 +154,11 @@ pub enum Addressing {
     Content,
     /// From the plan node that built it (a hex SHA-256 of the node's canonical JSON).
     Input { node_hash: String },
+    /// A single regular file, from the SHA-256 of its contents (lowercase hex), known
+    /// before it is downloaded: Nix's fixed-output `fixed:out:sha256`. The path of a
+    /// `.deb` or an index follows from its signed hash, so it can be looked up offline,
+    /// and anyone can check it.
+    Fixed { sha256: String },
 }
 
 impl fmt::Display for Addressing {
@@ -160,8 +166,17 @@ impl fmt::Display for Addressing {
         match self {
             Self::Content => f.write_str("content"),
             Self::Input { node_hash } => write!(f, "input:{node_hash}"),
+            Self::Fixed { sha256 } => write!(f, "fixed:sha256:{sha256}"),
         }
     }
+}
+
+/// Whether `text` is 64 lowercase hex digits.
+pub(crate) fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl FromStr for Addressing {
@@ -176,6 +191,14 @@ impl FromStr for Addressing {
                     node_hash: hash.to_owned(),
                 })
             }
+            Some(("fixed", rest)) => match rest.strip_prefix("sha256:") {
+                Some(hash) if is_sha256_hex(hash) => Ok(Self::Fixed {
+                    sha256: hash.to_owned(),
+                }),
+                _ => Err(StoreError::ImportRefused(format!(
+                    "unknown addressing `{text}`"
+                ))),
+            },
             _ => Err(StoreError::ImportRefused(format!(
                 "unknown addressing `{text}`"
             ))),
@@ -226,6 +249,13 @@ pub fn object_hash(addressing: &Addressing, name: &str, identity: Identity<'_>) 
             h.update(name.as_bytes());
             h.update(b"\0");
             h.update(node_hash.as_bytes());
+            h.update(b"\0");
+        }
+        Addressing::Fixed { sha256 } => {
+            h.update(b"fixed\0");
+            h.update(name.as_bytes());
+            h.update(b"\0sha256:");
+            h.update(sha256.as_bytes());
             h.update(b"\0");
         }
     }

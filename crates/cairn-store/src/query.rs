@@ -34,6 +34,28 @@ fn corrupt(what: String) -> StoreError {
 }
 
 impl Store {
+    /// The path a fixed-output object (one file with SHA-256 `sha256`, lowercase hex)
+    /// has under `name`, whether or not it is in the store: look it up with
+    /// [`Store::is_valid`] before downloading anything.
+    pub fn fixed_path(name: &str, sha256: &str) -> Result<StorePath> {
+        if !crate::path::is_sha256_hex(sha256) {
+            return Err(StoreError::FixedOutput(format!(
+                "`{sha256}` is not a lowercase hex SHA-256"
+            )));
+        }
+        let addressing = Addressing::Fixed {
+            sha256: sha256.to_owned(),
+        };
+        let empty = (PermissionsManifest::default(), ObjectMetadata::default());
+        let identity = crate::path::Identity {
+            nar_hash: &NarHash([0; 32]),
+            permissions: &empty.0,
+            metadata: &empty.1,
+            references: &[],
+        };
+        StorePath::new(crate::path::object_hash(&addressing, name, identity), name)
+    }
+
     /// Whether `path` is a registered object.
     pub fn is_valid(&self, path: &StorePath) -> Result<bool> {
         Ok(crate::db::object_id(&self.db(), &path.to_string())?.is_some())

@@ -134,6 +134,20 @@ impl Store {
                 "its permissions manifest does not fit its files: {e}"
             ));
         }
+        if let Addressing::Fixed { sha256 } = &info.addressing {
+            if let Some(problem) = crate::add::fixed_output_problem(
+                &recorded,
+                sha256,
+                &info.permissions,
+                &info.metadata,
+                &info.references,
+            ) {
+                problems.push(problem);
+            }
+            if crate::Store::fixed_path(path.name(), sha256).ok().as_ref() != Some(path) {
+                problems.push("its path does not follow from its expected SHA-256".into());
+            }
+        }
         if info.addressing == Addressing::Content {
             let identity = Identity {
                 nar_hash: &info.nar_hash,

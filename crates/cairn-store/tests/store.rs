@@ -871,3 +871,76 @@ fn opening_the_store_never_removes_a_live_staging_directory() {
     });
     assert_eq!(ctx.store.all_objects().unwrap().len(), 400);
 }
+
+#[test]
+fn fixed_output_objects_are_found_by_their_expected_hash() {
+    use sha2::Digest;
+    let ctx = Ctx::new();
+    let file = ctx.tmp.path().join("pkg.deb");
+    fs_err::write(&file, b"a debian package, say").unwrap();
+    let sha256 = data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(b"a debian package, say"));
+    // The path is known before the file is in the store.
+    let expected = Store::fixed_path("pkg.deb", &sha256).unwrap();
+    assert!(!ctx.store.is_valid(&expected).unwrap());
+    let fixed = |sha256: &str| AddOptions {
+        name: Some("pkg.deb".into()),
+        addressing: Some(Addressing::Fixed {
+            sha256: sha256.to_owned(),
+        }),
+        ..Default::default()
+    };
+    let path = ctx
+        .store
+        .add_path(&file, &fixed(&sha256), &NoReporter)
+        .unwrap();
+    assert_eq!(path, expected);
+    assert!(ctx.store.verify(None, &NoReporter).unwrap().is_ok());
+
+    // A file that does not match its expected hash, or a directory, is refused.
+    let wrong = "0".repeat(64);
+    let err = ctx
+        .store
+        .add_path(&file, &fixed(&wrong), &NoReporter)
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("not the expected"), "{err:?}");
+    let err = ctx
+        .store
+        .add_path(&ctx.tree("dir", "x"), &fixed(&sha256), &NoReporter)
+        .unwrap_err();
+    assert!(
+        format!("{err:?}").contains("single regular file"),
+        "{err:?}"
+    );
+    assert_eq!(ctx.store.all_objects().unwrap(), vec![path.clone()]);
+    assert!(Store::fixed_path("pkg.deb", "not-hex").is_err());
+
+    // Anyone can check a fixed-output object: import needs no trust.
+    let mut stream = Vec::new();
+    ctx.store
+        .export(std::slice::from_ref(&path), &mut stream, &NoReporter)
+        .unwrap();
+    let other = Store::open(&ctx.tmp.path().join("other")).unwrap();
+    let report = other
+        .import(
+            &mut stream.as_slice(),
+            ImportOptions::default(),
+            &NoReporter,
+        )
+        .unwrap();
+    assert_eq!(report.objects, vec![path.clone()]);
+    // ...and a stream whose file was swapped is refused.
+    let at = stream.windows(6).position(|w| w == b"a debi").unwrap();
+    let mut swapped = stream.clone();
+    swapped[at] = b'A';
+    let third = Store::open(&ctx.tmp.path().join("third")).unwrap();
+    assert!(
+        third
+            .import(
+                &mut swapped.as_slice(),
+                ImportOptions::default(),
+                &NoReporter
+            )
+            .is_err()
+    );
+    assert!(third.all_objects().unwrap().is_empty());
+}
