@@ -48,9 +48,35 @@ CREATE TABLE IF NOT EXISTS roots (
 
 /// Opens (creating if needed) the database and checks its schema version.
 pub(crate) fn open(path: &Path) -> Result<Connection> {
+    // SQLite answers SQLITE_BUSY without consulting the busy handler in a few places
+    // (WAL recovery, a WAL being checkpointed away by a closing connection, the switch
+    // to WAL on a new database). Opening is safe to repeat, so retry with backoff for
+    // as long as the busy timeout would have waited.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match open_once(path) {
+            Err(StoreError::Database(rusqlite::Error::SqliteFailure(e, _)))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// How long store operations wait for each other.
+const BUSY_TIMEOUT: Duration = Duration::from_mins(2);
+
+fn open_once(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
     // Several cairn processes share one store: wait for each other rather than fail.
-    conn.busy_timeout(Duration::from_mins(2))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // WAL + NORMAL is consistent after a crash; a lost last registration only leaves an
     // unregistered directory, which the next add or gc removes.

@@ -8,7 +8,7 @@
 //! v1/blobs/sha256/<hex>    content-addressed blobs (image layers, later issues)
 //! v1/tmp/                  staging; unlocked entries are crash debris, removed on open
 //! v1/roots/                indirect roots: links to `result`-style symlinks
-//! v1/locks/, v1/temproots/, v1/gc.lock    see [`lock`](crate::lock)
+//! v1/locks/, v1/temproots/, v1/gc.lock, v1/db.lock    see [`lock`](crate::lock)
 //! ```
 //!
 //! This crate owns objects and their identity ([`StorePath`], [`PermissionsManifest`]),
@@ -88,7 +88,14 @@ impl Store {
             fs_err::create_dir_all(root.join(sub))?;
         }
         let root = fs_err::canonicalize(&root)?;
-        let conn = db::open(&root.join("db.sqlite"))?;
+        // Opening sets WAL mode and creates the schema. On a new database, SQLite may
+        // answer concurrent openers "database is locked" without waiting (the WAL switch
+        // needs an exclusive lock, and the busy handler is not consulted there), so
+        // processes take turns to open.
+        let conn = {
+            let _init = lock::lock_exclusive(&root.join("db.lock"))?;
+            db::open(&root.join("db.sqlite"))?
+        };
         let removed = lock::try_clean_staging_debris(&root.join("tmp"), &root.join("gc.lock"))?;
         if removed > 0 {
             tracing::info!("removed {removed} staging directories left by interrupted processes");

@@ -5,6 +5,8 @@
 //!   temp roots written, or objects read by export and verify; exclusive while garbage
 //!   is collected or staging debris cleaned. A GC therefore never sees half of any of
 //!   those.
+//! - `v1/db.lock`: exclusive while a process opens the database (WAL switch and
+//!   schema), so concurrent first opens of a new store take turns.
 //! - `v1/locks/<hash32>.lock`: exclusive while one object is being created, so two
 //!   processes adding the same object do the rename and registration once.
 //! - `v1/temproots/<pid>-<random>`: each open store handle's temporary roots (objects it
