@@ -5,8 +5,10 @@
 
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used)]
 
+pub mod debian_repo;
 pub mod oracle;
 pub mod trees;
 
+pub use debian_repo::{FixturePackage, FixtureRepo, test_key};
 pub use oracle::{Oracle, require_tool};
 pub use trees::{FixtureTree, fixture_trees, write_file};
