@@ -14,6 +14,7 @@
 //! cover the file tree (NAR), the full metadata (permissions manifest) and the run-time
 //! dependencies, so equal hashes mean equal closures.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -224,39 +225,33 @@ pub fn object_hash(addressing: &Addressing, name: &str, identity: Identity<'_>) 
         references,
     } = identity;
     let mut h = Sha256::new();
-    h.update(b"cairn-object-v1\0");
+    // Every field is followed by a NUL; the layout is pinned by `golden` below.
+    let mut field = |bytes: &[u8]| {
+        h.update(bytes);
+        h.update(b"\0");
+    };
+    field(b"cairn-object-v1");
     match addressing {
         Addressing::Content => {
-            h.update(b"content\0");
-            h.update(name.as_bytes());
-            h.update(b"\0");
-            h.update(nar_hash.to_sri().as_bytes());
-            h.update(b"\0");
-            h.update(permissions.digest_hex().as_bytes());
-            h.update(b"\0");
-            h.update(metadata.digest_hex().as_bytes());
-            h.update(b"\0");
-            let mut refs: Vec<String> = references.iter().map(ToString::to_string).collect();
-            refs.sort();
-            refs.dedup();
+            field(b"content");
+            field(name.as_bytes());
+            field(nar_hash.to_sri().as_bytes());
+            field(permissions.digest_hex().as_bytes());
+            field(metadata.digest_hex().as_bytes());
+            let refs: BTreeSet<String> = references.iter().map(ToString::to_string).collect();
             for r in refs {
-                h.update(r.as_bytes());
-                h.update(b"\0");
+                field(r.as_bytes());
             }
         }
         Addressing::Input { node_hash } => {
-            h.update(b"input\0");
-            h.update(name.as_bytes());
-            h.update(b"\0");
-            h.update(node_hash.as_bytes());
-            h.update(b"\0");
+            field(b"input");
+            field(name.as_bytes());
+            field(node_hash.as_bytes());
         }
         Addressing::Fixed { sha256 } => {
-            h.update(b"fixed\0");
-            h.update(name.as_bytes());
-            h.update(b"\0sha256:");
-            h.update(sha256.as_bytes());
-            h.update(b"\0");
+            field(b"fixed");
+            field(name.as_bytes());
+            field(format!("sha256:{sha256}").as_bytes());
         }
     }
     let digest = h.finalize();
@@ -349,4 +344,64 @@ mod tests {
         // Stable across releases: this value is part of the v1 format.
         assert_eq!(base.to_string().len(), 32);
     }
+}
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    fn values() -> [String; 3] {
+        let nar: NarHash = "sha256-csy21zS1drxnbzWgMGNmPR+L32+zEWY/k1IETiF9aaQ="
+            .parse()
+            .unwrap();
+        let mut perms = PermissionsManifest::default();
+        perms.insert(
+            b"usr/bin/sudo".to_vec(),
+            crate::permissions::Permissions {
+                mode: 0o4755,
+                ..Default::default()
+            },
+        );
+        let mut meta = ObjectMetadata::default();
+        meta.insert("deb.control", "Package: x\n");
+        let dep: StorePath = "0mdqa9w1p6cmli6976v4wi0sw9r4p5pr-dep".parse().unwrap();
+        let identity = Identity {
+            nar_hash: &nar,
+            permissions: &perms,
+            metadata: &meta,
+            references: std::slice::from_ref(&dep),
+        };
+        [
+            object_hash(&Addressing::Content, "x", identity).to_string(),
+            object_hash(
+                &Addressing::Input {
+                    node_hash: "ab".repeat(32),
+                },
+                "x",
+                identity,
+            )
+            .to_string(),
+            object_hash(
+                &Addressing::Fixed {
+                    sha256: "cd".repeat(32),
+                },
+                "x.deb",
+                identity,
+            )
+            .to_string(),
+        ]
+    }
+
+    #[test]
+    fn object_hashes_are_pinned() {
+        // These are part of the v1 store format: every object path depends on them.
+        // Changing one means a new format version, not an edited constant.
+        assert_eq!(values(), PINNED.map(str::to_owned));
+    }
+
+    const PINNED: [&str; 3] = [
+        "skgx4dfq50p4s79s83kkq41yxhxfpvck",
+        "2y11gv7qk3qnyq6gnrv7jzl5iix2c4rb",
+        "6a43frzza8a569i7r85q0ws83n1hvj57",
+    ];
 }
