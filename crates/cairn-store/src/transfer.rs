@@ -67,9 +67,9 @@ impl HashingWriter<'_> {
         self.put(&v.to_le_bytes())
     }
     fn str(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.u64(bytes.len() as u64)?;
-        self.put(bytes)?;
-        self.put(&[0u8; 8][..(8 - bytes.len() % 8) % 8])
+        let mut framed = Vec::with_capacity(bytes.len() + 16);
+        cairn_nar::framing::put_str(&mut framed, bytes);
+        self.put(&framed)
     }
 }
 

@@ -8,7 +8,7 @@
 //! database itself).
 
 use cairn_nar::walk::{EntryKind, WalkEvent, walk};
-use cairn_nar::{NarError, NarHasher, dump_path_listed};
+use cairn_nar::{HashSink, NarError, dump_path_listed, hash_path};
 
 use crate::Store;
 use crate::error::Result;
@@ -86,20 +86,24 @@ impl Store {
             Ok(listing) => listing,
             Err(e) => return Ok(vec![format!("its recorded listing is unreadable: {e}")]),
         };
-        match dump_path_listed(&dir, NarHasher::new()) {
-            Ok((hasher, size, actual)) => {
-                let (hash, _) = hasher.finish()?;
-                if hash != info.nar_hash || size != info.nar_size {
-                    let changes = recorded.diff(&actual);
-                    if changes.is_empty() {
-                        problems.push(format!(
-                            "NAR hash {} does not match the recorded {} (the recorded listing matches the files: the database record is corrupt)",
-                            hash, info.nar_hash
-                        ));
-                    }
-                    problems.extend(changes.iter().map(ToString::to_string));
-                }
+        // The fast NAR hash first; the per-file listing (a second pass) only to say
+        // what changed when the hash does not match.
+        let checked = hash_path(&dir).and_then(|(hash, size)| {
+            if hash == info.nar_hash && size == info.nar_size {
+                return Ok(Vec::new());
             }
+            let (_, _, actual) = dump_path_listed(&dir, HashSink::new())?;
+            let changes: Vec<String> = recorded.diff(&actual).iter().map(ToString::to_string).collect();
+            if changes.is_empty() {
+                return Ok(vec![format!(
+                    "NAR hash {hash} does not match the recorded {} (the recorded listing matches the files: the database record is corrupt)",
+                    info.nar_hash
+                )]);
+            }
+            Ok(changes)
+        });
+        match checked {
+            Ok(changes) => problems.extend(changes),
             Err(NarError::UnsupportedFileType { path: p, what }) => {
                 problems.push(format!(
                     "`{}` is {what}, which no object may contain",
