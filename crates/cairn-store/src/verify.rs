@@ -55,7 +55,7 @@ impl Store {
         let mut report = VerifyReport::default();
         for (i, path) in paths.iter().enumerate() {
             reporter.on_verify_start(path, i, paths.len());
-            let problems = self.verify_one(path)?;
+            let problems = self.verify_one(path);
             for what in problems {
                 let problem = Problem {
                     object: path.clone(),
@@ -69,22 +69,22 @@ impl Store {
         Ok(report)
     }
 
-    fn verify_one(&self, path: &StorePath) -> Result<Vec<String>> {
+    fn verify_one(&self, path: &StorePath) -> Vec<String> {
         let mut problems = Vec::new();
         let info = match self.info(path) {
             Ok(info) => info,
-            Err(e) => return Ok(vec![format!("its database record is unreadable: {e}")]),
+            Err(e) => return vec![format!("its database record is unreadable: {e}")],
         };
         let dir = self.object_dir(path);
         if fs_err::symlink_metadata(&dir).is_err() {
-            return Ok(vec![format!(
+            return vec![format!(
                 "its files are missing (`{}` does not exist)",
                 dir.display()
-            )]);
+            )];
         }
         let recorded = match self.listing(path) {
             Ok(listing) => listing,
-            Err(e) => return Ok(vec![format!("its recorded listing is unreadable: {e}")]),
+            Err(e) => return vec![format!("its recorded listing is unreadable: {e}")],
         };
         // The fast NAR hash first; the per-file listing (a second pass) only to say
         // what changed when the hash does not match.
@@ -166,6 +166,6 @@ impl Store {
                 ));
             }
         }
-        Ok(problems)
+        problems
     }
 }
