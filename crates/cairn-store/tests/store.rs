@@ -48,6 +48,25 @@ impl Ctx {
         self.store.add_path(source, &options, &NoReporter).unwrap()
     }
 
+    /// The export stream of the closure of `paths`.
+    fn export(&self, paths: &[StorePath]) -> Vec<u8> {
+        let mut stream = Vec::new();
+        self.store.export(paths, &mut stream, &NoReporter).unwrap();
+        stream
+    }
+
+    /// A new, empty store beside this one, and the result of importing `stream` into it.
+    fn import_fresh(
+        &self,
+        dir: &str,
+        stream: &[u8],
+        options: ImportOptions,
+    ) -> (Store, Result<cairn_store::ImportReport, StoreError>) {
+        let other = Store::open(&self.tmp.path().join(dir)).unwrap();
+        let result = other.import(&mut &stream[..], options, &NoReporter);
+        (other, result)
+    }
+
     fn tmp_entries(&self) -> usize {
         fs_err::read_dir(self.store.layout_dir().join("tmp"))
             .unwrap()
@@ -650,11 +669,8 @@ fn export_import_round_trips_a_closure() {
         addressing: None,
     };
     let top = ctx.store.add_path(&src, &options, &NoReporter).unwrap();
-    let mut stream = Vec::new();
-    let exported = ctx
-        .store
-        .export(std::slice::from_ref(&top), &mut stream, &NoReporter)
-        .unwrap();
+    let exported = ctx.store.closure(std::slice::from_ref(&top)).unwrap();
+    let stream = ctx.export(std::slice::from_ref(&top));
     assert_eq!(exported, vec![dep.clone(), top.clone()]);
 
     let other = Store::open(&ctx.tmp.path().join("other")).unwrap();
@@ -692,8 +708,7 @@ fn tampered_or_truncated_imports_register_nothing() {
     let ctx = Ctx::new();
     let dep = ctx.add(&ctx.tree("dep", "dependency contents"), "dep", &[]);
     let top = ctx.add(&ctx.tree("top", "top contents"), "top", &[&dep]);
-    let mut stream = Vec::new();
-    ctx.store.export(&[top], &mut stream, &NoReporter).unwrap();
+    let stream = ctx.export(&[top]);
 
     let other = Store::open(&ctx.tmp.path().join("other")).unwrap();
     for cut in (0..stream.len()).step_by(7).chain([stream.len() - 1]) {
@@ -819,18 +834,9 @@ fn input_addressed_imports_need_explicit_trust() {
         .store
         .add_path(&ctx.tree("built", "output"), &options, &NoReporter)
         .unwrap();
-    let mut stream = Vec::new();
-    ctx.store
-        .export(std::slice::from_ref(&built), &mut stream, &NoReporter)
-        .unwrap();
-    let other = Store::open(&ctx.tmp.path().join("other")).unwrap();
-    let err = other
-        .import(
-            &mut stream.as_slice(),
-            ImportOptions::default(),
-            &NoReporter,
-        )
-        .unwrap_err();
+    let stream = ctx.export(std::slice::from_ref(&built));
+    let (other, result) = ctx.import_fresh("other", &stream, ImportOptions::default());
+    let err = result.unwrap_err();
     assert!(err.to_string().contains("input-addressed"), "{err}");
     assert!(other.all_objects().unwrap().is_empty());
     let trusted = ImportOptions {
@@ -915,17 +921,10 @@ fn fixed_output_objects_are_found_by_their_expected_hash() {
     assert!(Store::fixed_path("pkg.deb", "not-hex").is_err());
 
     // Anyone can check a fixed-output object: import needs no trust.
-    let mut stream = Vec::new();
-    ctx.store
-        .export(std::slice::from_ref(&path), &mut stream, &NoReporter)
-        .unwrap();
-    let other = Store::open(&ctx.tmp.path().join("other")).unwrap();
-    let report = other
-        .import(
-            &mut stream.as_slice(),
-            ImportOptions::default(),
-            &NoReporter,
-        )
+    let stream = ctx.export(std::slice::from_ref(&path));
+    let report = ctx
+        .import_fresh("other", &stream, ImportOptions::default())
+        .1
         .unwrap();
     assert_eq!(report.objects, vec![path.clone()]);
     // ...and a stream whose file was swapped is refused.

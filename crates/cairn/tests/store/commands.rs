@@ -108,23 +108,9 @@ fn hash_path_and_dump_nar_agree_with_nix() {
 #[test]
 fn references_closure_and_referrers() {
     let ctx = Ctx::new();
-    let base = ctx.ok(&["store", "add", ctx.tree("base", "b").to_str().unwrap()]);
-    let lib = ctx.ok(&[
-        "store",
-        "add",
-        ctx.tree("lib", "l").to_str().unwrap(),
-        "--reference",
-        base.trim(),
-    ]);
-    let app = ctx.ok(&[
-        "store",
-        "add",
-        ctx.tree("app", "a").to_str().unwrap(),
-        "--reference",
-        lib.trim(),
-        "--reference",
-        "base",
-    ]);
+    let base = ctx.add("base", "b", &[]);
+    let lib = ctx.add("lib", "l", &[base.trim()]);
+    let app = ctx.add("app", "a", &[lib.trim(), "base"]);
     let closure = ctx.ok(&["store", "closure", app.trim()]);
     assert_eq!(closure, format!("{base}{lib}{app}"), "dependencies first");
     assert_eq!(
@@ -155,7 +141,7 @@ fn references_closure_and_referrers() {
 #[test]
 fn verify_exits_3_and_names_the_corrupt_file() {
     let ctx = Ctx::new();
-    let obj = ctx.ok(&["store", "add", ctx.tree("v", "original").to_str().unwrap()]);
+    let obj = ctx.add("v", "original", &[]);
     let out = ctx.run(&["store", "verify"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("verified 1 objects: no problems"));
@@ -185,9 +171,9 @@ fn gc_respects_result_links_and_named_roots() {
         "--root",
         link.to_str().unwrap(),
     ]);
-    let named = ctx.ok(&["store", "add", ctx.tree("named", "n").to_str().unwrap()]);
+    let named = ctx.add("named", "n", &[]);
     ctx.ok(&["store", "root", "add", "release", named.trim()]);
-    let garbage = ctx.ok(&["store", "add", ctx.tree("garbage", "g").to_str().unwrap()]);
+    let garbage = ctx.add("garbage", "g", &[]);
     assert_eq!(
         fs_err::read_link(&link).unwrap().to_str().unwrap(),
         kept.trim()
@@ -219,14 +205,8 @@ fn gc_respects_result_links_and_named_roots() {
 #[test]
 fn export_and_import_between_stores() {
     let ctx = Ctx::new();
-    let dep = ctx.ok(&["store", "add", ctx.tree("dep", "d").to_str().unwrap()]);
-    let top = ctx.ok(&[
-        "store",
-        "add",
-        ctx.tree("top", "t").to_str().unwrap(),
-        "--reference",
-        dep.trim(),
-    ]);
+    let dep = ctx.add("dep", "d", &[]);
+    let top = ctx.add("top", "t", &[dep.trim()]);
     let file = ctx.path("closure.cairn");
     let out = ctx
         .cmd(&["store", "export", top.trim()])

@@ -50,6 +50,17 @@ impl Ctx {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `cairn store add` of a new one-file tree `name`, referring to `references`;
+    /// returns the object path (with its newline).
+    pub(crate) fn add(&self, name: &str, contents: &str, references: &[&str]) -> String {
+        let tree = self.tree(name, contents);
+        let mut args = vec!["store", "add", tree.to_str().unwrap()];
+        for r in references {
+            args.extend(["--reference", r]);
+        }
+        self.ok(&args)
+    }
+
     /// A directory with one file.
     pub(crate) fn tree(&self, name: &str, contents: &str) -> PathBuf {
         let dir = self.path(name);
