@@ -330,3 +330,21 @@ fn errors_name_the_path_and_suggest_a_fix() {
     let out = ctx.run(&["store", "frobnicate"]);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
 }
+
+#[test]
+fn the_readme_example_gives_the_same_object_everywhere() {
+    // README.md shows this output; the hash part must not depend on the machine.
+    let ctx = Ctx::new();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello-site");
+    let path = ctx.ok(&["store", "add", example.to_str().unwrap(), "--name", "site"]);
+    assert!(
+        path.trim_end()
+            .ends_with("/v1/objects/235pbrbgw618lx1c63nbfcz9mcpa4j6h-site"),
+        "{path}"
+    );
+    let hash = ctx.ok(&["store", "hash-path", example.to_str().unwrap()]);
+    assert_eq!(
+        hash.trim_end(),
+        "sha256-DUoOU7mAk7gNXSPdUKCHIn9syyVLWHEQV4sFloGWGFQ="
+    );
+}
