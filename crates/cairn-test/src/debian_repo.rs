@@ -93,12 +93,7 @@ pub fn test_key(seed: u64) -> SignedSecretKey {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(bytes))
 }
 
 fn build_deb(dir: &Path, package: &FixturePackage) -> Vec<u8> {
