@@ -32,6 +32,8 @@ pub struct BinaryPackage {
     pub architecture: String,
     pub multi_arch: MultiArch,
     pub essential: bool,
+    /// `Protected: yes` (or the older `Important: yes`): apt prefers such providers.
+    pub protected: bool,
     pub priority: Option<String>,
     /// The source package's name, and its version when it differs from the binary's.
     pub source: String,
@@ -172,6 +174,8 @@ fn binary_package(stanza: &Stanza<'_, '_>) -> Result<BinaryPackage, IndexError> 
         architecture: stanza.required("Architecture")?.into_owned(),
         multi_arch,
         essential: stanza.optional("Essential").as_deref() == Some("yes"),
+        protected: stanza.optional("Protected").as_deref() == Some("yes")
+            || stanza.optional("Important").as_deref() == Some("yes"),
         priority: stanza.optional("Priority").map(Cow::into_owned),
         source,
         source_version,

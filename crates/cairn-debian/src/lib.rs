@@ -8,14 +8,20 @@
 //! ([`parse_packages`]).
 
 mod deb;
+mod fetch;
 mod index;
 mod object;
 mod relation;
 mod release;
 mod release_file;
+mod repo;
+mod resolve;
 mod version;
 
 pub use deb::{DebContents, DebControl, DebEntry, DebEntryKind, DebError, SpecialKind, read_deb};
+pub use fetch::{
+    Download, Expected, FetchError, FetchOptions, FetchReporter, Fetcher, NoFetchReporter,
+};
 pub use index::{BinaryPackage, IndexError, MultiArch, parse_packages};
 pub use object::{
     DebObjectError, ExtraEntry, add_deb, decode_extra_entries, encode_extra_entries, permissions_of,
@@ -23,4 +29,9 @@ pub use object::{
 pub use relation::{Clause, Comparison, Relation, RelationError, parse_relations};
 pub use release::{Keyring, SignatureError, VerifiedRelease, verify_inrelease};
 pub use release_file::{IndexFile, Release, ReleaseError, parse_release_date};
+pub use repo::{
+    DEFAULT_MIRROR, DEFAULT_SECURITY_MIRROR, DEFAULT_SUITE, RepoContext, RepoError, Repository,
+    Source, SourcedPackage, Suite, Trust, debian_sources, has_security_archive,
+};
+pub use resolve::{Request, Resolution, ResolveError, Resolved, resolve};
 pub use version::{Version, VersionError};

@@ -5,10 +5,14 @@
 
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used)]
 
+pub mod apt;
 pub mod debian_repo;
+pub mod http;
 pub mod oracle;
 pub mod trees;
 
+pub use apt::AptOracle;
 pub use debian_repo::{FixturePackage, FixtureRepo, test_key};
+pub use http::{Fault, TestServer};
 pub use oracle::{Oracle, require_tool};
 pub use trees::{FixtureTree, fixture_trees, write_file};

@@ -1,0 +1,437 @@
+//! Downloads over HTTP(S): bounded parallelism, retries with backoff, and size and
+//! SHA-256 checks before anything downloaded is used.
+//!
+//! The API is blocking; a [`Fetcher`] owns a small tokio runtime and one `reqwest`
+//! client (connection pooling, rustls with the `ring` provider). What is retried:
+//! connection failures, timeouts, bodies cut short, `408`, `429` and `5xx`. What is not:
+//! other statuses (a `404` is an answer) and a body whose size or hash is wrong (a
+//! mirror that serves the wrong bytes is not going to serve the right ones a second
+//! later, and the error names both hashes).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+/// What a download must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub size: u64,
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
+}
+
+/// How a [`Fetcher`] behaves.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// At most this many downloads at once.
+    pub connections: usize,
+    /// Attempts after the first one for a retryable failure.
+    pub retries: u32,
+    /// The wait before the first retry; doubled for each further one.
+    pub backoff: Duration,
+    pub connect_timeout: Duration,
+    /// The longest silence while reading a response.
+    pub read_timeout: Duration,
+    /// Refuse every download (`--offline`): only what the store has may be used.
+    pub offline: bool,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            connections: 8,
+            retries: 4,
+            backoff: Duration::from_millis(250),
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(60),
+            offline: false,
+        }
+    }
+}
+
+/// Why a download failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("`{url}` is needed, but cairn is offline and the store does not have it")]
+    Offline { url: String },
+    #[error("`{url}` answered {status}{}", retried(*.attempts))]
+    Status {
+        url: String,
+        status: u16,
+        attempts: u32,
+    },
+    #[error("could not download `{url}`{}: {message}", retried(*.attempts))]
+    Transport {
+        url: String,
+        attempts: u32,
+        message: String,
+    },
+    #[error("`{url}` has {actual} bytes, but {expected} were expected")]
+    SizeMismatch {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("`{url}` has SHA-256 {actual}, but {expected} was expected")]
+    HashMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("`{url}` is larger than the {limit} bytes allowed for it")]
+    TooLarge { url: String, limit: u64 },
+    #[error("could not write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not start the HTTP client: {0}")]
+    Client(String),
+}
+
+fn retried(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
+impl FetchError {
+    /// A suggestion for the user, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Offline { .. } => {
+                Some("run once without `--offline` to fill the store".to_owned())
+            }
+            Self::Status { status: 404, .. } => Some(
+                "the mirror does not have this file: check `--mirror` and `--suite`, or the \
+                 mirror may be out of date"
+                    .to_owned(),
+            ),
+            Self::Transport { .. } | Self::Status { .. } => Some(
+                "check the mirror URL and the network; `--offline` uses what the store has"
+                    .to_owned(),
+            ),
+            Self::HashMismatch { .. } | Self::SizeMismatch { .. } => Some(
+                "the mirror served different bytes than the signed index promises; \
+                 nothing was kept. Try another mirror"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Transport { .. } => true,
+            Self::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+
+    fn with_attempts(mut self, n: u32) -> Self {
+        if let Self::Transport { attempts, .. } | Self::Status { attempts, .. } = &mut self {
+            *attempts = n;
+        }
+        self
+    }
+}
+
+/// Progress of downloads. All methods have empty defaults.
+pub trait FetchReporter: Send + Sync {
+    /// A download starts; `size` when known.
+    fn on_download_start(&self, _url: &str, _size: Option<u64>) {}
+    /// More bytes arrived.
+    fn on_download_progress(&self, _url: &str, _bytes: u64) {}
+    /// A download finished and was verified.
+    fn on_download_done(&self, _url: &str, _bytes: u64) {}
+    /// A retryable failure; the next attempt comes after `wait`.
+    fn on_retry(&self, _url: &str, _error: &FetchError, _wait: Duration) {}
+}
+
+/// A [`FetchReporter`] that reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFetchReporter;
+
+impl FetchReporter for NoFetchReporter {}
+
+/// One file to download to `dest`.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub url: String,
+    pub expected: Expected,
+    pub dest: PathBuf,
+}
+
+/// A blocking HTTP client with retries and bounded parallelism.
+pub struct Fetcher {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    options: FetchOptions,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a body goes while it is read.
+enum Sink<'a> {
+    Memory(Vec<u8>),
+    File(std::io::BufWriter<fs_err::File>, &'a Path),
+}
+
+impl Sink<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), FetchError> {
+        match self {
+            Self::Memory(buffer) => {
+                buffer.extend_from_slice(bytes);
+                Ok(())
+            }
+            Self::File(file, path) => file.write_all(bytes).map_err(|source| FetchError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+}
+
+impl Fetcher {
+    pub fn new(options: FetchOptions) -> Result<Self, FetchError> {
+        // Another part of the process may have installed a provider already; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        Ok(Self {
+            runtime,
+            client,
+            options,
+        })
+    }
+
+    pub fn options(&self) -> &FetchOptions {
+        &self.options
+    }
+
+    /// Downloads `url` into memory. With `expected`, the size and hash are checked;
+    /// without, at most `limit` bytes are accepted.
+    pub fn get(
+        &self,
+        url: &str,
+        expected: Option<&Expected>,
+        limit: u64,
+        reporter: &dyn FetchReporter,
+    ) -> Result<Vec<u8>, FetchError> {
+        if self.options.offline {
+            return Err(FetchError::Offline { url: url.to_owned() });
+        }
+        self.runtime.block_on(with_retries(&self.options, url, reporter, || async {
+            let mut sink = Sink::Memory(Vec::new());
+            fetch_once(&self.client, url, expected, limit, &mut sink, reporter).await?;
+            match sink {
+                Sink::Memory(bytes) => Ok(bytes),
+                Sink::File(..) => unreachable!("a memory sink stays one"),
+            }
+        }))
+    }
+
+    /// Downloads every job, at most [`FetchOptions::connections`] at once, each to its
+    /// `dest` (written in full and checked, or removed). Returns one result per job, in
+    /// order.
+    pub fn download_all(
+        &self,
+        jobs: &[Download],
+        reporter: &Arc<dyn FetchReporter>,
+    ) -> Vec<Result<(), FetchError>> {
+        if self.options.offline {
+            return jobs
+                .iter()
+                .map(|j| Err(FetchError::Offline { url: j.url.clone() }))
+                .collect();
+        }
+        let limit = Arc::new(tokio::sync::Semaphore::new(self.options.connections.max(1)));
+        self.runtime.block_on(async {
+            let mut tasks = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let (client, options, job, limit, reporter) = (
+                    self.client.clone(),
+                    self.options.clone(),
+                    job.clone(),
+                    limit.clone(),
+                    reporter.clone(),
+                );
+                tasks.push(tokio::spawn(async move {
+                    let _permit = limit.acquire().await.expect("the semaphore is never closed");
+                    download_one(&client, &options, &job, reporter.as_ref()).await
+                }));
+            }
+            let mut results = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                results.push(task.await.unwrap_or_else(|e| {
+                    Err(FetchError::Client(format!("a download task failed: {e}")))
+                }));
+            }
+            results
+        })
+    }
+}
+
+async fn download_one(
+    client: &reqwest::Client,
+    options: &FetchOptions,
+    job: &Download,
+    reporter: &dyn FetchReporter,
+) -> Result<(), FetchError> {
+    let io = |source| FetchError::Io {
+        path: job.dest.clone(),
+        source,
+    };
+    let result = with_retries(options, &job.url, reporter, || async {
+        let file = fs_err::File::create(&job.dest).map_err(io)?;
+        let mut sink = Sink::File(std::io::BufWriter::new(file), &job.dest);
+        fetch_once(
+            client,
+            &job.url,
+            Some(&job.expected),
+            job.expected.size,
+            &mut sink,
+            reporter,
+        )
+        .await?;
+        if let Sink::File(file, _) = sink {
+            let file = file.into_inner().map_err(|e| io(e.into_error()))?;
+            file.sync_all().map_err(io)?;
+        }
+        Ok(())
+    })
+    .await;
+    if result.is_err() {
+        let _ = fs_err::remove_file(&job.dest);
+    }
+    result
+}
+
+async fn with_retries<T, F, Fut>(
+    options: &FetchOptions,
+    url: &str,
+    reporter: &dyn FetchReporter,
+    mut attempt: F,
+) -> Result<T, FetchError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, FetchError>>,
+{
+    let mut wait = options.backoff;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(e) if e.retryable() && attempts <= options.retries => {
+                reporter.on_retry(url, &e, wait);
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+            }
+            Err(e) => return Err(e.with_attempts(attempts)),
+        }
+    }
+}
+
+/// One attempt: GET `url` into `sink`, checking the size as it arrives and the hash at
+/// the end.
+async fn fetch_once(
+    client: &reqwest::Client,
+    url: &str,
+    expected: Option<&Expected>,
+    limit: u64,
+    sink: &mut Sink<'_>,
+    reporter: &dyn FetchReporter,
+) -> Result<(), FetchError> {
+    let transport = |e: reqwest::Error| FetchError::Transport {
+        url: url.to_owned(),
+        attempts: 1,
+        message: error_chain(&e),
+    };
+    let mut response = client.get(url).send().await.map_err(transport)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            attempts: 1,
+        });
+    }
+    reporter.on_download_start(url, expected.map(|e| e.size));
+    let mut hasher = Sha256::new();
+    let mut received = 0u64;
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(match expected {
+                Some(e) => FetchError::SizeMismatch {
+                    url: url.to_owned(),
+                    expected: e.size,
+                    actual: received,
+                },
+                None => FetchError::TooLarge {
+                    url: url.to_owned(),
+                    limit,
+                },
+            });
+        }
+        hasher.update(&chunk);
+        sink.write(&chunk)?;
+        reporter.on_download_progress(url, chunk.len() as u64);
+    }
+    if let Some(expected) = expected {
+        if received != expected.size {
+            return Err(FetchError::SizeMismatch {
+                url: url.to_owned(),
+                expected: expected.size,
+                actual: received,
+            });
+        }
+        let actual = data_encoding::HEXLOWER.encode(&hasher.finalize());
+        if actual != expected.sha256 {
+            return Err(FetchError::HashMismatch {
+                url: url.to_owned(),
+                expected: expected.sha256.clone(),
+                actual,
+            });
+        }
+    }
+    reporter.on_download_done(url, received);
+    Ok(())
+}
+
+/// `reqwest`'s errors keep the useful part (connection refused, …) in their sources.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}

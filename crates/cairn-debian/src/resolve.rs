@@ -1,0 +1,564 @@
+//! Resolution: which packages (and versions) an install of a request needs, chosen as
+//! apt chooses them.
+//!
+//! The function is pure: the same packages and request give the same answer. It
+//! follows apt's `pkgDepCache::MarkInstall` for an empty system (the oracle the tests
+//! compare with is `apt-get install -s` with an empty status file):
+//!
+//! - the **candidate** of a package name is its highest version for the architecture
+//!   (or `all`) across all suites, since every suite has the same pin;
+//! - the requested packages are marked first, then each one's dependencies are
+//!   installed depth first: for each `Depends`/`Pre-Depends` clause (and `Recommends`
+//!   with the flag) in apt's order, nothing happens if an already marked package
+//!   satisfies it; otherwise its alternatives are tried in order, and for each, the
+//!   candidates that satisfy it: the package of that name first, then providers
+//!   ordered as apt's `CompareProviders` orders them (essential, then priority, then
+//!   the order apt's cache first saw the names);
+//! - an alternative whose install would conflict with a marked package (`Conflicts`,
+//!   `Breaks`, either way round), or whose own dependencies cannot be installed, is
+//!   undone and the next one is tried (apt's `FailEarly`);
+//! - `Essential` packages are not added unless something depends on them, as apt does
+//!   with nothing installed.
+//!
+//! On a single-architecture system, `Multi-Arch` only decides who satisfies
+//! `name:any` (`Multi-Arch: allowed` packages); `:native` and `:<arch>` match the
+//! architecture; other architectures are never candidates.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use crate::index::{BinaryPackage, MultiArch};
+use crate::relation::{Clause, Relation};
+use crate::repo::{Repository, SourcedPackage};
+use crate::version::Version;
+
+/// What to resolve.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub packages: Vec<String>,
+    /// Install `Recommends` too (apt's `APT::Install-Recommends`).
+    pub recommends: bool,
+}
+
+/// One package of a resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Index into [`Repository::packages`].
+    pub index: usize,
+    /// Names of the resolved packages that satisfy its dependencies, sorted (its own
+    /// name excluded).
+    pub depends: Vec<String>,
+}
+
+/// The packages an install needs, sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub packages: Vec<Resolved>,
+}
+
+/// Why a request cannot be installed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("there is no package `{name}`{}", suggestions(.close))]
+    Unknown { name: String, close: Vec<String> },
+    #[error(
+        "`{name}` is a virtual package provided by {}; choose one of them",
+        .providers.join(", ")
+    )]
+    Virtual {
+        name: String,
+        providers: Vec<String>,
+    },
+    #[error("{0}")]
+    Unsatisfiable(String),
+}
+
+fn suggestions(close: &[String]) -> String {
+    match close {
+        [] => String::new(),
+        [one] => format!("; did you mean `{one}`?"),
+        many => format!(
+            "; did you mean one of {}?",
+            many.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The packages of a repository as the resolver sees them.
+struct Universe<'r> {
+    packages: &'r [SourcedPackage],
+    arch: &'r str,
+    /// Usable versions of each name, highest first.
+    versions: HashMap<&'r str, Vec<usize>>,
+    /// Packages providing each name, with the version they provide.
+    providers: HashMap<&'r str, Vec<(usize, Option<&'r Version>)>>,
+    /// The order in which apt's cache first meets each name; its tie-break for providers.
+    first_seen: HashMap<&'r str, usize>,
+}
+
+impl<'r> Universe<'r> {
+    fn new(repo: &'r Repository) -> Self {
+        let arch = repo.arch.as_str();
+        let mut versions: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut providers: HashMap<&str, Vec<(usize, Option<&Version>)>> = HashMap::new();
+        let mut first_seen: HashMap<&str, usize> = HashMap::new();
+        for (i, sourced) in repo.packages.iter().enumerate() {
+            let p = &sourced.package;
+            // apt numbers a package when its cache first mentions it: its own stanza,
+            // then its relations in the order apt parses them, then its Provides.
+            // `name:any` is a package of its own there, so it is not counted.
+            let mut see = |name: &'r str| {
+                let next = first_seen.len();
+                first_seen.entry(name).or_insert(next);
+            };
+            see(&p.name);
+            for clause in parse_order(p).flatten() {
+                for r in clause.0.iter().filter(|r| r.arch.as_deref() != Some("any")) {
+                    see(&r.name);
+                }
+            }
+            if p.architecture != arch && p.architecture != "all" {
+                continue;
+            }
+            versions.entry(&p.name).or_default().push(i);
+            for clause in &p.provides {
+                for r in &clause.0 {
+                    providers
+                        .entry(&r.name)
+                        .or_default()
+                        .push((i, r.constraint.as_ref().map(|(_, v)| v)));
+                }
+            }
+        }
+        let packages = &repo.packages;
+        for list in versions.values_mut() {
+            // Highest version first; among equal versions, the earlier suite.
+            list.sort_by(|&a, &b| {
+                packages[b]
+                    .package
+                    .version
+                    .cmp(&packages[a].package.version)
+                    .then(a.cmp(&b))
+            });
+        }
+        Self {
+            packages,
+            arch,
+            versions,
+            providers,
+            first_seen,
+        }
+    }
+
+    fn package(&self, i: usize) -> &'r BinaryPackage {
+        &self.packages[i].package
+    }
+
+    fn candidate(&self, name: &str) -> Option<usize> {
+        self.versions.get(name).and_then(|v| v.first().copied())
+    }
+
+    /// Whether package `i` satisfies `relation` by its own name.
+    fn is_named(&self, i: usize, relation: &Relation) -> bool {
+        let p = self.package(i);
+        if p.name != relation.name || !relation.accepts(&p.version) {
+            return false;
+        }
+        match relation.arch.as_deref() {
+            None | Some("native") => true,
+            Some("any") => p.multi_arch == MultiArch::Allowed,
+            Some(arch) => arch == self.arch,
+        }
+    }
+
+    /// Whether package `i` satisfies `relation` through its `Provides`.
+    fn provides(&self, i: usize, relation: &Relation) -> bool {
+        if matches!(relation.arch.as_deref(), Some(a) if a != "native" && a != self.arch) {
+            return false;
+        }
+        self.package(i).provides.iter().any(|clause| {
+            clause.0.iter().any(|p| {
+                p.name == relation.name
+                    && match (&relation.constraint, &p.constraint) {
+                        (None, _) => true,
+                        // An unversioned Provides never satisfies a versioned dependency.
+                        (Some(_), None) => false,
+                        (Some(_), Some((_, provided))) => relation.accepts(provided),
+                    }
+            })
+        })
+    }
+
+    fn satisfies(&self, i: usize, relation: &Relation) -> bool {
+        self.is_named(i, relation) || self.provides(i, relation)
+    }
+
+    /// The candidates that could satisfy `relation`, in the order apt tries them.
+    fn targets(&self, relation: &Relation) -> Vec<usize> {
+        let mut out = Vec::new();
+        if let Some(c) = self.candidate(&relation.name)
+            && self.is_named(c, relation)
+        {
+            out.push(c);
+        }
+        let mut provided: Vec<usize> = self
+            .providers
+            .get(relation.name.as_str())
+            .into_iter()
+            .flatten()
+            .map(|&(i, _)| i)
+            .filter(|&i| self.candidate(&self.package(i).name) == Some(i))
+            .filter(|&i| self.provides(i, relation) && !out.contains(&i))
+            .collect();
+        provided.sort_by_key(|&i| self.provider_rank(i));
+        provided.dedup();
+        out.extend(provided);
+        out
+    }
+
+    /// apt's `CompareProviders` for an empty system: essential first, then protected,
+    /// then by `Priority` (none before `required` before … `extra`), then the package
+    /// apt's cache numbered last.
+    fn provider_rank(&self, i: usize) -> (bool, bool, u8, std::cmp::Reverse<usize>) {
+        let p = self.package(i);
+        let priority = match p.priority.as_deref() {
+            None => 0,
+            Some("required") => 1,
+            Some("important") => 2,
+            Some("standard") => 3,
+            Some("optional") => 4,
+            Some("extra") => 5,
+            Some(_) => 6,
+        };
+        let seen = self.first_seen.get(p.name.as_str()).copied().unwrap_or(0);
+        (!p.essential, !p.protected, priority, std::cmp::Reverse(seen))
+    }
+}
+
+/// A package's relationship fields in the order apt's cache generator parses them
+/// (`debListParser::NewVersion`), Provides last.
+fn parse_order(p: &BinaryPackage) -> impl Iterator<Item = &Vec<Clause>> {
+    [
+        &p.pre_depends,
+        &p.depends,
+        &p.conflicts,
+        &p.breaks,
+        &p.recommends,
+        &p.suggests,
+        &p.replaces,
+        &p.provides,
+    ]
+    .into_iter()
+}
+
+/// A marking in progress: apt's depcache for an empty system.
+struct Marks<'u, 'r> {
+    universe: &'u Universe<'r>,
+    recommends: bool,
+    /// Marked packages in marking order (so a failed alternative can be undone).
+    order: Vec<usize>,
+    by_name: HashMap<&'r str, usize>,
+    /// Why each package was marked: the package whose dependency pulled it in.
+    parent: HashMap<usize, usize>,
+}
+
+impl<'u, 'r> Marks<'u, 'r> {
+    fn is_marked(&self, i: usize) -> bool {
+        self.by_name.get(self.universe.package(i).name.as_str()) == Some(&i)
+    }
+
+    /// A marked package satisfying `clause`, the first alternative first.
+    fn satisfied_by(&self, clause: &Clause) -> Option<usize> {
+        clause.0.iter().find_map(|r| {
+            if let Some(&i) = self.by_name.get(r.name.as_str())
+                && self.universe.is_named(i, r)
+            {
+                return Some(i);
+            }
+            self.universe
+                .providers
+                .get(r.name.as_str())
+                .into_iter()
+                .flatten()
+                .map(|&(i, _)| i)
+                .find(|&i| self.is_marked(i) && self.universe.provides(i, r))
+        })
+    }
+
+    /// The first conflict between `i` and the marked packages, as `(who, whom, relation)`.
+    fn conflict(&self, i: usize) -> Option<(usize, usize, String)> {
+        let u = self.universe;
+        let clashes = |a: usize, b: usize| -> Option<String> {
+            let pa = u.package(a);
+            [&pa.conflicts, &pa.breaks]
+                .into_iter()
+                .flatten()
+                .flat_map(|c| &c.0)
+                // A package may conflict with what it provides (the usual way to be the
+                // only provider); that never conflicts with itself.
+                .find(|r| a != b && u.satisfies(b, r))
+                .map(ToString::to_string)
+        };
+        self.order.iter().find_map(|&m| {
+            clashes(i, m)
+                .map(|r| (i, m, r))
+                .or_else(|| clashes(m, i).map(|r| (m, i, r)))
+        })
+    }
+
+    fn mark(&mut self, i: usize, parent: Option<usize>) -> Result<(), String> {
+        let name = self.universe.package(i).name.as_str();
+        if let Some(&other) = self.by_name.get(name) {
+            return if other == i {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} needs {} {}, but {} is to be installed",
+                    self.describe(parent),
+                    name,
+                    self.universe.package(i).version,
+                    self.label(other)
+                ))
+            };
+        }
+        if let Some((a, b, relation)) = self.conflict(i) {
+            return Err(format!(
+                "{} conflicts with {} (`{relation}`){}",
+                self.label(a),
+                self.label(b),
+                self.why(if a == i { b } else { a })
+            ));
+        }
+        self.order.push(i);
+        self.by_name.insert(name, i);
+        if let Some(p) = parent {
+            self.parent.insert(i, p);
+        }
+        Ok(())
+    }
+
+    fn undo_to(&mut self, len: usize) {
+        for i in self.order.drain(len..) {
+            self.by_name.remove(self.universe.package(i).name.as_str());
+            self.parent.remove(&i);
+        }
+    }
+
+    fn label(&self, i: usize) -> String {
+        let p = self.universe.package(i);
+        format!("{} {}", p.name, p.version)
+    }
+
+    fn describe(&self, i: Option<usize>) -> String {
+        i.map_or_else(|| "the request".to_owned(), |i| self.label(i))
+    }
+
+    /// `, needed by a ← b ← request` for a marked package.
+    fn why(&self, mut i: usize) -> String {
+        let mut chain = Vec::new();
+        while let Some(&p) = self.parent.get(&i) {
+            chain.push(self.universe.package(p).name.clone());
+            i = p;
+        }
+        if chain.is_empty() {
+            String::new()
+        } else {
+            format!(" (needed by {})", chain.join(" ← "))
+        }
+    }
+
+    fn clauses(&self, i: usize) -> Vec<&'r Clause> {
+        let p = self.universe.package(i);
+        // Pre-Depends first: apt's cache stores them first.
+        let mut out: Vec<&Clause> = p.pre_depends.iter().chain(&p.depends).collect();
+        if self.recommends {
+            out.extend(&p.recommends);
+        }
+        out
+    }
+
+    /// Marks `i` and, depth first, what it depends on.
+    fn install(&mut self, i: usize, parent: Option<usize>) -> Result<(), String> {
+        let fresh = !self.is_marked(i);
+        self.mark(i, parent)?;
+        if !fresh && parent.is_some() {
+            return Ok(());
+        }
+        for clause in self.clauses(i) {
+            if self.satisfied_by(clause).is_some() {
+                continue;
+            }
+            let recommended = self.universe.package(i).recommends.iter().any(|c| c == clause)
+                && !self.universe.package(i).depends.iter().any(|c| c == clause);
+            match self.install_clause(i, clause) {
+                Ok(()) => {}
+                // apt installs what it can of Recommends and goes on.
+                Err(_) if recommended => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn install_clause(&mut self, i: usize, clause: &Clause) -> Result<(), String> {
+        let mut first_error = None;
+        for relation in &clause.0 {
+            for target in self.universe.targets(relation) {
+                let saved = self.order.len();
+                match self.install(target, Some(i)) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        self.undo_to(saved);
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| self.unsatisfiable(i, clause)))
+    }
+
+    /// Explains why nothing satisfies `clause` of package `i`.
+    fn unsatisfiable(&self, i: usize, clause: &Clause) -> String {
+        let u = self.universe;
+        let mut text = format!(
+            "{} depends on `{clause}`{}, which cannot be satisfied:",
+            self.label(i),
+            self.why(i)
+        );
+        for relation in &clause.0 {
+            let versions: Vec<String> = u
+                .versions
+                .get(relation.name.as_str())
+                .into_iter()
+                .flatten()
+                .map(|&v| {
+                    let p = u.package(v);
+                    format!("{} ({})", p.version, p.architecture)
+                })
+                .collect();
+            let providers: BTreeSet<String> = u
+                .providers
+                .get(relation.name.as_str())
+                .into_iter()
+                .flatten()
+                .map(|&(v, provided)| {
+                    let p = u.package(v);
+                    match provided {
+                        Some(pv) => format!("{} {} (provides version {pv})", p.name, p.version),
+                        None => format!("{} {} (unversioned)", p.name, p.version),
+                    }
+                })
+                .collect();
+            match (versions.is_empty(), providers.is_empty()) {
+                (true, true) => {
+                    let _ = write!(text, "\n  - `{}`: no such package", relation.name);
+                }
+                _ => {
+                    let _ = write!(text, "\n  - `{relation}`:");
+                    if !versions.is_empty() {
+                        let _ = write!(text, " available versions {}", versions.join(", "));
+                    }
+                    if !providers.is_empty() {
+                        let list: Vec<String> = providers.into_iter().collect();
+                        let _ = write!(text, "; provided by {}", list.join(", "));
+                    }
+                }
+            }
+        }
+        text
+    }
+}
+
+/// Resolves `request` against `repo`.
+pub fn resolve(repo: &Repository, request: &Request) -> Result<Resolution, ResolveError> {
+    let universe = Universe::new(repo);
+    let mut marks = Marks {
+        universe: &universe,
+        recommends: request.recommends,
+        order: Vec::new(),
+        by_name: HashMap::new(),
+        parent: HashMap::new(),
+    };
+    let mut requested = Vec::with_capacity(request.packages.len());
+    for name in &request.packages {
+        requested.push(requested_package(&universe, name)?);
+    }
+    // As apt-get does: mark every requested package, then install their dependencies.
+    for &i in &requested {
+        marks.mark(i, None).map_err(ResolveError::Unsatisfiable)?;
+    }
+    for &i in &requested {
+        marks.install(i, None).map_err(ResolveError::Unsatisfiable)?;
+    }
+    let mut packages: BTreeMap<&str, Resolved> = BTreeMap::new();
+    for &i in &marks.order {
+        let p = universe.package(i);
+        let depends: BTreeSet<String> = marks
+            .clauses(i)
+            .into_iter()
+            .filter_map(|c| marks.satisfied_by(c))
+            .map(|d| universe.package(d).name.clone())
+            .filter(|n| *n != p.name)
+            .collect();
+        packages.insert(
+            &p.name,
+            Resolved {
+                index: i,
+                depends: depends.into_iter().collect(),
+            },
+        );
+    }
+    Ok(Resolution {
+        packages: packages.into_values().collect(),
+    })
+}
+
+/// The candidate for a requested name: the package of that name, or the only provider
+/// of a virtual name.
+fn requested_package(universe: &Universe<'_>, name: &str) -> Result<usize, ResolveError> {
+    if let Some(i) = universe.candidate(name) {
+        return Ok(i);
+    }
+    let relation = Relation {
+        name: name.to_owned(),
+        arch: None,
+        constraint: None,
+    };
+    let providers = universe.targets(&relation);
+    match providers.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(ResolveError::Unknown {
+            name: name.to_owned(),
+            close: close_names(universe, name),
+        }),
+        many => Err(ResolveError::Virtual {
+            name: name.to_owned(),
+            providers: many
+                .iter()
+                .map(|&i| universe.package(i).name.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        }),
+    }
+}
+
+/// Up to five known names close to `name`, closest first.
+fn close_names(universe: &Universe<'_>, name: &str) -> Vec<String> {
+    let mut scored: Vec<(u64, &str)> = universe
+        .versions
+        .keys()
+        .filter_map(|&candidate| {
+            let score = strsim::jaro_winkler(name, candidate);
+            // Scores in millionths, so ties sort by name and not by float quirks.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let scaled = (score * 1_000_000.0) as u64;
+            (score >= 0.85 || candidate.contains(name)).then_some((scaled, candidate))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(5).map(|(_, n)| n.to_owned()).collect()
+}

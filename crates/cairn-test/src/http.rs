@@ -1,0 +1,290 @@
+//! A small HTTP/1.1 file server for tests, on std alone: it serves a directory on a
+//! loopback port, records every request, and injects faults (error statuses, dropped
+//! connections, truncated or replaced bodies) per path, so fetch code can be tested
+//! against the failures a real mirror produces.
+//!
+//! One request per connection (`Connection: close`), GET and HEAD only, no ranges,
+//! no keep-alive, no chunked encoding. Paths are percent-decoded before they are
+//! recorded, matched against faults and looked up on disk.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long a connection may sit idle before its thread gives up on it.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request head (request line and headers) the server reads.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// A fault injected into the response for a path.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and a short body.
+    Status(u16),
+    /// Read the request, then close the connection without answering.
+    Drop,
+    /// Send headers with the full Content-Length but only the first n body bytes, then close.
+    Truncate(usize),
+    /// Send this body instead of the file's contents (status 200, correct Content-Length for the replacement).
+    Replace(Vec<u8>),
+}
+
+/// What the connection threads share with the [`TestServer`] handle.
+#[derive(Debug)]
+struct Shared {
+    root: PathBuf,
+    state: Mutex<State>,
+    stop: AtomicBool,
+}
+
+/// Queued and standing faults per path, and the request log.
+#[derive(Debug, Default)]
+struct State {
+    queued: HashMap<String, VecDeque<Fault>>,
+    always: HashMap<String, Fault>,
+    requests: Vec<String>,
+}
+
+impl Shared {
+    /// The state, even if a thread panicked while holding it (the data stays usable).
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Logs a request for `path` and returns the fault to apply: the next queued one,
+    /// else the standing one from [`TestServer::fail_always`].
+    fn record(&self, path: &str) -> Option<Fault> {
+        let mut state = self.state();
+        state.requests.push(path.to_owned());
+        if let Some(fault) = state.queued.get_mut(path).and_then(VecDeque::pop_front) {
+            return Some(fault);
+        }
+        state.always.get(path).cloned()
+    }
+}
+
+/// A file server on `127.0.0.1` with per-path fault injection; stops when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Serves files under `root` on 127.0.0.1 (port chosen by the OS), one thread per connection.
+    pub fn serve_dir(root: &Path) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let shared = Arc::new(Shared {
+            root: root.to_path_buf(),
+            state: Mutex::default(),
+            stop: AtomicBool::new(false),
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept_thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if accept_shared.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let shared = Arc::clone(&accept_shared);
+                // A failed spawn drops the connection, which the client sees as a reset.
+                let _ = std::thread::Builder::new().spawn(move || {
+                    let _ = handle(&shared, stream);
+                });
+            }
+        });
+        TestServer {
+            addr,
+            shared,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    /// "http://127.0.0.1:PORT" (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues faults for a URL path (e.g. "/dists/trixie/InRelease"): each request for that path consumes one queued fault; when the queue is empty, requests are served normally.
+    pub fn fail(&self, path: &str, faults: impl IntoIterator<Item = Fault>) {
+        let mut state = self.shared.state();
+        state
+            .queued
+            .entry(path.to_owned())
+            .or_default()
+            .extend(faults);
+    }
+
+    /// Every request for `path` gets `fault` until `clear(path)`. Queued faults from
+    /// [`fail`](Self::fail) are consumed first.
+    pub fn fail_always(&self, path: &str, fault: Fault) {
+        self.shared.state().always.insert(path.to_owned(), fault);
+    }
+
+    /// Removes the queued and standing faults for `path`.
+    pub fn clear(&self, path: &str) {
+        let mut state = self.shared.state();
+        state.queued.remove(path);
+        state.always.remove(path);
+    }
+
+    /// Paths of all requests received so far, in arrival order (GET and HEAD).
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.state().requests.clone()
+    }
+
+    /// How many requests were received for `path`.
+    pub fn count(&self, path: &str) -> usize {
+        let state = self.shared.state();
+        state
+            .requests
+            .iter()
+            .filter(|logged| *logged == path)
+            .count()
+    }
+}
+
+impl Drop for TestServer {
+    /// Stops the accept loop and joins it. Connections in flight finish on their own
+    /// threads (bounded by [`IO_TIMEOUT`]).
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the blocked `accept` so the loop sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(thread) = self.accept_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Answers one connection. Any I/O error just ends it; the client sees a closed socket.
+fn handle(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let Some(head) = read_head(&mut stream)? else {
+        return Ok(());
+    };
+    let mut request_line = head.lines().next().unwrap_or_default().split_whitespace();
+    let (Some(method), Some(target), Some(_version)) = (
+        request_line.next(),
+        request_line.next(),
+        request_line.next(),
+    ) else {
+        return respond(&mut stream, 400, b"bad request\n", None, false);
+    };
+    let head_only = match method {
+        "GET" => false,
+        "HEAD" => true,
+        _ => return respond(&mut stream, 405, b"method not allowed\n", None, false),
+    };
+    let path = percent_decode(target.split_once('?').map_or(target, |(path, _)| path));
+    let fault = shared.record(&path);
+    let limit = match fault {
+        Some(Fault::Drop) => return Ok(()),
+        Some(Fault::Status(code)) => {
+            let body = format!("injected fault: status {code}\n");
+            return respond(&mut stream, code, body.as_bytes(), None, head_only);
+        }
+        Some(Fault::Replace(body)) => return respond(&mut stream, 200, &body, None, head_only),
+        Some(Fault::Truncate(limit)) => Some(limit),
+        None => None,
+    };
+    match resolve(&shared.root, &path).and_then(|file| fs_err::read(file).ok()) {
+        Some(contents) => respond(&mut stream, 200, &contents, limit, head_only),
+        None => respond(&mut stream, 404, b"not found\n", None, head_only),
+    }
+}
+
+/// Reads up to the blank line that ends the request head, across as many TCP segments
+/// as the client uses. `None` when the client closes first or the head is too large.
+fn read_head(stream: &mut TcpStream) -> io::Result<Option<String>> {
+    let mut head = Vec::new();
+    let mut buffer = [0; 4096];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        if head.len() > MAX_HEAD {
+            return Ok(None);
+        }
+        let read = stream.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&buffer[..read]);
+    }
+    Ok(Some(String::from_utf8_lossy(&head).into_owned()))
+}
+
+/// Writes a response with `body`'s full length as Content-Length, but only its first
+/// `limit` bytes (all of them when `None`), and no body at all for HEAD.
+fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    body: &[u8],
+    limit: Option<usize>,
+    head_only: bool,
+) -> io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Injected",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    if !head_only {
+        let sent = limit.unwrap_or(body.len()).min(body.len());
+        stream.write_all(&body[..sent])?;
+    }
+    stream.flush()
+}
+
+/// Decodes every valid `%XX` escape (Debian pool names carry `%2B` for `+`, `%7E` for
+/// `~`); a `%` not followed by two hex digits stays as it is.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |index: usize| bytes.get(index).and_then(|&b| char::from(b).to_digit(16));
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let (Some(high), Some(low)) = (hex(index + 1), hex(index + 2))
+        {
+            decoded.push(u8::try_from(high * 16 + low).expect("two hex digits fit in a byte"));
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// The file under `root` for a decoded URL path; `None` for a path that is not absolute
+/// or has a `..` segment (which could escape `root`).
+fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
+    let mut file = root.to_path_buf();
+    for segment in path.strip_prefix('/')?.split('/') {
+        match segment {
+            ".." => return None,
+            "" | "." => {}
+            name => file.push(name),
+        }
+    }
+    Some(file)
+}
