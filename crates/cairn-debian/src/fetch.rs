@@ -240,16 +240,19 @@ impl Fetcher {
         reporter: &dyn FetchReporter,
     ) -> Result<Vec<u8>, FetchError> {
         if self.options.offline {
-            return Err(FetchError::Offline { url: url.to_owned() });
+            return Err(FetchError::Offline {
+                url: url.to_owned(),
+            });
         }
-        self.runtime.block_on(with_retries(&self.options, url, reporter, || async {
-            let mut sink = Sink::Memory(Vec::new());
-            fetch_once(&self.client, url, expected, limit, &mut sink, reporter).await?;
-            match sink {
-                Sink::Memory(bytes) => Ok(bytes),
-                Sink::File(..) => unreachable!("a memory sink stays one"),
-            }
-        }))
+        self.runtime
+            .block_on(with_retries(&self.options, url, reporter, || async {
+                let mut sink = Sink::Memory(Vec::new());
+                fetch_once(&self.client, url, expected, limit, &mut sink, reporter).await?;
+                match sink {
+                    Sink::Memory(bytes) => Ok(bytes),
+                    Sink::File(..) => unreachable!("a memory sink stays one"),
+                }
+            }))
     }
 
     /// Downloads every job, at most [`FetchOptions::connections`] at once, each to its
@@ -278,7 +281,10 @@ impl Fetcher {
                     reporter.clone(),
                 );
                 tasks.push(tokio::spawn(async move {
-                    let _permit = limit.acquire().await.expect("the semaphore is never closed");
+                    let _permit = limit
+                        .acquire()
+                        .await
+                        .expect("the semaphore is never closed");
                     download_one(&client, &options, &job, reporter.as_ref()).await
                 }));
             }

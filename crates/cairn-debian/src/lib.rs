@@ -10,6 +10,8 @@
 mod deb;
 mod fetch;
 mod index;
+mod install;
+mod lock;
 mod object;
 mod relation;
 mod release;
@@ -23,8 +25,11 @@ pub use fetch::{
     Download, Expected, FetchError, FetchOptions, FetchReporter, Fetcher, NoFetchReporter,
 };
 pub use index::{BinaryPackage, IndexError, MultiArch, parse_packages};
+pub use install::{InstallError, InstallReporter, Installed, fetch_locked};
+pub use lock::{DebianLock, LOCK_VERSION, LockError, LockFile, LockedPackage, LockedRepository};
 pub use object::{
-    DebObjectError, ExtraEntry, add_deb, decode_extra_entries, encode_extra_entries, permissions_of,
+    DebObjectError, ExtraEntry, add_deb, add_deb_as, decode_extra_entries, encode_extra_entries,
+    permissions_of,
 };
 pub use relation::{Clause, Comparison, Relation, RelationError, parse_relations};
 pub use release::{Keyring, SignatureError, VerifiedRelease, verify_inrelease};

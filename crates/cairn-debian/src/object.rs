@@ -198,6 +198,16 @@ pub fn add_deb(
     deb: &Path,
     references: &[StorePath],
 ) -> Result<StorePath, DebObjectError> {
+    add_deb_as(store, deb, references, None)
+}
+
+/// [`add_deb`] with an explicit addressing (content addressing when `None`).
+pub fn add_deb_as(
+    store: &Store,
+    deb: &Path,
+    references: &[StorePath],
+    addressing: Option<cairn_store::Addressing>,
+) -> Result<StorePath, DebObjectError> {
     let scratch = tempfile::tempdir()?;
     let tree = scratch.path().join("data");
     let contents = read_deb(deb, &tree)?;
@@ -226,7 +236,7 @@ pub fn add_deb(
         references: references.to_vec(),
         permissions: PermissionsSource::Explicit(permissions_of(&contents.entries)),
         metadata: metadata_of(&contents),
-        addressing: None,
+        addressing,
     };
     Ok(store.add_path(&tree, &options, &NoReporter)?)
 }

@@ -150,9 +150,7 @@ pub enum RepoError {
         #[source]
         source: IndexError,
     },
-    #[error(
-        "no indexes for `{suite}` from `{mirror}` are in the store, and cairn is offline"
-    )]
+    #[error("no indexes for `{suite}` from `{mirror}` are in the store, and cairn is offline")]
     NotCached { mirror: String, suite: String },
     #[error("the cached snapshot `{object}` is damaged: {reason}")]
     BadSnapshot { object: String, reason: String },
@@ -237,10 +235,11 @@ impl Repository {
             for (url, text) in texts {
                 let parsed =
                     parse_packages(&text).map_err(|source| RepoError::Index { url, source })?;
-                packages.extend(parsed.into_iter().map(|package| SourcedPackage {
-                    suite: i,
-                    package,
-                }));
+                packages.extend(
+                    parsed
+                        .into_iter()
+                        .map(|package| SourcedPackage { suite: i, package }),
+                );
             }
             suites.push(suite);
         }
@@ -341,7 +340,9 @@ fn fetch_index(
     if let Ok(plain) = release.file(path) {
         let object = Store::fixed_path("Packages", &plain.sha256)?;
         if context.store.is_valid(&object)? {
-            context.store.add_temp_roots(std::slice::from_ref(&object))?;
+            context
+                .store
+                .add_temp_roots(std::slice::from_ref(&object))?;
             let text = fs_err::read_to_string(context.store.object_dir(&object))?;
             return Ok((text, object));
         }
@@ -352,21 +353,25 @@ fn fetch_index(
         size: entry.size,
         sha256: entry.sha256.clone(),
     };
-    let by_hash = format!("{base}/{}", release.fetch_path(&xz_path).map_err(release_error)?);
+    let by_hash = format!(
+        "{base}/{}",
+        release.fetch_path(&xz_path).map_err(release_error)?
+    );
     let url = format!("{base}/{xz_path}");
-    let compressed = match context
-        .fetcher
-        .get(&by_hash, Some(&expected), entry.size, context.reporter)
-    {
-        // Mirrors that lag behind may lack the by-hash copy; the plain name is checked
-        // against the same signed hash.
-        Err(FetchError::Status { status: 404, .. }) if by_hash != url => {
-            context
-                .fetcher
-                .get(&url, Some(&expected), entry.size, context.reporter)?
-        }
-        other => other?,
-    };
+    let compressed =
+        match context
+            .fetcher
+            .get(&by_hash, Some(&expected), entry.size, context.reporter)
+        {
+            // Mirrors that lag behind may lack the by-hash copy; the plain name is checked
+            // against the same signed hash.
+            Err(FetchError::Status { status: 404, .. }) if by_hash != url => {
+                context
+                    .fetcher
+                    .get(&url, Some(&expected), entry.size, context.reporter)?
+            }
+            other => other?,
+        };
     let mut text = String::new();
     liblzma::read::XzDecoder::new(compressed.as_slice())
         .read_to_string(&mut text)

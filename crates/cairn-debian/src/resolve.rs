@@ -234,7 +234,12 @@ impl<'r> Universe<'r> {
             Some(_) => 6,
         };
         let seen = self.first_seen.get(p.name.as_str()).copied().unwrap_or(0);
-        (!p.essential, !p.protected, priority, std::cmp::Reverse(seen))
+        (
+            !p.essential,
+            !p.protected,
+            priority,
+            std::cmp::Reverse(seen),
+        )
     }
 }
 
@@ -391,7 +396,12 @@ impl<'u, 'r> Marks<'u, 'r> {
             if self.satisfied_by(clause).is_some() {
                 continue;
             }
-            let recommended = self.universe.package(i).recommends.iter().any(|c| c == clause)
+            let recommended = self
+                .universe
+                .package(i)
+                .recommends
+                .iter()
+                .any(|c| c == clause)
                 && !self.universe.package(i).depends.iter().any(|c| c == clause);
             match self.install_clause(i, clause) {
                 Ok(()) => {}
@@ -491,7 +501,9 @@ pub fn resolve(repo: &Repository, request: &Request) -> Result<Resolution, Resol
         marks.mark(i, None).map_err(ResolveError::Unsatisfiable)?;
     }
     for &i in &requested {
-        marks.install(i, None).map_err(ResolveError::Unsatisfiable)?;
+        marks
+            .install(i, None)
+            .map_err(ResolveError::Unsatisfiable)?;
     }
     let mut packages: BTreeMap<&str, Resolved> = BTreeMap::new();
     for &i in &marks.order {
@@ -546,19 +558,23 @@ fn requested_package(universe: &Universe<'_>, name: &str) -> Result<usize, Resol
     }
 }
 
-/// Up to five known names close to `name`, closest first.
+/// Up to five known names close to `name`: the fewest edits (a swap of two letters is
+/// one) first, then by name.
 fn close_names(universe: &Universe<'_>, name: &str) -> Vec<String> {
-    let mut scored: Vec<(u64, &str)> = universe
+    let limit = (name.chars().count() / 4).max(2);
+    let mut scored: Vec<(usize, &str)> = universe
         .versions
         .keys()
-        .filter_map(|&candidate| {
-            let score = strsim::jaro_winkler(name, candidate);
-            // Scores in millionths, so ties sort by name and not by float quirks.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let scaled = (score * 1_000_000.0) as u64;
-            (score >= 0.85 || candidate.contains(name)).then_some((scaled, candidate))
-        })
+        .chain(universe.providers.keys())
+        .filter(|candidate| candidate.len().abs_diff(name.len()) <= limit)
+        .map(|&candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
+        .filter(|&(distance, _)| distance <= limit)
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(5).map(|(_, n)| n.to_owned()).collect()
+    scored.sort_unstable();
+    scored.dedup();
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, n)| n.to_owned())
+        .collect()
 }

@@ -18,8 +18,8 @@ use cairn_debian::{
     Repository, Request, Trust, debian_sources, resolve,
 };
 use cairn_store::Store;
-use cairn_test::apt::AptSource;
 use cairn_test::AptOracle;
+use cairn_test::apt::AptSource;
 
 type Set = BTreeSet<(String, String, String)>;
 
@@ -29,7 +29,11 @@ fn compare(suite: &str, requests: &[&[&str]]) {
         &tmp.path().join("apt"),
         &[
             AptSource::new(DEFAULT_MIRROR, suite, &["main"]),
-            AptSource::new(DEFAULT_SECURITY_MIRROR, &format!("{suite}-security"), &["main"]),
+            AptSource::new(
+                DEFAULT_SECURITY_MIRROR,
+                &format!("{suite}-security"),
+                &["main"],
+            ),
         ],
         "amd64",
     ) else {
@@ -81,7 +85,10 @@ fn compare(suite: &str, requests: &[&[&str]]) {
                 actual.difference(&expected).collect::<Vec<_>>()
             ));
         } else {
-            eprintln!("{suite} {request:?}: {} packages, equal to apt", actual.len());
+            eprintln!(
+                "{suite} {request:?}: {} packages, equal to apt",
+                actual.len()
+            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

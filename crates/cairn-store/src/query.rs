@@ -56,6 +56,28 @@ impl Store {
         StorePath::new(crate::path::object_hash(&addressing, name, identity), name)
     }
 
+    /// The path an input-addressed object (one whose identity is the hash of what made
+    /// it, `node_hash`: 64 hex digits) has under `name`, whether or not it is in the
+    /// store. Only trusted code that made the object may add it under this path.
+    pub fn input_path(name: &str, node_hash: &str) -> Result<StorePath> {
+        if !crate::path::is_sha256_hex(node_hash) {
+            return Err(StoreError::FixedOutput(format!(
+                "`{node_hash}` is not a lowercase hex SHA-256"
+            )));
+        }
+        let addressing = Addressing::Input {
+            node_hash: node_hash.to_owned(),
+        };
+        let empty = (PermissionsManifest::default(), ObjectMetadata::default());
+        let identity = crate::path::Identity {
+            nar_hash: &NarHash([0; 32]),
+            permissions: &empty.0,
+            metadata: &empty.1,
+            references: &[],
+        };
+        StorePath::new(crate::path::object_hash(&addressing, name, identity), name)
+    }
+
     /// Whether `path` is a registered object.
     pub fn is_valid(&self, path: &StorePath) -> Result<bool> {
         Ok(crate::db::object_id(&self.db(), &path.to_string())?.is_some())

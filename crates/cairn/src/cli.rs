@@ -30,6 +30,87 @@ pub(crate) enum Command {
     /// Work with the object store
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Resolve, inspect and fetch Debian packages
+    #[command(subcommand)]
+    Debian(DebianCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DebianCommand {
+    /// Print the packages an install of PKG… needs, as apt would choose them, one
+    /// `name version architecture` per line, sorted
+    Resolve {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Install Recommends too
+        #[arg(long)]
+        with_recommends: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        /// Also write the resolution as a lock file (TOML) to this path
+        #[arg(long, value_name = "FILE")]
+        write_lock: Option<PathBuf>,
+        #[arg(required = true, value_name = "PKG")]
+        packages: Vec<String>,
+    },
+    /// Print the candidate version of a package: its fields and where it comes from
+    Show {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        #[arg(value_name = "PKG")]
+        package: String,
+    },
+    /// Resolve PKG… (or read a lock), download the packages the store lacks, add them
+    /// to the store and print their objects
+    Fetch {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Install Recommends too
+        #[arg(long)]
+        with_recommends: bool,
+        /// Fetch exactly the packages of this lock file, without resolving
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["packages", "with_recommends"])]
+        lock: Option<PathBuf>,
+        /// At most this many downloads at once
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        connections: usize,
+        #[arg(value_name = "PKG", required_unless_present = "lock")]
+        packages: Vec<String>,
+    },
+}
+
+/// Where packages come from.
+#[derive(Debug, Args)]
+pub(crate) struct RepoArgs {
+    /// The archive's mirror
+    #[arg(long, default_value = cairn_debian::DEFAULT_MIRROR, value_name = "URL")]
+    pub(crate) mirror: String,
+    /// The suite (release) to use, e.g. trixie or bookworm
+    #[arg(long, default_value = cairn_debian::DEFAULT_SUITE)]
+    pub(crate) suite: String,
+    /// A component of the suite (repeatable)
+    #[arg(long = "component", default_value = "main", value_name = "NAME")]
+    pub(crate) components: Vec<String>,
+    /// The architecture of the packages (the image's), e.g. amd64 or arm64
+    #[arg(long, default_value = "amd64")]
+    pub(crate) arch: String,
+    /// The mirror of the security archive, used for stable suites (`<suite>-security`)
+    #[arg(long, default_value = cairn_debian::DEFAULT_SECURITY_MIRROR, value_name = "URL")]
+    pub(crate) security_mirror: String,
+    /// Leave out the security archive
+    #[arg(long)]
+    pub(crate) no_security: bool,
+    /// Trust the armored OpenPGP public keys in FILE instead of Debian's archive keys
+    /// (repeatable; for private or derived archives)
+    #[arg(long = "keyring", value_name = "FILE")]
+    pub(crate) keyrings: Vec<PathBuf>,
+    /// Use only what the store has and never touch the network
+    #[arg(long)]
+    pub(crate) offline: bool,
 }
 
 #[derive(Debug, Subcommand)]

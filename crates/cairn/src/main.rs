@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Store(command) => commands::store::run(&cli.global, command),
+        Command::Debian(command) => commands::debian::run(&cli.global, command),
     };
     match result {
         Ok(code) => code,
@@ -32,16 +33,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// The hint a library error offers, if any.
+fn hint_of(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(e) = cause.downcast_ref::<cairn_store::StoreError>() {
+        return e.hint();
+    }
+    if let Some(e) = cause.downcast_ref::<cairn_debian::RepoError>() {
+        return e.hint();
+    }
+    if let Some(e) = cause.downcast_ref::<cairn_debian::InstallError>() {
+        return e.hint();
+    }
+    if let Some(e) = cause.downcast_ref::<cairn_debian::FetchError>() {
+        return e.hint();
+    }
+    None
+}
+
 /// Prints an error, its causes, and a hint when the libraries offer one.
 fn render_error(err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "error: {err}");
     let mut hint = None;
     for cause in err.chain() {
-        if hint.is_none()
-            && let Some(store_err) = cause.downcast_ref::<cairn_store::StoreError>()
-        {
-            hint = store_err.hint();
+        if hint.is_none() {
+            hint = hint_of(cause);
         }
     }
     for cause in err.chain().skip(1) {

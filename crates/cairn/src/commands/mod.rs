@@ -1,1 +1,2 @@
+pub(crate) mod debian;
 pub(crate) mod store;

@@ -17,7 +17,7 @@ use crate::reporter::StderrReporter;
 
 /// `--store`, then `$CAIRN_STORE` (both via clap), then `$XDG_DATA_HOME/cairn`, then
 /// `~/.local/share/cairn`.
-fn store_dir(global: &GlobalArgs) -> Result<PathBuf> {
+pub(crate) fn store_dir(global: &GlobalArgs) -> Result<PathBuf> {
     if let Some(dir) = &global.store {
         return Ok(dir.clone());
     }
@@ -30,7 +30,7 @@ fn store_dir(global: &GlobalArgs) -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/cairn"))
 }
 
-fn open(global: &GlobalArgs) -> Result<(Store, StderrReporter)> {
+pub(crate) fn open(global: &GlobalArgs) -> Result<(Store, StderrReporter)> {
     let store = Store::open(&store_dir(global)?)?;
     let reporter = StderrReporter {
         quiet: global.quiet,

@@ -1,0 +1,355 @@
+//! `cairn debian …`
+
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use cairn_debian::{
+    BinaryPackage, DebianLock, FetchError, FetchOptions, FetchReporter, Fetcher, InstallReporter,
+    LockFile, LockedPackage, RepoContext, Repository, Request, Resolution, Trust, debian_sources,
+    fetch_locked, resolve,
+};
+use cairn_store::{Store, StorePath};
+use serde::Serialize;
+
+use crate::cli::{DebianCommand, GlobalArgs, RepoArgs};
+
+pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCode> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match command {
+        DebianCommand::Resolve {
+            repo,
+            with_recommends,
+            json,
+            write_lock,
+            packages,
+        } => {
+            let (store, _) = crate::commands::store::open(global)?;
+            let fetcher = fetcher(&repo, 8)?;
+            let repository = open_repository(&store, &fetcher, &repo, global.quiet)?;
+            let request = Request {
+                packages,
+                recommends: with_recommends,
+            };
+            let resolution = resolve(&repository, &request)?;
+            if json {
+                print_json(&mut out, &repository, &resolution)?;
+            } else {
+                for r in &resolution.packages {
+                    let p = &repository.packages[r.index].package;
+                    writeln!(out, "{} {} {}", p.name, p.version, p.architecture)?;
+                }
+            }
+            if let Some(path) = write_lock {
+                let lock = LockFile {
+                    version: cairn_debian::LOCK_VERSION,
+                    debian: Some(DebianLock::new(&repository, &request, &resolution)),
+                };
+                fs_err::write(&path, lock.to_toml())?;
+            }
+        }
+        DebianCommand::Show {
+            repo,
+            json,
+            package,
+        } => {
+            let (store, _) = crate::commands::store::open(global)?;
+            let fetcher = fetcher(&repo, 8)?;
+            let repository = open_repository(&store, &fetcher, &repo, global.quiet)?;
+            show(&mut out, &repository, &package, json)?;
+        }
+        DebianCommand::Fetch {
+            repo,
+            with_recommends,
+            lock,
+            connections,
+            packages,
+        } => {
+            let (store, _) = crate::commands::store::open(global)?;
+            let fetcher = fetcher(&repo, connections)?;
+            let lock = match lock {
+                Some(path) => {
+                    let text = fs_err::read_to_string(&path)?;
+                    LockFile::parse(&text)
+                        .with_context(|| format!("cannot use the lock `{}`", path.display()))?
+                        .debian
+                        .with_context(|| format!("`{}` has no [debian] part", path.display()))?
+                }
+                None => {
+                    let repository = open_repository(&store, &fetcher, &repo, global.quiet)?;
+                    let request = Request {
+                        packages,
+                        recommends: with_recommends,
+                    };
+                    let resolution = resolve(&repository, &request)?;
+                    DebianLock::new(&repository, &request, &resolution)
+                }
+            };
+            let progress = Arc::new(Progress::new(global.quiet));
+            let reporter: Arc<dyn InstallReporter> = progress.clone();
+            let installed = fetch_locked(&store, &fetcher, &lock, &reporter)?;
+            for path in installed.values() {
+                writeln!(out, "{}", store.object_dir(path).display())?;
+            }
+            progress.summary(installed.len());
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fetcher(repo: &RepoArgs, connections: usize) -> Result<Fetcher> {
+    Ok(Fetcher::new(FetchOptions {
+        connections,
+        offline: repo.offline,
+        ..FetchOptions::default()
+    })?)
+}
+
+fn open_repository(
+    store: &Store,
+    fetcher: &Fetcher,
+    args: &RepoArgs,
+    quiet: bool,
+) -> Result<Repository> {
+    let trust = if args.keyrings.is_empty() {
+        Trust::Debian
+    } else {
+        let mut keys = Vec::new();
+        for path in &args.keyrings {
+            keys.push((path.display().to_string(), fs_err::read_to_string(path)?));
+        }
+        Trust::Keys(keys)
+    };
+    let sources = debian_sources(
+        &args.mirror,
+        &args.suite,
+        &args.components,
+        (!args.no_security).then_some(args.security_mirror.as_str()),
+    );
+    let progress = Progress::new(quiet);
+    let context = RepoContext {
+        store,
+        fetcher,
+        trust,
+        now: SystemTime::now(),
+        reporter: &progress,
+    };
+    let repository = Repository::open(&context, &sources, &args.arch)
+        .with_context(|| format!("cannot read the `{}` suite", args.suite))?;
+    Ok(repository)
+}
+
+#[derive(Serialize)]
+struct PackageJson<'a> {
+    name: &'a str,
+    version: String,
+    architecture: &'a str,
+    suite: &'a str,
+    filename: &'a str,
+    size: u64,
+    sha256: &'a str,
+    source: &'a str,
+    depends: &'a [String],
+}
+
+fn print_json(out: &mut impl Write, repo: &Repository, resolution: &Resolution) -> Result<()> {
+    let packages: Vec<PackageJson<'_>> = resolution
+        .packages
+        .iter()
+        .map(|r| {
+            let sourced = &repo.packages[r.index];
+            let p = &sourced.package;
+            PackageJson {
+                name: &p.name,
+                version: p.version.to_string(),
+                architecture: &p.architecture,
+                suite: repo
+                    .suites
+                    .get(sourced.suite)
+                    .map_or("", |s| s.source.suite.as_str()),
+                filename: &p.filename,
+                size: p.size,
+                sha256: &p.sha256,
+                source: &p.source,
+                depends: &r.depends,
+            }
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &packages)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `cairn debian show`: the candidate (what `resolve` would pick) and every version.
+fn show(out: &mut impl Write, repo: &Repository, name: &str, json: bool) -> Result<()> {
+    let candidate = resolve(
+        repo,
+        &Request {
+            packages: vec![name.to_owned()],
+            recommends: false,
+        },
+    )
+    .map(|r| r.packages)
+    .ok()
+    .and_then(|packages| {
+        packages
+            .into_iter()
+            .map(|r| r.index)
+            .find(|&i| repo.packages[i].package.name == name)
+    });
+    let versions: Vec<usize> = (0..repo.packages.len())
+        .filter(|&i| repo.packages[i].package.name == name)
+        .collect();
+    let Some(chosen) = candidate.or_else(|| versions.first().copied()) else {
+        // Not a package of its own: explain as the resolver would (virtual, unknown…).
+        resolve(
+            repo,
+            &Request {
+                packages: vec![name.to_owned()],
+                recommends: false,
+            },
+        )?;
+        anyhow::bail!("there is no package `{name}`");
+    };
+    let from = |i: usize| {
+        let s = &repo.suites[repo.packages[i].suite].source;
+        (s.mirror.as_str(), s.suite.as_str())
+    };
+    let p = &repo.packages[chosen].package;
+    if json {
+        let (mirror, suite) = from(chosen);
+        let value = serde_json::json!({
+            "name": p.name,
+            "version": p.version.to_string(),
+            "architecture": p.architecture,
+            "mirror": mirror,
+            "suite": suite,
+            "fields": fields(p).into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+            "versions": versions.iter().map(|&i| {
+                let (mirror, suite) = from(i);
+                serde_json::json!({
+                    "version": repo.packages[i].package.version.to_string(),
+                    "mirror": mirror,
+                    "suite": suite,
+                })
+            }).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut *out, &value)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for (field, value) in fields(p) {
+        writeln!(out, "{field}: {value}")?;
+    }
+    let (mirror, suite) = from(chosen);
+    writeln!(out, "From: {mirror} {suite}")?;
+    writeln!(out, "Versions:")?;
+    for &i in &versions {
+        let (mirror, suite) = from(i);
+        let mark = if i == chosen { "*" } else { " " };
+        writeln!(
+            out,
+            " {mark} {} ({mirror} {suite})",
+            repo.packages[i].package.version
+        )?;
+    }
+    Ok(())
+}
+
+fn fields(p: &BinaryPackage) -> Vec<(&'static str, String)> {
+    let join = |clauses: &[cairn_debian::Clause]| {
+        clauses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = vec![
+        ("Package", p.name.clone()),
+        ("Version", p.version.to_string()),
+        ("Architecture", p.architecture.clone()),
+        ("Source", p.source.clone()),
+    ];
+    if let Some(priority) = &p.priority {
+        out.push(("Priority", priority.clone()));
+    }
+    if p.essential {
+        out.push(("Essential", "yes".into()));
+    }
+    for (name, clauses) in [
+        ("Pre-Depends", &p.pre_depends),
+        ("Depends", &p.depends),
+        ("Recommends", &p.recommends),
+        ("Suggests", &p.suggests),
+        ("Conflicts", &p.conflicts),
+        ("Breaks", &p.breaks),
+        ("Replaces", &p.replaces),
+        ("Provides", &p.provides),
+    ] {
+        if !clauses.is_empty() {
+            out.push((name, join(clauses)));
+        }
+    }
+    out.push(("Filename", p.filename.clone()));
+    out.push(("Size", p.size.to_string()));
+    out.push(("SHA256", p.sha256.clone()));
+    out
+}
+
+/// Progress of downloads on stderr: retries as they happen, a summary at the end.
+struct Progress {
+    quiet: bool,
+    downloads: AtomicUsize,
+    bytes: AtomicU64,
+    fresh: AtomicUsize,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            downloads: AtomicUsize::new(0),
+            bytes: AtomicU64::new(0),
+            fresh: AtomicUsize::new(0),
+        }
+    }
+
+    fn summary(&self, total: usize) {
+        if self.quiet {
+            return;
+        }
+        let fresh = self.fresh.load(Ordering::Relaxed);
+        #[allow(clippy::cast_precision_loss)]
+        let mib = self.bytes.load(Ordering::Relaxed) as f64 / f64::from(1 << 20);
+        eprintln!(
+            "{total} packages in the store: {fresh} added ({} downloads, {mib:.1} MiB), {} already there",
+            self.downloads.load(Ordering::Relaxed),
+            total - fresh
+        );
+    }
+}
+
+impl FetchReporter for Progress {
+    fn on_download_done(&self, _url: &str, bytes: u64) {
+        self.downloads.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn on_retry(&self, url: &str, error: &FetchError, wait: Duration) {
+        if !self.quiet {
+            eprintln!("retrying in {}ms: {error} ({url})", wait.as_millis());
+        }
+    }
+}
+
+impl InstallReporter for Progress {
+    fn on_package_ready(&self, _package: &LockedPackage, _object: &StorePath, fresh: bool) {
+        if fresh {
+            self.fresh.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
