@@ -46,7 +46,7 @@ impl Default for FetchOptions {
             retries: 4,
             backoff: Duration::from_millis(250),
             connect_timeout: Duration::from_secs(15),
-            read_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_mins(1),
             offline: false,
         }
     }

@@ -45,6 +45,7 @@ pub struct BinaryPackage {
     pub conflicts: Vec<Clause>,
     pub breaks: Vec<Clause>,
     pub replaces: Vec<Clause>,
+    pub enhances: Vec<Clause>,
     pub provides: Vec<Clause>,
     /// Path of the `.deb` relative to the mirror root (`pool/main/…`).
     pub filename: String,
@@ -121,6 +122,12 @@ impl<'a> Stanza<'_, 'a> {
         }
     }
 
+    /// A yes/no field as apt reads it: `yes` (or `true`), in any case.
+    fn flag(&self, field: &'static str) -> bool {
+        self.optional(field)
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true"))
+    }
+
     fn relations(&self, field: &'static str) -> Result<Vec<Clause>, IndexError> {
         match self.optional(field) {
             None => Ok(Vec::new()),
@@ -173,9 +180,8 @@ fn binary_package(stanza: &Stanza<'_, '_>) -> Result<BinaryPackage, IndexError> 
         version,
         architecture: stanza.required("Architecture")?.into_owned(),
         multi_arch,
-        essential: stanza.optional("Essential").as_deref() == Some("yes"),
-        protected: stanza.optional("Protected").as_deref() == Some("yes")
-            || stanza.optional("Important").as_deref() == Some("yes"),
+        essential: stanza.flag("Essential"),
+        protected: stanza.flag("Protected") || stanza.flag("Important"),
         priority: stanza.optional("Priority").map(Cow::into_owned),
         source,
         source_version,
@@ -186,6 +192,7 @@ fn binary_package(stanza: &Stanza<'_, '_>) -> Result<BinaryPackage, IndexError> 
         conflicts: stanza.relations("Conflicts")?,
         breaks: stanza.relations("Breaks")?,
         replaces: stanza.relations("Replaces")?,
+        enhances: stanza.relations("Enhances")?,
         provides: stanza.relations("Provides")?,
         filename: stanza.required("Filename")?.into_owned(),
         size: size.parse().map_err(|e| stanza.invalid("Size", e))?,
@@ -193,8 +200,52 @@ fn binary_package(stanza: &Stanza<'_, '_>) -> Result<BinaryPackage, IndexError> 
     })
 }
 
-/// Parses a whole `Packages` index.
+/// Parses a whole `Packages` index. Large indexes are split at stanza boundaries and
+/// parsed on all cores; the result (and any error) is the same as a sequential parse.
 pub fn parse_packages(text: &str) -> Result<Vec<BinaryPackage>, IndexError> {
+    const MIN_CHUNK: usize = 4 << 20;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunks = threads.min(text.len() / MIN_CHUNK).max(1);
+    if chunks == 1 {
+        return parse_sequential(text);
+    }
+    let mut parts = Vec::with_capacity(chunks);
+    let mut start = 0;
+    for k in 1..chunks {
+        let target = (text.len() * k / chunks).max(start);
+        // Cut after a blank line, so every part holds whole stanzas.
+        match text[target..].find("\n\n") {
+            Some(at) => {
+                parts.push(&text[start..target + at + 2]);
+                start = target + at + 2;
+            }
+            None => break,
+        }
+    }
+    parts.push(&text[start..]);
+    let results: Vec<Result<Vec<BinaryPackage>, IndexError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|part| scope.spawn(|| parse_sequential(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("parsing does not panic"))
+            .collect()
+    });
+    let mut packages = Vec::new();
+    for result in results {
+        match result {
+            Ok(mut part) => packages.append(&mut part),
+            // Errors name the stanza by its number in the whole index: parse again
+            // sequentially to report it exactly.
+            Err(_) => return parse_sequential(text),
+        }
+    }
+    Ok(packages)
+}
+
+fn parse_sequential(text: &str) -> Result<Vec<BinaryPackage>, IndexError> {
     // Stream the paragraphs: each is converted and dropped before the next is parsed,
     // so memory holds the typed packages, not also every raw paragraph.
     let mut packages = Vec::new();

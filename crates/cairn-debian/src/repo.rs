@@ -15,6 +15,7 @@
 //! its own `Date`, since the keys and `Valid-Until` were checked when it was fetched).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Read as _;
 use std::time::SystemTime;
 
@@ -419,7 +420,7 @@ fn add_snapshot(
     let mut listing = format!("{SNAPSHOT_MAGIC}\n");
     for (path, object) in indexes {
         let sha256 = object_sha256(store, object)?;
-        listing.push_str(&format!("{path} {sha256}\n"));
+        let _ = writeln!(listing, "{path} {sha256}");
     }
     fs_err::write(dir.join("indexes"), listing)?;
     let options = AddOptions {
@@ -498,15 +499,18 @@ fn read_cached(
                 suite: source.suite.clone(),
             });
         }
-        let text = fs_err::read_to_string(context.store.object_dir(&object))?;
-        if release.file(&path).is_ok() {
-            release
-                .verify_index(&path, text.as_bytes())
-                .map_err(|source| RepoError::Release {
-                    url: url.clone(),
-                    source,
-                })?;
+        // The object was checked against the signed hash when it entered the store
+        // (and `cairn store verify` checks it still holds); here the snapshot's record
+        // must agree with the signed Release.
+        if let Ok(signed) = release.file(&path)
+            && &signed.sha256 != sha256
+        {
+            return Err(bad(format!(
+                "`{path}` is recorded as {sha256}, but the Release signs {}",
+                signed.sha256
+            )));
         }
+        let text = fs_err::read_to_string(context.store.object_dir(&object))?;
         texts.push((format!("{}/{path}", source.dists_url()), text));
     }
     Ok((

@@ -24,7 +24,9 @@
 //! `name:any` (`Multi-Arch: allowed` packages); `:native` and `:<arch>` match the
 //! architecture; other architectures are never candidates.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
 
 use crate::index::{BinaryPackage, MultiArch};
@@ -102,26 +104,31 @@ struct Universe<'r> {
 impl<'r> Universe<'r> {
     fn new(repo: &'r Repository) -> Self {
         let arch = repo.arch.as_str();
-        let mut versions: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut providers: HashMap<&str, Vec<(usize, Option<&Version>)>> = HashMap::new();
-        let mut first_seen: HashMap<&str, usize> = HashMap::new();
+        let mut versions: HashMap<&str, Vec<usize>> = HashMap::default();
+        let mut providers: HashMap<&str, Vec<(usize, Option<&Version>)>> = HashMap::default();
+        let mut first_seen: HashMap<&str, usize> = HashMap::default();
         for (i, sourced) in repo.packages.iter().enumerate() {
             let p = &sourced.package;
             // apt numbers a package when its cache first mentions it: its own stanza,
             // then its relations in the order apt parses them, then its Provides.
             // `name:any` is a package of its own there, so it is not counted.
+            if p.architecture != arch && p.architecture != "all" {
+                // Another architecture's packages are other packages in apt's cache.
+                continue;
+            }
             let mut see = |name: &'r str| {
                 let next = first_seen.len();
                 first_seen.entry(name).or_insert(next);
             };
             see(&p.name);
             for clause in parse_order(p).flatten() {
-                for r in clause.0.iter().filter(|r| r.arch.as_deref() != Some("any")) {
-                    see(&r.name);
+                for r in &clause.0 {
+                    if matches!(r.arch.as_deref(), None | Some("native"))
+                        || r.arch.as_deref() == Some(arch)
+                    {
+                        see(&r.name);
+                    }
                 }
-            }
-            if p.architecture != arch && p.architecture != "all" {
-                continue;
             }
             versions.entry(&p.name).or_default().push(i);
             for clause in &p.provides {
@@ -176,8 +183,12 @@ impl<'r> Universe<'r> {
 
     /// Whether package `i` satisfies `relation` through its `Provides`.
     fn provides(&self, i: usize, relation: &Relation) -> bool {
-        if matches!(relation.arch.as_deref(), Some(a) if a != "native" && a != self.arch) {
-            return false;
+        match relation.arch.as_deref() {
+            None | Some("native") => {}
+            // `name:any` through Provides: only from packages that allow it.
+            Some("any") if self.package(i).multi_arch == MultiArch::Allowed => {}
+            Some(arch) if arch == self.arch => {}
+            Some(_) => return false,
         }
         self.package(i).provides.iter().any(|clause| {
             clause.0.iter().any(|p| {
@@ -224,14 +235,19 @@ impl<'r> Universe<'r> {
     /// apt's cache numbered last.
     fn provider_rank(&self, i: usize) -> (bool, bool, u8, std::cmp::Reverse<usize>) {
         let p = self.package(i);
-        let priority = match p.priority.as_deref() {
+        // apt reads the field case-insensitively, and anything unknown as `extra`.
+        let priority = match p
+            .priority
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None => 0,
             Some("required") => 1,
             Some("important") => 2,
             Some("standard") => 3,
             Some("optional") => 4,
-            Some("extra") => 5,
-            Some(_) => 6,
+            Some(_) => 5,
         };
         let seen = self.first_seen.get(p.name.as_str()).copied().unwrap_or(0);
         (
@@ -254,6 +270,7 @@ fn parse_order(p: &BinaryPackage) -> impl Iterator<Item = &Vec<Clause>> {
         &p.recommends,
         &p.suggests,
         &p.replaces,
+        &p.enhances,
         &p.provides,
     ]
     .into_iter()
@@ -270,7 +287,7 @@ struct Marks<'u, 'r> {
     parent: HashMap<usize, usize>,
 }
 
-impl<'u, 'r> Marks<'u, 'r> {
+impl<'r> Marks<'_, 'r> {
     fn is_marked(&self, i: usize) -> bool {
         self.by_name.get(self.universe.package(i).name.as_str()) == Some(&i)
     }
@@ -330,11 +347,26 @@ impl<'u, 'r> Marks<'u, 'r> {
             };
         }
         if let Some((a, b, relation)) = self.conflict(i) {
+            let other = if a == i { b } else { a };
+            // The new package is not marked yet: its chain starts at its parent.
+            let new_chain = match parent {
+                Some(p) => {
+                    let mut chain = vec![self.universe.package(p).name.clone()];
+                    chain.extend(self.chain(p));
+                    format!("needed by {}", chain.join(" ← "))
+                }
+                None => "requested".to_owned(),
+            };
+            let other_chain = match self.chain(other) {
+                chain if chain.is_empty() => "requested".to_owned(),
+                chain => format!("needed by {}", chain.join(" ← ")),
+            };
             return Err(format!(
-                "{} conflicts with {} (`{relation}`){}",
+                "{} conflicts with {} (`{relation}`); {} is {new_chain}, {} is {other_chain}",
                 self.label(a),
                 self.label(b),
-                self.why(if a == i { b } else { a })
+                self.label(i),
+                self.label(other),
             ));
         }
         self.order.push(i);
@@ -362,12 +394,8 @@ impl<'u, 'r> Marks<'u, 'r> {
     }
 
     /// `, needed by a ← b ← request` for a marked package.
-    fn why(&self, mut i: usize) -> String {
-        let mut chain = Vec::new();
-        while let Some(&p) = self.parent.get(&i) {
-            chain.push(self.universe.package(p).name.clone());
-            i = p;
-        }
+    fn why(&self, i: usize) -> String {
+        let chain = self.chain(i);
         if chain.is_empty() {
             String::new()
         } else {
@@ -375,12 +403,28 @@ impl<'u, 'r> Marks<'u, 'r> {
         }
     }
 
-    fn clauses(&self, i: usize) -> Vec<&'r Clause> {
+    /// The names of the packages that pulled in marked package `i`, nearest first.
+    fn chain(&self, mut i: usize) -> Vec<String> {
+        let mut chain = Vec::new();
+        while let Some(&p) = self.parent.get(&i) {
+            chain.push(self.universe.package(p).name.clone());
+            i = p;
+        }
+        chain
+    }
+
+    /// The clauses to install for `i`, each with whether it is critical (a dependency,
+    /// not a recommendation). Pre-Depends first: apt's cache stores them first.
+    fn clauses(&self, i: usize) -> Vec<(&'r Clause, bool)> {
         let p = self.universe.package(i);
-        // Pre-Depends first: apt's cache stores them first.
-        let mut out: Vec<&Clause> = p.pre_depends.iter().chain(&p.depends).collect();
+        let mut out: Vec<(&Clause, bool)> = p
+            .pre_depends
+            .iter()
+            .chain(&p.depends)
+            .map(|c| (c, true))
+            .collect();
         if self.recommends {
-            out.extend(&p.recommends);
+            out.extend(p.recommends.iter().map(|c| (c, false)));
         }
         out
     }
@@ -392,21 +436,14 @@ impl<'u, 'r> Marks<'u, 'r> {
         if !fresh && parent.is_some() {
             return Ok(());
         }
-        for clause in self.clauses(i) {
+        for (clause, critical) in self.clauses(i) {
             if self.satisfied_by(clause).is_some() {
                 continue;
             }
-            let recommended = self
-                .universe
-                .package(i)
-                .recommends
-                .iter()
-                .any(|c| c == clause)
-                && !self.universe.package(i).depends.iter().any(|c| c == clause);
             match self.install_clause(i, clause) {
                 Ok(()) => {}
                 // apt installs what it can of Recommends and goes on.
-                Err(_) if recommended => {}
+                Err(_) if !critical => {}
                 Err(e) => return Err(e),
             }
         }
@@ -462,20 +499,18 @@ impl<'u, 'r> Marks<'u, 'r> {
                     }
                 })
                 .collect();
-            match (versions.is_empty(), providers.is_empty()) {
-                (true, true) => {
-                    let _ = write!(text, "\n  - `{}`: no such package", relation.name);
+            if versions.is_empty() && providers.is_empty() {
+                let _ = write!(text, "\n  - `{}`: no such package", relation.name);
+            } else {
+                let mut parts = Vec::new();
+                if !versions.is_empty() {
+                    parts.push(format!("available versions {}", versions.join(", ")));
                 }
-                _ => {
-                    let _ = write!(text, "\n  - `{relation}`:");
-                    if !versions.is_empty() {
-                        let _ = write!(text, " available versions {}", versions.join(", "));
-                    }
-                    if !providers.is_empty() {
-                        let list: Vec<String> = providers.into_iter().collect();
-                        let _ = write!(text, "; provided by {}", list.join(", "));
-                    }
+                if !providers.is_empty() {
+                    let list: Vec<String> = providers.into_iter().collect();
+                    parts.push(format!("provided by {}", list.join(", ")));
                 }
+                let _ = write!(text, "\n  - `{relation}`: {}", parts.join("; "));
             }
         }
         text
@@ -489,8 +524,8 @@ pub fn resolve(repo: &Repository, request: &Request) -> Result<Resolution, Resol
         universe: &universe,
         recommends: request.recommends,
         order: Vec::new(),
-        by_name: HashMap::new(),
-        parent: HashMap::new(),
+        by_name: HashMap::default(),
+        parent: HashMap::default(),
     };
     let mut requested = Vec::with_capacity(request.packages.len());
     for name in &request.packages {
@@ -511,7 +546,7 @@ pub fn resolve(repo: &Repository, request: &Request) -> Result<Resolution, Resol
         let depends: BTreeSet<String> = marks
             .clauses(i)
             .into_iter()
-            .filter_map(|c| marks.satisfied_by(c))
+            .filter_map(|(c, _)| marks.satisfied_by(c))
             .map(|d| universe.package(d).name.clone())
             .filter(|n| *n != p.name)
             .collect();

@@ -78,17 +78,17 @@ fn compare(suite: &str, requests: &[&[&str]]) {
                 )
             })
             .collect();
-        if actual != expected {
+        if actual == expected {
+            eprintln!(
+                "{suite} {request:?}: {} packages, equal to apt",
+                actual.len()
+            );
+        } else {
             failures.push(format!(
                 "{suite} {request:?}:\n  only apt: {:?}\n  only cairn: {:?}",
                 expected.difference(&actual).collect::<Vec<_>>(),
                 actual.difference(&expected).collect::<Vec<_>>()
             ));
-        } else {
-            eprintln!(
-                "{suite} {request:?}: {} packages, equal to apt",
-                actual.len()
-            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -13,8 +13,7 @@
 //! refuses must be refused by apt too. The apt half is skipped only when `apt-get` is
 //! missing outside CI.
 //!
-//! Tests marked `#[ignore]` show a disagreement with apt that the resolver does not
-//! handle yet; their reason says which.
+//! The last group holds disagreements with apt found in review (all fixed since).
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
@@ -217,8 +216,10 @@ impl World {
             .packages
             .iter()
             .find(|r| self.repo.packages[r.index].package.name == name)
-            .map(|r| r.depends.as_slice())
-            .unwrap_or_else(|| panic!("`{name}` is not in the resolution"))
+            .map_or_else(
+                || panic!("`{name}` is not in the resolution"),
+                |r| r.depends.as_slice(),
+            )
     }
 }
 
@@ -290,9 +291,10 @@ fn recommends_only_with_the_flag_and_unsatisfiable_ones_are_skipped() {
                 ("Depends", "libc6, git-man (>= 1:2.39.2-1.1)"),
                 (
                     "Recommends",
-                    // `openssh-client` is too old, `git-missing` does not exist and
-                    // `gitk` cannot be installed: all three are skipped.
-                    "less, patch, openssh-client (>= 1:9.9), git-missing, gitk",
+                    // `openssh-client` is too old, `git-missing` does not exist,
+                    // `gitk` cannot be installed and `git-svn` conflicts with
+                    // `libc6`: all four are skipped.
+                    "less, patch, openssh-client (>= 1:9.9), git-missing, gitk, git-svn",
                 ),
             ],
         ),
@@ -303,6 +305,12 @@ fn recommends_only_with_the_flag_and_unsatisfiable_ones_are_skipped() {
         ("openssh-client", "1:9.2p1-2", "amd64", &[]),
         ("gitk", "1:2.39.2-1.1", "all", &[("Depends", "tk (>= 8.7)")]),
         ("tk", "8.6.13", "amd64", &[]),
+        (
+            "git-svn",
+            "1:2.39.2-1.1",
+            "all",
+            &[("Conflicts", "libc6 (<< 2.40)")],
+        ),
     ]);
     world.installs(
         &["git"],
@@ -327,8 +335,16 @@ fn recommends_only_with_the_flag_and_unsatisfiable_ones_are_skipped() {
 #[test]
 fn recommended_package_whose_dependencies_fail_deeper_is_left_out() {
     // `git-cvs` itself looks installable, and `cvs` is; `cvsps` fails one level down.
+    // apt marks `cvs` before it gives up `git-cvs`, then drops it as unneeded.
     let world = World::new(&[
         ("git", "1:2.39.2-1.1", "amd64", &[("Recommends", "git-cvs")]),
+        (
+            "tig",
+            "2.5.8-1",
+            "amd64",
+            &[("Recommends", "git-cvs | git-email")],
+        ),
+        ("git-email", "1:2.39.2-1.1", "all", &[]),
         (
             "git-cvs",
             "1:2.39.2-1.1",
@@ -344,6 +360,10 @@ fn recommended_package_whose_dependencies_fail_deeper_is_left_out() {
         ),
     ]);
     world.installs_with_recommends(&["git"], &[("git", "1:2.39.2-1.1")]);
+    world.installs_with_recommends(
+        &["tig"],
+        &[("tig", "2.5.8-1"), ("git-email", "1:2.39.2-1.1")],
+    );
 }
 
 #[test]
@@ -390,6 +410,26 @@ fn alternatives_first_installable_wins() {
             &[("Depends", "mail-broken | postfix")],
         ),
         ("mail-broken", "1.0", "amd64", &[("Depends", "libmissing1")]),
+        (
+            "logwatch",
+            "7.8-1",
+            "all",
+            &[("Depends", "mail-deep | postfix")],
+        ),
+        // Installable at first sight; `liblockfile-bin` fails one level down.
+        (
+            "mail-deep",
+            "1.0",
+            "amd64",
+            &[("Depends", "libc6, liblockfile-bin")],
+        ),
+        ("libc6", "2.36-9", "amd64", &[]),
+        (
+            "liblockfile-bin",
+            "1.17-1",
+            "amd64",
+            &[("Depends", "liblockfile-missing")],
+        ),
         ("exim4", "4.96-15", "all", &[]),
         ("postfix", "3.7.6-0+deb12u1", "amd64", &[]),
     ]);
@@ -407,6 +447,11 @@ fn alternatives_first_installable_wins() {
     world.installs(
         &["logcheck"],
         &[("logcheck", "1.4.2"), ("postfix", "3.7.6-0+deb12u1")],
+    );
+    // Also when they fail deeper down; what the failed one pulled in is dropped.
+    world.installs(
+        &["logwatch"],
+        &[("logwatch", "7.8-1"), ("postfix", "3.7.6-0+deb12u1")],
     );
 }
 
@@ -431,23 +476,36 @@ fn alternative_whose_version_constraint_fails_is_skipped() {
 #[test]
 fn alternative_already_marked_wins_depth_first() {
     let world = World::new(&[
-        // `x` comes first and pulls in `b`: then `a | b` is already satisfied.
-        ("late", "1.0", "amd64", &[("Depends", "x, a | b")]),
-        // The other way round, `a` is chosen before `x` pulls in `b`.
-        ("early", "1.0", "amd64", &[("Depends", "a | b, x")]),
-        ("x", "1.0", "amd64", &[("Depends", "b")]),
-        ("a", "1.0", "amd64", &[]),
-        ("b", "1.0", "amd64", &[]),
+        // `xdep` comes first and pulls in `beta`: then `alpha | beta` is satisfied.
+        ("late", "1.0", "amd64", &[("Depends", "xdep, alpha | beta")]),
+        // The other way round, `alpha` is chosen before `xdep` pulls in `beta`.
+        (
+            "early",
+            "1.0",
+            "amd64",
+            &[("Depends", "alpha | beta, xdep")],
+        ),
+        ("xdep", "1.0", "amd64", &[("Depends", "beta")]),
+        ("alpha", "1.0", "amd64", &[]),
+        ("beta", "1.0", "amd64", &[]),
     ]);
-    world.installs(&["late"], &[("late", "1.0"), ("x", "1.0"), ("b", "1.0")]);
+    world.installs(
+        &["late"],
+        &[("late", "1.0"), ("xdep", "1.0"), ("beta", "1.0")],
+    );
     world.installs(
         &["early"],
-        &[("early", "1.0"), ("a", "1.0"), ("b", "1.0"), ("x", "1.0")],
+        &[
+            ("early", "1.0"),
+            ("alpha", "1.0"),
+            ("beta", "1.0"),
+            ("xdep", "1.0"),
+        ],
     );
-    // A requested package is marked before any dependency is installed.
+    // Requested packages are all marked before any dependency is installed.
     world.installs(
-        &["early", "b"],
-        &[("early", "1.0"), ("b", "1.0"), ("x", "1.0")],
+        &["early", "beta"],
+        &[("early", "1.0"), ("beta", "1.0"), ("xdep", "1.0")],
     );
 }
 
@@ -595,48 +653,81 @@ fn protected_provider_beats_priority_and_order() {
     );
 }
 
-/// Pairs of providers of one virtual name each, the better `Priority` first, so the
-/// last-seen tie-break alone would pick the other.
-const PRIORITIES: &[(&str, Option<&str>, Option<&str>)] = &[
-    ("v1", None, Some("required")),
-    ("v2", Some("required"), Some("important")),
-    ("v3", Some("important"), Some("standard")),
-    ("v4", Some("standard"), Some("optional")),
-    ("v5", Some("optional"), Some("extra")),
-];
-
 #[test]
 fn providers_by_priority() {
-    let names: Vec<[String; 3]> = PRIORITIES
-        .iter()
-        .map(|(v, _, _)| {
-            [
-                format!("{v}-user"),
-                format!("{v}-best"),
-                format!("{v}-worse"),
-            ]
-        })
-        .collect();
-    let fields: Vec<[Vec<(&str, &str)>; 3]> = PRIORITIES
-        .iter()
-        .map(|(v, best, worse)| {
-            let provider = |priority: &Option<&'static str>| {
-                let mut f = vec![("Provides", *v)];
-                f.extend(priority.map(|p| ("Priority", p)));
-                f
-            };
-            [vec![("Depends", *v)], provider(best), provider(worse)]
-        })
-        .collect();
-    let mut stanzas: Vec<Stanza<'_>> = Vec::new();
-    for (names, fields) in names.iter().zip(&fields) {
-        for (name, fields) in names.iter().zip(fields) {
-            stanzas.push((name, "1.0", "amd64", fields));
-        }
-    }
-    let world = World::new(&stanzas);
-    for [user, best, _] in &names {
-        world.installs(&[user], &[(user, "1.0"), (best, "1.0")]);
+    // One virtual name per step of apt's order (none, required, important, standard,
+    // optional, extra); the better provider comes first, so the last-seen tie-break
+    // alone would pick the other.
+    let world = World::new(&[
+        ("v1-user", "1.0", "amd64", &[("Depends", "v1")]),
+        ("v1-none", "1.0", "amd64", &[("Provides", "v1")]),
+        (
+            "v1-required",
+            "1.0",
+            "amd64",
+            &[("Provides", "v1"), ("Priority", "required")],
+        ),
+        ("v2-user", "1.0", "amd64", &[("Depends", "v2")]),
+        (
+            "v2-required",
+            "1.0",
+            "amd64",
+            &[("Provides", "v2"), ("Priority", "required")],
+        ),
+        (
+            "v2-important",
+            "1.0",
+            "amd64",
+            &[("Provides", "v2"), ("Priority", "important")],
+        ),
+        ("v3-user", "1.0", "amd64", &[("Depends", "v3")]),
+        (
+            "v3-important",
+            "1.0",
+            "amd64",
+            &[("Provides", "v3"), ("Priority", "important")],
+        ),
+        (
+            "v3-standard",
+            "1.0",
+            "amd64",
+            &[("Provides", "v3"), ("Priority", "standard")],
+        ),
+        ("v4-user", "1.0", "amd64", &[("Depends", "v4")]),
+        (
+            "v4-standard",
+            "1.0",
+            "amd64",
+            &[("Provides", "v4"), ("Priority", "standard")],
+        ),
+        (
+            "v4-optional",
+            "1.0",
+            "amd64",
+            &[("Provides", "v4"), ("Priority", "optional")],
+        ),
+        ("v5-user", "1.0", "amd64", &[("Depends", "v5")]),
+        (
+            "v5-optional",
+            "1.0",
+            "amd64",
+            &[("Provides", "v5"), ("Priority", "optional")],
+        ),
+        (
+            "v5-extra",
+            "1.0",
+            "amd64",
+            &[("Provides", "v5"), ("Priority", "extra")],
+        ),
+    ]);
+    for (user, chosen) in [
+        ("v1-user", "v1-none"),
+        ("v2-user", "v2-required"),
+        ("v3-user", "v3-important"),
+        ("v4-user", "v4-standard"),
+        ("v5-user", "v5-optional"),
+    ] {
+        world.installs(&[user], &[(user, "1.0"), (chosen, "1.0")]);
     }
 }
 
@@ -661,8 +752,8 @@ fn provider_tie_goes_to_the_one_apt_saw_last() {
             "amd64",
             &[("Provides", "mail-transport-agent")],
         ),
-        // `msmtp` is mentioned by the first stanza's `Suggests` below, before
-        // `opensmtpd` has a stanza: apt numbers `opensmtpd` after it.
+        // `doc`'s `Suggests` mentions `msmtp` before `opensmtpd` has a stanza, so
+        // apt numbers `opensmtpd` after `msmtp`, whatever the stanza order.
         ("esmtp-user", "1.0", "amd64", &[("Depends", "smtp-client")]),
         ("doc", "1.0", "all", &[("Suggests", "msmtp")]),
         (
@@ -681,6 +772,36 @@ fn provider_tie_goes_to_the_one_apt_saw_last() {
         &["esmtp-user"],
         &[("esmtp-user", "1.0"), ("opensmtpd", "6.8.0p2-4")],
     );
+}
+
+#[test]
+fn provider_tie_across_suites_follows_source_order() {
+    // apt reads `main-suite` first, then `sec-suite`: the provider there is seen last.
+    let user: Stanza<'_> = (
+        "mutt",
+        "2.2.9-1",
+        "amd64",
+        &[("Depends", "mail-transport-agent")],
+    );
+    let exim: Stanza<'_> = (
+        "exim4",
+        "4.96-15",
+        "all",
+        &[("Provides", "mail-transport-agent")],
+    );
+    let postfix: Stanza<'_> = (
+        "postfix",
+        "3.7.6-0+deb12u1",
+        "amd64",
+        &[("Provides", "mail-transport-agent")],
+    );
+    let world = World::suites(&[&[user, exim], &[postfix]]);
+    world.installs(
+        &["mutt"],
+        &[("mutt", "2.2.9-1"), ("postfix", "3.7.6-0+deb12u1")],
+    );
+    let world = World::suites(&[&[postfix], &[user, exim]]);
+    world.installs(&["mutt"], &[("mutt", "2.2.9-1"), ("exim4", "4.96-15")]);
 }
 
 #[test]
@@ -730,14 +851,45 @@ fn versioned_provides() {
 }
 
 #[test]
+fn versioned_provides_stands_in_for_a_real_package_too_old() {
+    // `libjpeg62-turbo` is too old for `viewer`; `libjpeg-ng` provides a newer one.
+    let world = World::new(&[
+        (
+            "viewer",
+            "1.0",
+            "amd64",
+            &[("Depends", "libjpeg62-turbo (>= 1:2.1)")],
+        ),
+        ("libjpeg62-turbo", "1:2.0.6-4", "amd64", &[]),
+        (
+            "libjpeg-ng",
+            "3.0.0-1",
+            "amd64",
+            &[("Provides", "libjpeg62-turbo (= 1:2.1.5)")],
+        ),
+    ]);
+    world.installs(&["viewer"], &[("viewer", "1.0"), ("libjpeg-ng", "3.0.0-1")]);
+}
+
+#[test]
 fn only_the_candidate_provides() {
-    // The newer `mailutils` no longer provides `mailx`.
+    // The newer `mailutils` no longer provides `mailx` or `mail-reader`.
     let world = World::new(&[
         ("cron-mail", "1.0", "all", &[("Depends", "mailx")]),
-        ("mailutils", "1:3.15-4", "amd64", &[("Provides", "mailx")]),
+        (
+            "mailutils",
+            "1:3.15-4",
+            "amd64",
+            &[("Provides", "mailx, mail-reader")],
+        ),
         ("mailutils", "1:3.17-1", "amd64", &[]),
+        ("reporter", "1.0", "all", &[("Depends", "mail-reader")]),
+        ("mutt", "2.2.9-1", "amd64", &[("Provides", "mail-reader")]),
     ]);
     world.refuses(&["cron-mail"]);
+    // `mutt` is the only provider, for a dependency and for a request.
+    world.installs(&["reporter"], &[("reporter", "1.0"), ("mutt", "2.2.9-1")]);
+    world.installs(&["mail-reader"], &[("mutt", "2.2.9-1")]);
 }
 
 #[test]
@@ -804,12 +956,24 @@ fn any_qualifier_needs_multi_arch_allowed() {
 }
 
 #[test]
-fn native_qualifier() {
+fn native_and_own_architecture_qualifiers() {
     let world = World::new(&[
         ("perl", "5.36.0-7", "amd64", &[]),
         ("tool", "1.0", "amd64", &[("Depends", "perl:native")]),
+        // `Architecture: all` packages count as native.
+        ("tzdata", "2024a-0+deb12u1", "all", &[]),
+        ("clock", "1.0", "amd64", &[("Depends", "tzdata:native")]),
+        ("clock64", "1.0", "amd64", &[("Depends", "tzdata:amd64")]),
     ]);
     world.installs(&["tool"], &[("tool", "1.0"), ("perl", "5.36.0-7")]);
+    world.installs(
+        &["clock"],
+        &[("clock", "1.0"), ("tzdata", "2024a-0+deb12u1")],
+    );
+    world.installs(
+        &["clock64"],
+        &[("clock64", "1.0"), ("tzdata", "2024a-0+deb12u1")],
+    );
 }
 
 #[test]
@@ -879,11 +1043,67 @@ fn alternative_conflicting_with_a_marked_package_is_skipped() {
             "amd64",
             &[("Breaks", "libgnutls30 (<< 3.8)")],
         ),
+        // The other way round: the marked package declares the conflict.
+        (
+            "app3",
+            "1.0",
+            "amd64",
+            &[("Depends", "libnss3, tls-openssl | tls-gnutls")],
+        ),
+        (
+            "libnss3",
+            "2:3.87.1-1",
+            "amd64",
+            &[("Conflicts", "tls-openssl")],
+        ),
+        (
+            "app4",
+            "1.0",
+            "amd64",
+            &[("Depends", "libnspr4, tls-openssl | tls-gnutls")],
+        ),
+        (
+            "libnspr4",
+            "2:4.35-1",
+            "amd64",
+            &[("Breaks", "tls-openssl")],
+        ),
+        // A requested package is marked before the dependencies of the others.
+        (
+            "app5",
+            "1.0",
+            "amd64",
+            &[("Depends", "tls-openssl | tls-gnutls")],
+        ),
     ]);
     world.installs(
         &["app"],
         &[
             ("app", "1.0"),
+            ("libgnutls30", "3.7.9-2"),
+            ("tls-gnutls", "1.0"),
+        ],
+    );
+    world.installs(
+        &["app3"],
+        &[
+            ("app3", "1.0"),
+            ("libnss3", "2:3.87.1-1"),
+            ("tls-gnutls", "1.0"),
+        ],
+    );
+    world.installs(
+        &["app4"],
+        &[
+            ("app4", "1.0"),
+            ("libnspr4", "2:4.35-1"),
+            ("tls-gnutls", "1.0"),
+        ],
+    );
+    world.installs(
+        &["app5", "libgnutls30"],
+        &[
+            ("app5", "1.0"),
             ("libgnutls30", "3.7.9-2"),
             ("tls-gnutls", "1.0"),
         ],
@@ -949,6 +1169,7 @@ fn requesting_conflicting_packages_fails() {
         ),
         ("nano", "7.2-1", "amd64", &[("Breaks", "pico")]),
         ("pico", "1.0", "amd64", &[]),
+        ("alpine", "2.26", "amd64", &[("Depends", "pico")]),
     ]);
     let error = world
         .refuses(&["exim4-daemon-light", "postfix"])
@@ -960,6 +1181,12 @@ fn requesting_conflicting_packages_fails() {
     let error = world.refuses(&["pico", "nano"]).to_string();
     assert!(
         error.contains("nano 7.2-1") && error.contains("pico 1.0") && error.contains("`pico`"),
+        "{error}"
+    );
+    // A requested package breaks what another one needs.
+    let error = world.refuses(&["nano", "alpine"]).to_string();
+    assert!(
+        error.contains("nano 7.2-1") && error.contains("pico 1.0"),
         "{error}"
     );
 }
@@ -1093,13 +1320,13 @@ fn other_architectures_are_never_chosen() {
 #[test]
 fn dependency_cycles_resolve() {
     let world = World::new(&[
-        ("a", "1.0", "amd64", &[("Depends", "bb")]),
-        ("bb", "1.0", "amd64", &[("Depends", "a")]),
-        ("x1", "1.0", "amd64", &[("Pre-Depends", "x2")]),
+        ("aa", "1.0", "amd64", &[("Depends", "bb")]),
+        ("bb", "1.0", "amd64", &[("Depends", "aa")]),
+        ("x1", "1.0", "amd64", &[("Depends", "x2")]),
         ("x2", "1.0", "amd64", &[("Depends", "x3")]),
         ("x3", "1.0", "amd64", &[("Depends", "x1 (>= 1.0)")]),
     ]);
-    world.installs(&["a"], &[("a", "1.0"), ("bb", "1.0")]);
+    world.installs(&["aa"], &[("aa", "1.0"), ("bb", "1.0")]);
     world.installs(&["x2"], &[("x1", "1.0"), ("x2", "1.0"), ("x3", "1.0")]);
 }
 
@@ -1217,4 +1444,156 @@ fn unknown_name_suggests_close_ones() {
     );
     assert!(!close.contains(&"perl".to_owned()), "{close:?}");
     assert!(error.to_string().contains("did you mean"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Disagreements with apt found in review, fixed in resolve.rs and index.rs
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn pre_depends_clause_also_recommended_is_still_required() {
+    let world = World::new(&[
+        (
+            "app",
+            "1.0",
+            "amd64",
+            &[
+                ("Pre-Depends", "libfoo (>= 2)"),
+                ("Recommends", "libfoo (>= 2)"),
+            ],
+        ),
+        ("libfoo", "1.0", "amd64", &[]),
+    ]);
+    let error = world.refuses(&["app"]).to_string();
+    assert!(error.contains("libfoo (>= 2)"), "{error}");
+}
+
+#[test]
+fn any_qualifier_on_a_virtual_package() {
+    let world = World::new(&[
+        ("tool", "1.0", "all", &[("Depends", "py-abi:any (>= 2)")]),
+        (
+            "pyimpl",
+            "1.0",
+            "amd64",
+            &[("Provides", "py-abi (= 2.0)"), ("Multi-Arch", "allowed")],
+        ),
+        ("tool2", "1.0", "all", &[("Depends", "pl-abi:any")]),
+        (
+            "plimpl",
+            "1.0",
+            "amd64",
+            &[("Provides", "pl-abi"), ("Multi-Arch", "foreign")],
+        ),
+    ]);
+    world.installs(&["tool"], &[("tool", "1.0"), ("pyimpl", "1.0")]);
+    world.refuses(&["tool2"]);
+}
+
+#[test]
+fn provider_priority_is_read_as_apt_reads_it() {
+    let world = World::new(&[
+        ("user", "1.0", "amd64", &[("Depends", "virt")]),
+        (
+            "p-opt",
+            "1.0",
+            "amd64",
+            &[("Provides", "virt"), ("Priority", "optional")],
+        ),
+        (
+            "p-req",
+            "1.0",
+            "amd64",
+            &[("Provides", "virt"), ("Priority", "Required")],
+        ),
+        ("user2", "1.0", "amd64", &[("Depends", "virt2")]),
+        (
+            "q-extra",
+            "1.0",
+            "amd64",
+            &[("Provides", "virt2"), ("Priority", "extra")],
+        ),
+        // apt: `extra` too, and seen last.
+        (
+            "q-odd",
+            "1.0",
+            "amd64",
+            &[("Provides", "virt2"), ("Priority", "custom")],
+        ),
+    ]);
+    world.installs(&["user"], &[("user", "1.0"), ("p-req", "1.0")]);
+    world.installs(&["user2"], &[("user2", "1.0"), ("q-odd", "1.0")]);
+}
+
+#[test]
+fn enhances_counts_in_apts_numbering() {
+    let world = World::new(&[
+        // apt numbers `p2` here, before `p1`'s stanza: `p1` is seen last and wins.
+        ("plugin", "1.0", "amd64", &[("Enhances", "p2")]),
+        ("p1", "1.0", "amd64", &[("Provides", "virt")]),
+        ("p2", "1.0", "amd64", &[("Provides", "virt")]),
+        ("user", "1.0", "amd64", &[("Depends", "virt")]),
+    ]);
+    world.installs(&["user"], &[("user", "1.0"), ("p1", "1.0")]);
+}
+
+#[test]
+fn other_architecture_mentions_do_not_number_names() {
+    let world = World::new(&[
+        ("helper", "1.0", "i386", &[("Depends", "p2")]),
+        ("doc", "1.0", "all", &[("Suggests", "q2:i386")]),
+        ("p1", "1.0", "amd64", &[("Provides", "virt")]),
+        ("p2", "1.0", "amd64", &[("Provides", "virt")]),
+        ("user", "1.0", "amd64", &[("Depends", "virt")]),
+        ("q1", "1.0", "amd64", &[("Provides", "virt2")]),
+        ("q2", "1.0", "amd64", &[("Provides", "virt2")]),
+        ("user2", "1.0", "amd64", &[("Depends", "virt2")]),
+    ]);
+    world.installs(&["user"], &[("user", "1.0"), ("p2", "1.0")]);
+    world.installs(&["user2"], &[("user2", "1.0"), ("q2", "1.0")]);
+}
+
+#[test]
+fn essential_flag_is_read_as_apt_reads_it() {
+    let world = World::new(&[
+        ("user", "1.0", "amd64", &[("Depends", "virt")]),
+        (
+            "p-ess",
+            "1.0",
+            "amd64",
+            &[("Provides", "virt"), ("Essential", "Yes")],
+        ),
+        ("p-other", "1.0", "amd64", &[("Provides", "virt")]),
+    ]);
+    world.installs(&["user"], &[("user", "1.0"), ("p-ess", "1.0")]);
+}
+
+#[test]
+fn conflict_error_says_who_needs_the_new_package() {
+    let world = World::new(&[
+        ("nano", "7.2-1", "amd64", &[("Breaks", "pico")]),
+        ("pico", "1.0", "amd64", &[]),
+        ("alpine", "2.26", "amd64", &[("Depends", "pico")]),
+    ]);
+    let error = world.refuses(&["nano", "alpine"]).to_string();
+    assert!(error.contains("needed by alpine"), "{error}");
+}
+
+#[test]
+fn unsatisfiable_message_for_a_virtual_name_reads_well() {
+    let world = World::new(&[
+        (
+            "strict",
+            "1.0",
+            "amd64",
+            &[("Depends", "libbar-abi (>= 1)")],
+        ),
+        ("libbar", "1.0", "amd64", &[("Provides", "libbar-abi")]),
+    ]);
+    let error = world.refuses(&["strict"]).to_string();
+    assert!(!error.contains(":;"), "{error}");
+    assert!(
+        error.contains("provided by libbar 1.0 (unversioned)"),
+        "{error}"
+    );
 }

@@ -70,23 +70,20 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
         } => {
             let (store, _) = crate::commands::store::open(global)?;
             let fetcher = fetcher(&repo, connections)?;
-            let lock = match lock {
-                Some(path) => {
-                    let text = fs_err::read_to_string(&path)?;
-                    LockFile::parse(&text)
-                        .with_context(|| format!("cannot use the lock `{}`", path.display()))?
-                        .debian
-                        .with_context(|| format!("`{}` has no [debian] part", path.display()))?
-                }
-                None => {
-                    let repository = open_repository(&store, &fetcher, &repo, global.quiet)?;
-                    let request = Request {
-                        packages,
-                        recommends: with_recommends,
-                    };
-                    let resolution = resolve(&repository, &request)?;
-                    DebianLock::new(&repository, &request, &resolution)
-                }
+            let lock = if let Some(path) = lock {
+                let text = fs_err::read_to_string(&path)?;
+                LockFile::parse(&text)
+                    .with_context(|| format!("cannot use the lock `{}`", path.display()))?
+                    .debian
+                    .with_context(|| format!("`{}` has no [debian] part", path.display()))?
+            } else {
+                let repository = open_repository(&store, &fetcher, &repo, global.quiet)?;
+                let request = Request {
+                    packages,
+                    recommends: with_recommends,
+                };
+                let resolution = resolve(&repository, &request)?;
+                DebianLock::new(&repository, &request, &resolution)
             };
             let progress = Arc::new(Progress::new(global.quiet));
             let reporter: Arc<dyn InstallReporter> = progress.clone();
