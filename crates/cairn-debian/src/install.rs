@@ -2,6 +2,12 @@
 //! each checked against its locked size and SHA-256), unpack each into an object whose
 //! references are its locked dependencies, and register them dependencies first.
 //!
+//! **Resuming.** Each download goes to a blob in the store (`v1/blobs/sha256/`, outside
+//! the registry) as soon as it is verified, and the blob is removed once its package is
+//! unpacked. A run that fails keeps its verified downloads, so the next one fetches only
+//! what is still missing. Objects registered before a failure are complete packages
+//! whose dependencies are all present; the package that failed is never registered.
+//!
 //! **Identity.** A package's object is input-addressed: its path is a hash of
 //! (`cairn-deb-object-v1`, the `.deb`'s SHA-256, its references), so it is known before
 //! anything is downloaded, and a repeated or resumed fetch skips every package the store
@@ -111,8 +117,7 @@ pub fn fetch_locked(
     if missing.is_empty() {
         return Ok(paths);
     }
-    let scratch = tempfile::tempdir()?;
-    let debs = download(fetcher, lock, &missing, scratch.path(), reporter)?;
+    let debs = download(store, fetcher, lock, &missing, reporter)?;
     // Dependencies first; independent packages of one wave unpack in parallel.
     let waves = waves(&components, &packages, &missing);
     for wave in waves {
@@ -129,7 +134,11 @@ pub fn fetch_locked(
                         let result =
                             unpack(store, package, &debs[name], &references[name], &paths[name]);
                         match result {
-                            Ok(()) => reporter.on_package_ready(package, &paths[name], true),
+                            Ok(()) => {
+                                // Unpacked: the download has done its job.
+                                let _ = store.remove_blob(&package.sha256);
+                                reporter.on_package_ready(package, &paths[name], true);
+                            }
                             Err(e) => {
                                 failure.lock().expect("not poisoned").get_or_insert(e);
                                 return;
@@ -159,15 +168,28 @@ fn object_name(p: &LockedPackage) -> String {
     sanitize_name(&format!("{}_{}_{}", p.name, p.version, p.architecture))
 }
 
+/// Makes sure the `.deb` of every `missing` package is a verified blob in the store:
+/// blobs left by an earlier, interrupted run are used again, the rest is downloaded in
+/// parallel. Every download that succeeds is kept, even when another fails, so a rerun
+/// fetches only what is still missing.
 fn download(
+    store: &Store,
     fetcher: &Fetcher,
     lock: &DebianLock,
     missing: &[&LockedPackage],
-    dir: &std::path::Path,
     reporter: &Arc<dyn InstallReporter>,
 ) -> Result<BTreeMap<String, PathBuf>, InstallError> {
-    let mut jobs = Vec::with_capacity(missing.len());
+    let mut out = BTreeMap::new();
+    let mut jobs = Vec::new();
+    let mut wanted = Vec::new();
     for p in missing {
+        let blob = store.blob_path(&p.sha256)?;
+        if blob_holds(&blob, p)? {
+            out.insert(p.name.clone(), blob);
+            continue;
+        }
+        // A damaged leftover is replaced.
+        store.remove_blob(&p.sha256)?;
         let repository = lock
             .repository_of(p)
             .ok_or_else(|| InstallError::NoRepository(p.repository.clone()))?;
@@ -177,20 +199,44 @@ fn download(
                 size: p.size,
                 sha256: p.sha256.clone(),
             },
-            dest: dir.join(format!("{}.deb", p.sha256)),
+            dest: store.blob_staging_path(&p.sha256)?,
         });
+        wanted.push(*p);
     }
     let fetch_reporter: Arc<dyn FetchReporter> = Arc::new(Forward(reporter.clone()));
     let results = fetcher.download_all(&jobs, &fetch_reporter);
-    let mut out = BTreeMap::new();
-    for ((p, job), result) in missing.iter().zip(jobs).zip(results) {
-        result.map_err(|source| InstallError::Fetch {
-            package: label(p),
-            source,
-        })?;
-        out.insert(p.name.clone(), job.dest);
+    let mut first_error = None;
+    for ((p, job), result) in wanted.iter().zip(jobs).zip(results) {
+        match result {
+            Ok(()) => {
+                let blob = store.commit_blob(&job.dest, &p.sha256)?;
+                out.insert(p.name.clone(), blob);
+            }
+            Err(source) => {
+                first_error.get_or_insert(InstallError::Fetch {
+                    package: label(p),
+                    source,
+                });
+            }
+        }
     }
-    Ok(out)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Whether the blob at `path` exists and is exactly the locked `.deb`.
+fn blob_holds(path: &std::path::Path, package: &LockedPackage) -> Result<bool, InstallError> {
+    let Ok(mut file) = fs_err::File::open(path) else {
+        return Ok(false);
+    };
+    if file.metadata()?.len() != package.size {
+        return Ok(false);
+    }
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(data_encoding::HEXLOWER.encode(&hasher.finalize()) == package.sha256)
 }
 
 /// Passes fetch progress on to an install reporter.

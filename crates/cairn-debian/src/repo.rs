@@ -11,8 +11,9 @@
 //! - a named root `debian:<mirror>:<suite>:<arch>:<components>` pointing at the
 //!   latest snapshot, which keeps it and its indexes from the garbage collector.
 //!
-//! Offline, the snapshot is read back and its signature checked again (at the time of
-//! its own `Date`, since the keys and `Valid-Until` were checked when it was fetched).
+//! Offline, the snapshot is read back and its signature checked again against the keys
+//! as they are now; its `Valid-Until` (checked when it was fetched) is checked at its
+//! own `Date`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -295,19 +296,21 @@ fn fetch_suite(
     ))
 }
 
+/// Verifies `inrelease` against the keys as they are now, and reads its `Release`,
+/// whose `Valid-Until` is checked against `valid_at`.
 fn verified_release(
     context: &RepoContext<'_>,
     url: &str,
     inrelease: &str,
-    now: SystemTime,
+    valid_at: SystemTime,
 ) -> Result<Release, RepoError> {
     let signature = |source| RepoError::Signature {
         url: url.to_owned(),
         source,
     };
-    let keyring = context.trust.keyring(now).map_err(signature)?;
+    let keyring = context.trust.keyring(context.now).map_err(signature)?;
     let verified = verify_inrelease(inrelease, &keyring).map_err(signature)?;
-    Release::parse(&verified.text, now).map_err(|source| RepoError::Release {
+    Release::parse(&verified.text, valid_at).map_err(|source| RepoError::Release {
         url: url.to_owned(),
         source,
     })
@@ -470,7 +473,10 @@ fn read_cached(
     let dir = context.store.object_dir(&snapshot);
     let inrelease = fs_err::read_to_string(dir.join("InRelease"))?;
     let url = format!("{}/InRelease", source.dists_url());
-    // Checked again at its own date: keys and Valid-Until were checked at fetch time.
+    // The signature is checked again, against the keys as they are now. `Valid-Until`
+    // was checked when the snapshot was fetched; offline it is checked at the
+    // Release's own date, or the security archive's week-long validity would stop
+    // offline work after a week.
     let date = unverified_date(&inrelease)
         .ok_or_else(|| bad("the cached InRelease has no valid Date".into()))?;
     let release = verified_release(context, &url, &inrelease, date)?;

@@ -29,6 +29,9 @@ pub struct FixturePackage {
     pub fields: Vec<(String, String)>,
     /// Files in the data tree: relative path, contents, mode.
     pub files: Vec<(String, Vec<u8>, u32)>,
+    /// The `.deb` to publish as it is, instead of one built by `dpkg-deb` (for hostile
+    /// or malformed packages that the index still lists with their right size and hash).
+    pub raw_deb: Option<Vec<u8>>,
 }
 
 impl FixturePackage {
@@ -43,6 +46,7 @@ impl FixturePackage {
                 b"fixture\n".to_vec(),
                 0o644,
             )],
+            raw_deb: None,
         }
     }
 
@@ -57,6 +61,13 @@ impl FixturePackage {
     #[must_use]
     pub fn file(mut self, path: &str, contents: &[u8], mode: u32) -> Self {
         self.files.push((path.into(), contents.to_vec(), mode));
+        self
+    }
+
+    /// Publishes `deb` as this package's file instead of building one.
+    #[must_use]
+    pub fn raw_deb(mut self, deb: Vec<u8>) -> Self {
+        self.raw_deb = Some(deb);
         self
     }
 }
@@ -137,7 +148,10 @@ impl FixtureRepo {
         fs_err::create_dir_all(&work).unwrap();
         let mut index = String::new();
         for package in packages {
-            let deb = build_deb(&work, package);
+            let deb = match &package.raw_deb {
+                Some(raw) => raw.clone(),
+                None => build_deb(&work, package),
+            };
             let first = package.name.chars().next().unwrap();
             let filename = format!(
                 "pool/main/{first}/{0}/{0}_{1}_{2}.deb",

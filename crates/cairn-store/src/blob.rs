@@ -1,0 +1,74 @@
+//! Blobs: single files named by their SHA-256 in `v1/blobs/sha256/<hex>`, outside the
+//! object registry. They hold what is worth keeping between runs but is not an object:
+//! downloads waiting to be unpacked (so an interrupted fetch resumes without
+//! downloading them again) and, later, image layers.
+//!
+//! Writers put a blob in place only after checking its hash (the store does not hash it
+//! again), by renaming a file written next to it, so a blob is never partial. Readers
+//! that depend on the contents check the hash when they use it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::Store;
+use crate::error::{Result, StoreError};
+use crate::path::is_sha256_hex;
+use crate::tree::fsync_dir;
+
+fn check(sha256: &str) -> Result<()> {
+    if is_sha256_hex(sha256) {
+        Ok(())
+    } else {
+        Err(StoreError::FixedOutput(format!(
+            "`{sha256}` is not a lowercase hex SHA-256"
+        )))
+    }
+}
+
+impl Store {
+    fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs/sha256")
+    }
+
+    /// Where the blob with this SHA-256 (lowercase hex) lives, whether or not it exists.
+    pub fn blob_path(&self, sha256: &str) -> Result<PathBuf> {
+        check(sha256)?;
+        Ok(self.blobs_dir().join(sha256))
+    }
+
+    /// Whether the blob exists.
+    pub fn has_blob(&self, sha256: &str) -> Result<bool> {
+        Ok(self.blob_path(sha256)?.is_file())
+    }
+
+    /// A fresh path, next to the blobs, to write a blob to before
+    /// [`Store::commit_blob`]. Unique per process and call.
+    pub fn blob_staging_path(&self, sha256: &str) -> Result<PathBuf> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        check(sha256)?;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Ok(self
+            .blobs_dir()
+            .join(format!(".partial-{sha256}-{}-{n}", std::process::id())))
+    }
+
+    /// Moves `staged` (complete, synced, and checked by the caller to have `sha256`)
+    /// into place as that blob, read-only.
+    pub fn commit_blob(&self, staged: &Path, sha256: &str) -> Result<PathBuf> {
+        let target = self.blob_path(sha256)?;
+        let mut permissions = fs_err::metadata(staged)?.permissions();
+        permissions.set_readonly(true);
+        fs_err::set_permissions(staged, permissions)?;
+        fs_err::rename(staged, &target)?;
+        fsync_dir(&self.blobs_dir())?;
+        Ok(target)
+    }
+
+    /// Removes a blob, if it exists.
+    pub fn remove_blob(&self, sha256: &str) -> Result<()> {
+        match fs_err::remove_file(self.blob_path(sha256)?) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
