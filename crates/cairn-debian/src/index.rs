@@ -55,7 +55,7 @@ pub struct BinaryPackage {
 }
 
 /// Why an index was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum IndexError {
     #[error("The index is not valid deb822: {0}")]
     Syntax(String),
@@ -272,6 +272,129 @@ fn parse_sequential(text: &str) -> Result<Vec<BinaryPackage>, IndexError> {
     Ok(packages)
 }
 
+/// Where one stanza of an index is, with the few fields that are read without parsing
+/// it (byte ranges into the index text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StanzaSpan {
+    pub range: std::ops::Range<usize>,
+    pub name: std::ops::Range<usize>,
+    pub architecture: std::ops::Range<usize>,
+    /// The `Provides` value; it may continue over several lines.
+    pub provides: Option<std::ops::Range<usize>>,
+}
+
+/// Finds the stanzas of an index without parsing them: a fast pass that keeps only
+/// each stanza's place, `Package`, `Architecture` and `Provides`. The rest is parsed on
+/// demand with [`parse_stanza`]. Refuses stanzas without `Package` or `Architecture`.
+pub fn scan_stanzas(text: &str) -> Result<Vec<StanzaSpan>, IndexError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        // Skip blank lines between stanzas.
+        if bytes[pos] == b'\n' {
+            pos += 1;
+            continue;
+        }
+        let start = pos;
+        let (mut name, mut architecture, mut provides) = (None, None, None);
+        let mut field: Option<usize> = None;
+        loop {
+            let end = memchr_newline(bytes, pos);
+            let line = &text[pos..end];
+            if line.is_empty() {
+                break;
+            }
+            if line.starts_with([' ', '\t']) {
+                // A continuation line extends the field it follows.
+                if field == Some(2)
+                    && let Some(range) = &mut provides
+                {
+                    let range: &mut std::ops::Range<usize> = range;
+                    range.end = end;
+                }
+            } else if let Some((key, _)) = line.split_once(':') {
+                let value_start = pos + key.len() + 1;
+                let trimmed = trim_range(text, value_start..end);
+                field = match key {
+                    "Package" => {
+                        name = Some(trimmed);
+                        Some(0)
+                    }
+                    "Architecture" => {
+                        architecture = Some(trimmed);
+                        Some(1)
+                    }
+                    "Provides" => {
+                        provides = Some(trimmed);
+                        Some(2)
+                    }
+                    _ => None,
+                };
+            }
+            pos = (end + 1).min(bytes.len());
+            if end >= bytes.len() {
+                break;
+            }
+        }
+        let stanza = out.len() + 1;
+        let missing = |field| IndexError::MissingField {
+            stanza,
+            package: name
+                .clone()
+                .map_or_else(|| "?".to_owned(), |r| text[r].to_owned()),
+            field,
+        };
+        let name_range = name
+            .clone()
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| missing("Package"))?;
+        let architecture = architecture
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| missing("Architecture"))?;
+        out.push(StanzaSpan {
+            range: start..pos,
+            name: name_range,
+            architecture,
+            provides,
+        });
+    }
+    Ok(out)
+}
+
+fn memchr_newline(bytes: &[u8], from: usize) -> usize {
+    bytes[from..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |at| from + at)
+}
+
+fn trim_range(text: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let value = &text[range.clone()];
+    let start = range.start + (value.len() - value.trim_start().len());
+    let end = range.end - (value.len() - value.trim_end().len());
+    start..end.max(start)
+}
+
+/// Parses the stanza at `span` of `text` (`number` counts from 1, for errors).
+pub fn parse_stanza(
+    text: &str,
+    span: &StanzaSpan,
+    number: usize,
+) -> Result<BinaryPackage, IndexError> {
+    let slice = &text[span.range.clone()];
+    let paragraph = BorrowedParagraphIter::new(slice)
+        .next()
+        .ok_or_else(|| IndexError::Syntax(format!("stanza {number} is empty")))?
+        .map_err(|e| IndexError::Syntax(e.to_string()))?;
+    let stanza = Stanza {
+        paragraph: &paragraph,
+        index: number,
+        package: &text[span.name.clone()],
+    };
+    binary_package(&stanza)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +428,31 @@ Filename: pool/main/b/base-files/base-files_12.4+deb12u5_amd64.deb
 Size: 70968
 SHA256: 0000000000000000000000000000000000000000000000000000000000000000
 ";
+
+    #[test]
+    fn scanning_finds_what_parsing_finds() {
+        let text = SAMPLE.replace(
+            "Provides: python3-profiler",
+            "Provides: python3-profiler,\n python3-supported-min (= 3.11)",
+        );
+        let spans = scan_stanzas(&text).unwrap();
+        let parsed = parse_packages(&text).unwrap();
+        assert_eq!(spans.len(), parsed.len());
+        for (i, (span, package)) in spans.iter().zip(&parsed).enumerate() {
+            assert_eq!(&text[span.name.clone()], package.name);
+            assert_eq!(&text[span.architecture.clone()], package.architecture);
+            assert_eq!(&parse_stanza(&text, span, i + 1).unwrap(), package);
+        }
+        let provides = &text[spans[0].provides.clone().unwrap()];
+        assert_eq!(
+            parse_relations(provides).unwrap(),
+            parsed[0].provides,
+            "a folded Provides is read whole"
+        );
+        assert!(spans[1].provides.is_none());
+        let err = scan_stanzas("Package: a\nArchitecture: all\n\nVersion: 2\n").unwrap_err();
+        assert!(err.to_string().contains("Stanza 2"), "{err}");
+    }
 
     #[test]
     fn parses_typed_stanzas() {

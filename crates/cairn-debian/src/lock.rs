@@ -38,7 +38,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::repo::Repository;
+use crate::packages::Repository;
 use crate::resolve::{Request, Resolution};
 
 /// The lock schema this cairn writes and reads.
@@ -167,15 +167,14 @@ impl DebianLock {
             .packages
             .iter()
             .map(|r| {
-                let sourced = &repo.packages[r.index];
-                let p = &sourced.package;
+                let p = &r.package;
                 LockedPackage {
                     name: p.name.clone(),
                     version: p.version.to_string(),
                     architecture: p.architecture.clone(),
                     repository: repo
                         .suites
-                        .get(sourced.suite)
+                        .get(r.suite)
                         .map(|s| s.source.suite.clone())
                         .unwrap_or_default(),
                     filename: p.filename.clone(),

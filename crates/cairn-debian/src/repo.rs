@@ -24,7 +24,8 @@ use cairn_store::{AddOptions, Addressing, NoReporter, RootKind, Store, StoreErro
 use sha2::{Digest, Sha256};
 
 use crate::fetch::{Expected, FetchError, FetchReporter, Fetcher};
-use crate::index::{BinaryPackage, IndexError, parse_packages};
+use crate::index::IndexError;
+use crate::packages::Repository;
 use crate::release::{Keyring, SignatureError, verify_inrelease};
 use crate::release_file::{Release, ReleaseError, parse_release_date};
 
@@ -181,14 +182,6 @@ impl RepoError {
     }
 }
 
-/// A package from a suite: where it came from and what it is.
-#[derive(Debug, Clone)]
-pub struct SourcedPackage {
-    /// Index into [`Repository::suites`].
-    pub suite: usize,
-    pub package: BinaryPackage,
-}
-
 /// One verified suite.
 #[derive(Debug, Clone)]
 pub struct Suite {
@@ -198,14 +191,6 @@ pub struct Suite {
     pub release: Release,
     /// The snapshot object that holds this state in the store.
     pub snapshot: StorePath,
-}
-
-/// Verified suites and every package in their indexes for one architecture.
-#[derive(Debug, Clone)]
-pub struct Repository {
-    pub arch: String,
-    pub suites: Vec<Suite>,
-    pub packages: Vec<SourcedPackage>,
 }
 
 /// How to read suites.
@@ -226,8 +211,7 @@ impl Repository {
         sources: &[Source],
         arch: &str,
     ) -> Result<Self, RepoError> {
-        let mut suites = Vec::with_capacity(sources.len());
-        let mut packages = Vec::new();
+        let mut repo = Self::new(arch);
         for (i, source) in sources.iter().enumerate() {
             let (suite, texts) = if context.fetcher.options().offline {
                 read_cached(context, source, arch)?
@@ -235,21 +219,12 @@ impl Repository {
                 fetch_suite(context, source, arch)?
             };
             for (url, text) in texts {
-                let parsed =
-                    parse_packages(&text).map_err(|source| RepoError::Index { url, source })?;
-                packages.extend(
-                    parsed
-                        .into_iter()
-                        .map(|package| SourcedPackage { suite: i, package }),
-                );
+                repo.add_index(i, url, text)
+                    .map_err(|(url, source)| RepoError::Index { url, source })?;
             }
-            suites.push(suite);
+            repo.suites.push(suite);
         }
-        Ok(Self {
-            arch: arch.to_owned(),
-            suites,
-            packages,
-        })
+        Ok(repo)
     }
 }
 

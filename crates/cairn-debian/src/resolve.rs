@@ -29,10 +29,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
 
-use crate::index::{BinaryPackage, MultiArch};
+use crate::index::BinaryPackage;
+use crate::packages::Repository;
 use crate::relation::{Clause, Relation};
-use crate::repo::{Repository, SourcedPackage};
-use crate::version::Version;
+use crate::universe::Universe;
 
 /// What to resolve.
 #[derive(Debug, Clone, Default)]
@@ -45,8 +45,11 @@ pub struct Request {
 /// One package of a resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// Index into [`Repository::packages`].
+    /// Which package of the [`Repository`] (see [`Repository::get`]).
     pub index: usize,
+    /// Index into [`Repository::suites`].
+    pub suite: usize,
+    pub package: BinaryPackage,
     /// Names of the resolved packages that satisfy its dependencies, sorted (its own
     /// name excluded).
     pub depends: Vec<String>,
@@ -73,6 +76,8 @@ pub enum ResolveError {
     },
     #[error("{0}")]
     Unsatisfiable(String),
+    #[error("an index the resolution needed is damaged: {0}")]
+    Index(#[from] crate::packages::RepositoryIndexError),
 }
 
 fn suggestions(close: &[String]) -> String {
@@ -87,193 +92,6 @@ fn suggestions(close: &[String]) -> String {
                 .join(", ")
         ),
     }
-}
-
-/// The packages of a repository as the resolver sees them.
-struct Universe<'r> {
-    packages: &'r [SourcedPackage],
-    arch: &'r str,
-    /// Usable versions of each name, highest first.
-    versions: HashMap<&'r str, Vec<usize>>,
-    /// Packages providing each name, with the version they provide.
-    providers: HashMap<&'r str, Vec<(usize, Option<&'r Version>)>>,
-    /// The order in which apt's cache first meets each name; its tie-break for providers.
-    first_seen: HashMap<&'r str, usize>,
-}
-
-impl<'r> Universe<'r> {
-    fn new(repo: &'r Repository) -> Self {
-        let arch = repo.arch.as_str();
-        let mut versions: HashMap<&str, Vec<usize>> = HashMap::default();
-        let mut providers: HashMap<&str, Vec<(usize, Option<&Version>)>> = HashMap::default();
-        let mut first_seen: HashMap<&str, usize> = HashMap::default();
-        for (i, sourced) in repo.packages.iter().enumerate() {
-            let p = &sourced.package;
-            // apt numbers a package when its cache first mentions it: its own stanza,
-            // then its relations in the order apt parses them, then its Provides.
-            // `name:any` is a package of its own there, so it is not counted.
-            if p.architecture != arch && p.architecture != "all" {
-                // Another architecture's packages are other packages in apt's cache.
-                continue;
-            }
-            let mut see = |name: &'r str| {
-                let next = first_seen.len();
-                first_seen.entry(name).or_insert(next);
-            };
-            see(&p.name);
-            for clause in parse_order(p).flatten() {
-                for r in &clause.0 {
-                    if matches!(r.arch.as_deref(), None | Some("native"))
-                        || r.arch.as_deref() == Some(arch)
-                    {
-                        see(&r.name);
-                    }
-                }
-            }
-            versions.entry(&p.name).or_default().push(i);
-            for clause in &p.provides {
-                for r in &clause.0 {
-                    providers
-                        .entry(&r.name)
-                        .or_default()
-                        .push((i, r.constraint.as_ref().map(|(_, v)| v)));
-                }
-            }
-        }
-        let packages = &repo.packages;
-        for list in versions.values_mut() {
-            // Highest version first; among equal versions, the earlier suite.
-            list.sort_by(|&a, &b| {
-                packages[b]
-                    .package
-                    .version
-                    .cmp(&packages[a].package.version)
-                    .then(a.cmp(&b))
-            });
-        }
-        Self {
-            packages,
-            arch,
-            versions,
-            providers,
-            first_seen,
-        }
-    }
-
-    fn package(&self, i: usize) -> &'r BinaryPackage {
-        &self.packages[i].package
-    }
-
-    fn candidate(&self, name: &str) -> Option<usize> {
-        self.versions.get(name).and_then(|v| v.first().copied())
-    }
-
-    /// Whether package `i` satisfies `relation` by its own name.
-    fn is_named(&self, i: usize, relation: &Relation) -> bool {
-        let p = self.package(i);
-        if p.name != relation.name || !relation.accepts(&p.version) {
-            return false;
-        }
-        match relation.arch.as_deref() {
-            None | Some("native") => true,
-            Some("any") => p.multi_arch == MultiArch::Allowed,
-            Some(arch) => arch == self.arch,
-        }
-    }
-
-    /// Whether package `i` satisfies `relation` through its `Provides`.
-    fn provides(&self, i: usize, relation: &Relation) -> bool {
-        match relation.arch.as_deref() {
-            None | Some("native") => {}
-            // `name:any` through Provides: only from packages that allow it.
-            Some("any") if self.package(i).multi_arch == MultiArch::Allowed => {}
-            Some(arch) if arch == self.arch => {}
-            Some(_) => return false,
-        }
-        self.package(i).provides.iter().any(|clause| {
-            clause.0.iter().any(|p| {
-                p.name == relation.name
-                    && match (&relation.constraint, &p.constraint) {
-                        (None, _) => true,
-                        // An unversioned Provides never satisfies a versioned dependency.
-                        (Some(_), None) => false,
-                        (Some(_), Some((_, provided))) => relation.accepts(provided),
-                    }
-            })
-        })
-    }
-
-    fn satisfies(&self, i: usize, relation: &Relation) -> bool {
-        self.is_named(i, relation) || self.provides(i, relation)
-    }
-
-    /// The candidates that could satisfy `relation`, in the order apt tries them.
-    fn targets(&self, relation: &Relation) -> Vec<usize> {
-        let mut out = Vec::new();
-        if let Some(c) = self.candidate(&relation.name)
-            && self.is_named(c, relation)
-        {
-            out.push(c);
-        }
-        let mut provided: Vec<usize> = self
-            .providers
-            .get(relation.name.as_str())
-            .into_iter()
-            .flatten()
-            .map(|&(i, _)| i)
-            .filter(|&i| self.candidate(&self.package(i).name) == Some(i))
-            .filter(|&i| self.provides(i, relation) && !out.contains(&i))
-            .collect();
-        provided.sort_by_key(|&i| self.provider_rank(i));
-        provided.dedup();
-        out.extend(provided);
-        out
-    }
-
-    /// apt's `CompareProviders` for an empty system: essential first, then protected,
-    /// then by `Priority` (none before `required` before … `extra`), then the package
-    /// apt's cache numbered last.
-    fn provider_rank(&self, i: usize) -> (bool, bool, u8, std::cmp::Reverse<usize>) {
-        let p = self.package(i);
-        // apt reads the field case-insensitively, and anything unknown as `extra`.
-        let priority = match p
-            .priority
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None => 0,
-            Some("required") => 1,
-            Some("important") => 2,
-            Some("standard") => 3,
-            Some("optional") => 4,
-            Some(_) => 5,
-        };
-        let seen = self.first_seen.get(p.name.as_str()).copied().unwrap_or(0);
-        (
-            !p.essential,
-            !p.protected,
-            priority,
-            std::cmp::Reverse(seen),
-        )
-    }
-}
-
-/// A package's relationship fields in the order apt's cache generator parses them
-/// (`debListParser::NewVersion`), Provides last.
-fn parse_order(p: &BinaryPackage) -> impl Iterator<Item = &Vec<Clause>> {
-    [
-        &p.pre_depends,
-        &p.depends,
-        &p.conflicts,
-        &p.breaks,
-        &p.recommends,
-        &p.suggests,
-        &p.replaces,
-        &p.enhances,
-        &p.provides,
-    ]
-    .into_iter()
 }
 
 /// A marking in progress: apt's depcache for an empty system.
@@ -301,11 +119,9 @@ impl<'r> Marks<'_, 'r> {
                 return Some(i);
             }
             self.universe
-                .providers
-                .get(r.name.as_str())
-                .into_iter()
-                .flatten()
-                .map(|&(i, _)| i)
+                .providers_of(&r.name)
+                .iter()
+                .copied()
                 .find(|&i| self.is_marked(i) && self.universe.provides(i, r))
         })
     }
@@ -477,24 +293,28 @@ impl<'r> Marks<'_, 'r> {
         );
         for relation in &clause.0 {
             let versions: Vec<String> = u
-                .versions
-                .get(relation.name.as_str())
+                .versions(&relation.name)
                 .into_iter()
-                .flatten()
-                .map(|&v| {
+                .map(|v| {
                     let p = u.package(v);
                     format!("{} ({})", p.version, p.architecture)
                 })
                 .collect();
             let providers: BTreeSet<String> = u
-                .providers
-                .get(relation.name.as_str())
-                .into_iter()
-                .flatten()
-                .map(|&(v, provided)| {
+                .providers_of(&relation.name)
+                .iter()
+                .map(|&v| {
                     let p = u.package(v);
+                    let provided = p
+                        .provides
+                        .iter()
+                        .flat_map(|c| &c.0)
+                        .find(|r| r.name == relation.name)
+                        .and_then(|r| r.constraint.as_ref());
                     match provided {
-                        Some(pv) => format!("{} {} (provides version {pv})", p.name, p.version),
+                        Some((_, pv)) => {
+                            format!("{} {} (provides version {pv})", p.name, p.version)
+                        }
                         None => format!("{} {} (unversioned)", p.name, p.version),
                     }
                 })
@@ -536,9 +356,13 @@ pub fn resolve(repo: &Repository, request: &Request) -> Result<Resolution, Resol
         marks.mark(i, None).map_err(ResolveError::Unsatisfiable)?;
     }
     for &i in &requested {
-        marks
-            .install(i, None)
-            .map_err(ResolveError::Unsatisfiable)?;
+        let installed = marks.install(i, None);
+        // A stanza the resolution touched did not parse: that is the error, whatever
+        // the marking made of it.
+        if let Some(e) = universe.failures.borrow().first() {
+            return Err(e.clone().into());
+        }
+        installed.map_err(ResolveError::Unsatisfiable)?;
     }
     let mut packages: BTreeMap<&str, Resolved> = BTreeMap::new();
     for &i in &marks.order {
@@ -554,6 +378,8 @@ pub fn resolve(repo: &Repository, request: &Request) -> Result<Resolution, Resol
             &p.name,
             Resolved {
                 index: i,
+                suite: universe.suite_of(i),
+                package: p.clone(),
                 depends: depends.into_iter().collect(),
             },
         );
@@ -598,11 +424,9 @@ fn requested_package(universe: &Universe<'_>, name: &str) -> Result<usize, Resol
 fn close_names(universe: &Universe<'_>, name: &str) -> Vec<String> {
     let limit = (name.chars().count() / 4).max(2);
     let mut scored: Vec<(usize, &str)> = universe
-        .versions
-        .keys()
-        .chain(universe.providers.keys())
+        .names()
         .filter(|candidate| candidate.len().abs_diff(name.len()) <= limit)
-        .map(|&candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
+        .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
         .filter(|&(distance, _)| distance <= limit)
         .collect();
     scored.sort_unstable();

@@ -539,7 +539,7 @@ fn a_truncated_index_is_retried_then_refused() {
     env.server().clear(&path);
     env.server().fail(&path, [Fault::Truncate(10)]);
     let repo = env.open(&online()).unwrap();
-    assert_eq!(repo.packages.len(), 3);
+    assert_eq!(repo.len(), 3);
     assert_eq!(env.server().count(&path), attempts as usize + 2);
 }
 
@@ -923,7 +923,7 @@ fn offline_accepts_a_release_signed_after_its_date() {
     let Some(env) = setup() else { return };
     let online_repo = env.open(&online()).unwrap();
     let offline_repo = env.open(&offline()).unwrap();
-    assert_eq!(offline_repo.packages.len(), online_repo.packages.len());
+    assert_eq!(offline_repo.len(), online_repo.len());
 }
 
 #[test]

@@ -70,7 +70,7 @@ fn compare(suite: &str, requests: &[&[&str]]) {
             .packages
             .iter()
             .map(|r| {
-                let p = &repo.packages[r.index].package;
+                let p = &r.package;
                 (
                     p.name.clone(),
                     p.version.to_string(),

@@ -21,9 +21,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use cairn_debian::{
-    Repository, Request, Resolution, ResolveError, SourcedPackage, parse_packages, resolve,
-};
+use cairn_debian::{Repository, Request, Resolution, ResolveError, resolve};
 use cairn_test::AptOracle;
 use cairn_test::apt::AptSource;
 use sha2::Digest as _;
@@ -61,17 +59,12 @@ fn packages_text(stanzas: &[Stanza<'_>]) -> String {
 
 /// The repository cairn resolves against: one index per suite.
 fn repository(suites: &[&[Stanza<'_>]]) -> Repository {
-    let mut packages = Vec::new();
-    for (suite, stanzas) in suites.iter().enumerate() {
-        for package in parse_packages(&packages_text(stanzas)).unwrap() {
-            packages.push(SourcedPackage { suite, package });
-        }
-    }
-    Repository {
-        arch: "amd64".into(),
-        suites: vec![],
-        packages,
-    }
+    let indexes = suites
+        .iter()
+        .enumerate()
+        .map(|(suite, stanzas)| (suite, format!("suite-{suite}"), packages_text(stanzas)))
+        .collect();
+    Repository::from_indexes("amd64", vec![], indexes).unwrap()
 }
 
 /// The same indexes as a `file:` repository with an unsigned `Release` per suite, and an
@@ -140,12 +133,12 @@ impl World {
         )
     }
 
-    fn set(&self, resolution: &Resolution) -> Set {
+    fn set(resolution: &Resolution) -> Set {
         resolution
             .packages
             .iter()
             .map(|r| {
-                let p = &self.repo.packages[r.index].package;
+                let p = &r.package;
                 (
                     p.name.clone(),
                     p.version.to_string(),
@@ -173,7 +166,7 @@ impl World {
         let resolution = self
             .resolve(request, recommends)
             .unwrap_or_else(|e| panic!("cairn refuses {request:?}: {e}"));
-        let got = self.set(&resolution);
+        let got = Self::set(&resolution);
         let names: BTreeSet<(&str, &str)> = got
             .iter()
             .map(|(n, v, _)| (n.as_str(), v.as_str()))
@@ -199,7 +192,10 @@ impl World {
     #[track_caller]
     fn refuses(&self, request: &[&str]) -> ResolveError {
         let error = match self.resolve(request, false) {
-            Ok(resolution) => panic!("cairn installs {:?} for {request:?}", self.set(&resolution)),
+            Ok(resolution) => panic!(
+                "cairn installs {:?} for {request:?}",
+                Self::set(&resolution)
+            ),
             Err(e) => e,
         };
         if let Some(apt) = &self.apt
@@ -211,11 +207,11 @@ impl World {
     }
 
     /// The `depends` of `name` in `resolution`.
-    fn depends<'r>(&self, resolution: &'r Resolution, name: &str) -> &'r [String] {
+    fn depends<'r>(resolution: &'r Resolution, name: &str) -> &'r [String] {
         resolution
             .packages
             .iter()
-            .find(|r| self.repo.packages[r.index].package.name == name)
+            .find(|r| r.package.name == name)
             .map_or_else(
                 || panic!("`{name}` is not in the resolution"),
                 |r| r.depends.as_slice(),
@@ -1262,7 +1258,7 @@ fn equal_versions_in_both_suites_are_one_package() {
     let world = World::suites(&[stanzas, stanzas]);
     let resolution = world.installs(&["tzdata"], &[("tzdata", "2024a-0+deb12u1")]);
     // The earlier suite's copy.
-    assert_eq!(world.repo.packages[resolution.packages[0].index].suite, 0);
+    assert_eq!(resolution.packages[0].suite, 0);
 }
 
 #[test]
@@ -1362,9 +1358,9 @@ fn resolved_depends_lists_what_satisfies_each_clause() {
             ("postfix", "3.7.6-0+deb12u1"),
         ],
     );
-    assert_eq!(world.depends(&resolution, "app"), ["libc6", "postfix"]);
-    assert_eq!(world.depends(&resolution, "postfix"), ["libc6"]);
-    assert!(world.depends(&resolution, "libc6").is_empty());
+    assert_eq!(World::depends(&resolution, "app"), ["libc6", "postfix"]);
+    assert_eq!(World::depends(&resolution, "postfix"), ["libc6"]);
+    assert!(World::depends(&resolution, "libc6").is_empty());
     let resolution = world.installs_with_recommends(
         &["app"],
         &[
@@ -1375,7 +1371,7 @@ fn resolved_depends_lists_what_satisfies_each_clause() {
         ],
     );
     assert_eq!(
-        world.depends(&resolution, "app"),
+        World::depends(&resolution, "app"),
         ["less", "libc6", "postfix"]
     );
 }

@@ -39,7 +39,7 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
                 print_json(&mut out, &repository, &resolution)?;
             } else {
                 for r in &resolution.packages {
-                    let p = &repository.packages[r.index].package;
+                    let p = &r.package;
                     writeln!(out, "{} {} {}", p.name, p.version, p.architecture)?;
                 }
             }
@@ -158,15 +158,14 @@ fn print_json(out: &mut impl Write, repo: &Repository, resolution: &Resolution) 
         .packages
         .iter()
         .map(|r| {
-            let sourced = &repo.packages[r.index];
-            let p = &sourced.package;
+            let p = &r.package;
             PackageJson {
                 name: &p.name,
                 version: p.version.to_string(),
                 architecture: &p.architecture,
                 suite: repo
                     .suites
-                    .get(sourced.suite)
+                    .get(r.suite)
                     .map_or("", |s| s.source.suite.as_str()),
                 filename: &p.filename,
                 size: p.size,
@@ -183,42 +182,32 @@ fn print_json(out: &mut impl Write, repo: &Repository, resolution: &Resolution) 
 
 /// `cairn debian show`: the candidate (what `resolve` would pick) and every version.
 fn show(out: &mut impl Write, repo: &Repository, name: &str, json: bool) -> Result<()> {
-    let candidate = resolve(
-        repo,
-        &Request {
-            packages: vec![name.to_owned()],
-            recommends: false,
-        },
-    )
-    .map(|r| r.packages)
-    .ok()
-    .and_then(|packages| {
-        packages
-            .into_iter()
-            .map(|r| r.index)
-            .find(|&i| repo.packages[i].package.name == name)
-    });
-    let versions: Vec<usize> = (0..repo.packages.len())
-        .filter(|&i| repo.packages[i].package.name == name)
-        .collect();
-    let Some(chosen) = candidate.or_else(|| versions.first().copied()) else {
-        // Not a package of its own: explain as the resolver would (virtual, unknown…).
-        resolve(
-            repo,
-            &Request {
-                packages: vec![name.to_owned()],
-                recommends: false,
-            },
-        )?;
+    let request = Request {
+        packages: vec![name.to_owned()],
+        recommends: false,
+    };
+    // The candidate is what resolving the name alone picks for it, even when its
+    // dependencies cannot be installed; a name that is no package explains itself.
+    let candidate = resolve(repo, &request)
+        .ok()
+        .and_then(|r| r.packages.into_iter().find(|p| p.package.name == name))
+        .map(|r| r.index);
+    let mut versions = Vec::new();
+    for i in repo.find(name) {
+        versions.push((i, repo.get(i)?));
+    }
+    let Some(chosen) = candidate.or_else(|| versions.first().map(|(i, _)| *i)) else {
+        resolve(repo, &request)?;
         anyhow::bail!("there is no package `{name}`");
     };
-    let from = |i: usize| {
-        let s = &repo.suites[repo.packages[i].suite].source;
+    let sourced = repo.get(chosen)?;
+    let from = |suite: usize| {
+        let s = &repo.suites[suite].source;
         (s.mirror.as_str(), s.suite.as_str())
     };
-    let p = &repo.packages[chosen].package;
+    let p = &sourced.package;
+    let (mirror, suite) = from(sourced.suite);
     if json {
-        let (mirror, suite) = from(chosen);
         let value = serde_json::json!({
             "name": p.name,
             "version": p.version.to_string(),
@@ -226,10 +215,11 @@ fn show(out: &mut impl Write, repo: &Repository, name: &str, json: bool) -> Resu
             "mirror": mirror,
             "suite": suite,
             "fields": fields(p).into_iter().collect::<std::collections::BTreeMap<_, _>>(),
-            "versions": versions.iter().map(|&i| {
-                let (mirror, suite) = from(i);
+            "versions": versions.iter().map(|(_, v)| {
+                let (mirror, suite) = from(v.suite);
                 serde_json::json!({
-                    "version": repo.packages[i].package.version.to_string(),
+                    "version": v.package.version.to_string(),
+                    "architecture": v.package.architecture,
                     "mirror": mirror,
                     "suite": suite,
                 })
@@ -242,16 +232,15 @@ fn show(out: &mut impl Write, repo: &Repository, name: &str, json: bool) -> Resu
     for (field, value) in fields(p) {
         writeln!(out, "{field}: {value}")?;
     }
-    let (mirror, suite) = from(chosen);
     writeln!(out, "From: {mirror} {suite}")?;
     writeln!(out, "Versions:")?;
-    for &i in &versions {
-        let (mirror, suite) = from(i);
-        let mark = if i == chosen { "*" } else { " " };
+    for (i, v) in &versions {
+        let (mirror, suite) = from(v.suite);
+        let mark = if *i == chosen { "*" } else { " " };
         writeln!(
             out,
-            " {mark} {} ({mirror} {suite})",
-            repo.packages[i].package.version
+            " {mark} {} {} ({mirror} {suite})",
+            v.package.version, v.package.architecture
         )?;
     }
     Ok(())
