@@ -24,6 +24,10 @@ use cairn_test::apt::AptSource;
 type Set = BTreeSet<(String, String, String)>;
 
 fn compare(suite: &str, requests: &[&[&str]]) {
+    compare_on(suite, "amd64", requests);
+}
+
+fn compare_on(suite: &str, arch: &str, requests: &[&[&str]]) {
     let tmp = tempfile::tempdir().unwrap();
     let Some(apt) = AptOracle::new(
         &tmp.path().join("apt"),
@@ -35,7 +39,7 @@ fn compare(suite: &str, requests: &[&[&str]]) {
                 &["main"],
             ),
         ],
-        "amd64",
+        arch,
     ) else {
         return;
     };
@@ -54,7 +58,7 @@ fn compare(suite: &str, requests: &[&[&str]]) {
         &["main".to_owned()],
         Some(DEFAULT_SECURITY_MIRROR),
     );
-    let repo = Repository::open(&context, &sources, "amd64").unwrap();
+    let repo = Repository::open(&context, &sources, arch).unwrap();
     let mut failures = Vec::new();
     for request in requests {
         let expected = apt.install(request, false).unwrap();
@@ -80,7 +84,7 @@ fn compare(suite: &str, requests: &[&[&str]]) {
             .collect();
         if actual == expected {
             eprintln!(
-                "{suite} {request:?}: {} packages, equal to apt",
+                "{suite} {arch} {request:?}: {} packages, equal to apt",
                 actual.len()
             );
         } else {
@@ -121,4 +125,13 @@ fn bookworm_resolution_equals_apt() {
     requests.push(&["nginx-light"]);
     requests.push(&["openjdk-17-jre-headless"]);
     compare("bookworm", &requests);
+}
+
+#[test]
+fn trixie_arm64_resolution_equals_apt() {
+    compare_on(
+        "trixie",
+        "arm64",
+        &[&["python3", "ca-certificates"], &["curl"], &["nodejs"]],
+    );
 }
