@@ -213,8 +213,12 @@ pub fn parse_packages(text: &str) -> Result<Vec<BinaryPackage>, IndexError> {
     let mut start = 0;
     for k in 1..chunks {
         let target = (text.len() * k / chunks).max(start);
-        // Cut after a blank line, so every part holds whole stanzas.
-        match text[target..].find("\n\n") {
+        // Cut after a blank line, so every part holds whole stanzas. Searched in bytes:
+        // `target` need not be a character boundary, the cut (after a `\n`) always is.
+        match text.as_bytes()[target..]
+            .windows(2)
+            .position(|w| w == b"\n\n")
+        {
             Some(at) => {
                 parts.push(&text[start..target + at + 2]);
                 start = target + at + 2;
@@ -302,7 +306,8 @@ pub fn scan_stanzas(text: &str) -> Result<Vec<StanzaSpan>, IndexError> {
         loop {
             let end = memchr_newline(bytes, pos);
             let line = &text[pos..end];
-            if line.is_empty() {
+            // A line of only spaces and tabs ends a stanza, as for apt.
+            if line.trim_matches([' ', '\t', '\r']).is_empty() {
                 break;
             }
             if line.starts_with([' ', '\t']) {
@@ -316,16 +321,17 @@ pub fn scan_stanzas(text: &str) -> Result<Vec<StanzaSpan>, IndexError> {
             } else if let Some((key, _)) = line.split_once(':') {
                 let value_start = pos + key.len() + 1;
                 let trimmed = trim_range(text, value_start..end);
+                // A repeated field keeps its first value, as the full parser does.
                 field = match key {
-                    "Package" => {
+                    "Package" if name.is_none() => {
                         name = Some(trimmed);
                         Some(0)
                     }
-                    "Architecture" => {
+                    "Architecture" if architecture.is_none() => {
                         architecture = Some(trimmed);
                         Some(1)
                     }
-                    "Provides" => {
+                    "Provides" if provides.is_none() => {
                         provides = Some(trimmed);
                         Some(2)
                     }
@@ -428,6 +434,31 @@ Filename: pool/main/b/base-files/base-files_12.4+deb12u5_amd64.deb
 Size: 70968
 SHA256: 0000000000000000000000000000000000000000000000000000000000000000
 ";
+
+    #[test]
+    fn large_indexes_split_anywhere_in_utf8() {
+        // Found in review: the split point was a byte offset that could fall inside a
+        // multi-byte character. Every stanza here is full of them.
+        let stanza = SAMPLE.replace(
+            "Description: interactive high-level object-oriented language (default python3 version)",
+            &format!("Description: {}", "é".repeat(3000)),
+        );
+        let mut text = String::new();
+        while text.len() < 9 << 20 {
+            text.push_str(&stanza);
+            text.push('\n');
+        }
+        let packages = parse_packages(&text).unwrap();
+        assert_eq!(packages.len(), scan_stanzas(&text).unwrap().len());
+        // A 9 MiB index is cut in two at its middle byte: prefix blank lines until that
+        // byte is inside a character, then parse.
+        let shift = (0..20_000)
+            .find(|shift| !text.is_char_boundary((text.len() + shift) / 2 - shift))
+            .unwrap();
+        let shifted = format!("{}{text}", "\n".repeat(shift));
+        assert!(!shifted.is_char_boundary(shifted.len() / 2));
+        assert_eq!(parse_packages(&shifted).unwrap().len(), packages.len());
+    }
 
     #[test]
     fn scanning_finds_what_parsing_finds() {

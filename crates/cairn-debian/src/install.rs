@@ -16,8 +16,11 @@
 //! **Cycles.** Debian's dependency graph has cycles (`libc6` ⇄ `libgcc-s1`), and a
 //! store's references cannot (an object's identity covers its references' paths). So a
 //! package refers to every member of each dependency's cycle (its strongly connected
-//! component), and members of one cycle do not refer to each other: the closure of any
-//! package outside a cycle is complete, and a cycle's members are always kept together.
+//! component), and members of one cycle do not refer to each other. So the closure of a
+//! package outside a cycle is complete, and whatever refers to one member of a cycle
+//! refers to all of them; but the closure of a cycle's member alone (a request of just
+//! `libc6`) lacks the other members. The lock, not a store closure, is the set of
+//! packages to use.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -47,6 +50,8 @@ pub enum InstallError {
     },
     #[error("{package}: the .deb's control file names another package than the lock ({found})")]
     Mismatch { package: String, found: String },
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     #[error("the lock names no repository `{0}`")]
     NoRepository(String),
     #[error(transparent)]
@@ -82,6 +87,7 @@ pub fn fetch_locked(
     lock: &DebianLock,
     reporter: &Arc<dyn InstallReporter>,
 ) -> Result<Installed, InstallError> {
+    lock.check()?;
     let packages: BTreeMap<&str, &LockedPackage> =
         lock.packages.iter().map(|p| (p.name.as_str(), p)).collect();
     let components = strongly_connected(&packages);
@@ -121,13 +127,15 @@ pub fn fetch_locked(
     // Dependencies first; independent packages of one wave unpack in parallel.
     let waves = waves(&components, &packages, &missing);
     for wave in waves {
-        let failure: Mutex<Option<InstallError>> = Mutex::new(None);
-        let next = Mutex::new(wave.iter());
+        // The failure reported is the first in wave order, whichever worker met it.
+        let failure: Mutex<Option<(usize, InstallError)>> = Mutex::new(None);
+        let next = Mutex::new(wave.iter().enumerate());
         std::thread::scope(|scope| {
             for _ in 0..2 {
                 scope.spawn(|| {
                     loop {
-                        let Some(&name) = next.lock().expect("not poisoned").next() else {
+                        let Some((position, &name)) = next.lock().expect("not poisoned").next()
+                        else {
                             return;
                         };
                         let package = packages[name];
@@ -140,7 +148,10 @@ pub fn fetch_locked(
                                 reporter.on_package_ready(package, &paths[name], true);
                             }
                             Err(e) => {
-                                failure.lock().expect("not poisoned").get_or_insert(e);
+                                let mut failure = failure.lock().expect("not poisoned");
+                                if failure.as_ref().is_none_or(|(p, _)| position < *p) {
+                                    *failure = Some((position, e));
+                                }
                                 return;
                             }
                         }
@@ -148,7 +159,7 @@ pub fn fetch_locked(
                 });
             }
         });
-        if let Some(e) = failure.into_inner().expect("not poisoned") {
+        if let Some((_, e)) = failure.into_inner().expect("not poisoned") {
             return Err(e);
         }
     }
@@ -264,24 +275,31 @@ fn unpack(
     references: &[StorePath],
     expected: &StorePath,
 ) -> Result<(), InstallError> {
+    // Another process sharing the store may have made it meanwhile (and removed the
+    // blob it shared with this one).
+    if store.is_valid(expected)? {
+        return Ok(());
+    }
     let node_hash = input_hash(package, references);
-    let path = add_deb_as(
+    let added = add_deb_as(
         store,
         deb,
         references,
         Some(Addressing::Input { node_hash }),
-    )
-    .map_err(|source| InstallError::Unpack {
-        package: label(package),
-        source,
-    })?;
-    if &path != expected {
-        return Err(InstallError::Mismatch {
+        Some(expected.name()),
+    );
+    match added {
+        Ok(_) => Ok(()),
+        Err(_) if store.is_valid(expected)? => Ok(()),
+        Err(DebObjectError::NameMismatch { found, .. }) => Err(InstallError::Mismatch {
             package: label(package),
-            found: path.name().to_owned(),
-        });
+            found,
+        }),
+        Err(source) => Err(InstallError::Unpack {
+            package: label(package),
+            source,
+        }),
     }
-    Ok(())
 }
 
 /// `sha256("cairn-deb-object-v1\0" <deb sha256> "\0" (<reference> "\0")*)`, references

@@ -6,7 +6,7 @@
 //!
 //! [debian]
 //! architecture = "amd64"
-//! request = ["ca-certificates", "python3"]
+//! request = ["python3", "ca-certificates"]
 //! recommends = false
 //!
 //! [[debian.repository]]
@@ -58,7 +58,8 @@ pub struct LockFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DebianLock {
     pub architecture: String,
-    /// The requested package names, sorted.
+    /// The requested package names, in the order they were requested (which, as for
+    /// apt, can matter).
     pub request: Vec<String>,
     pub recommends: bool,
     #[serde(rename = "repository")]
@@ -197,8 +198,8 @@ impl DebianLock {
     }
 
     fn normalize(&mut self) {
-        self.request.sort();
-        self.request.dedup();
+        let mut seen = BTreeSet::new();
+        self.request.retain(|name| seen.insert(name.clone()));
         self.packages
             .sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
         for p in &mut self.packages {
@@ -214,7 +215,7 @@ impl DebianLock {
             .find(|r| r.suite == package.repository)
     }
 
-    fn check(&self) -> Result<(), LockError> {
+    pub(crate) fn check(&self) -> Result<(), LockError> {
         let bad = |m: String| Err(LockError::Inconsistent(m));
         let mut suites = BTreeSet::new();
         for r in &self.repositories {
@@ -242,7 +243,15 @@ impl DebianLock {
                     p.name, p.repository
                 ));
             }
-            if p.filename.starts_with('/') || p.filename.split('/').any(|c| c == "..") {
+            // Pool paths are plain relative paths: no `..`, and nothing a URL parser
+            // would decode into one (`%2e%2e`) or read as a separator (`\`).
+            if p.filename.is_empty()
+                || p.filename.starts_with('/')
+                || p.filename.contains(['%', '\\', '?', '#'])
+                || p.filename
+                    .split('/')
+                    .any(|c| c == ".." || c == "." || c.is_empty())
+            {
                 return bad(format!(
                     "package `{}` has filename `{}`",
                     p.name, p.filename
@@ -256,5 +265,85 @@ impl DebianLock {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock() -> LockFile {
+        let sha = "a".repeat(64);
+        LockFile {
+            version: LOCK_VERSION,
+            debian: Some(DebianLock {
+                architecture: "amd64".into(),
+                request: vec!["zz".into(), "app".into(), "zz".into()],
+                recommends: false,
+                repositories: vec![LockedRepository {
+                    mirror: "http://deb.debian.org/debian".into(),
+                    suite: "trixie".into(),
+                    components: vec!["main".into()],
+                    inrelease_sha256: sha.clone(),
+                    date: "Sat, 08 Nov 2025 09:43:28 UTC".into(),
+                }],
+                packages: ["zz", "app"]
+                    .iter()
+                    .map(|name| LockedPackage {
+                        name: (*name).into(),
+                        version: "1.0-1".into(),
+                        architecture: "amd64".into(),
+                        repository: "trixie".into(),
+                        filename: format!("pool/main/{name}/{name}_1.0-1_amd64.deb"),
+                        size: 1,
+                        sha256: sha.clone(),
+                        source: (*name).into(),
+                        depends: if *name == "app" {
+                            vec!["zz".into()]
+                        } else {
+                            vec![]
+                        },
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    #[test]
+    fn round_trips_sorted_and_keeps_the_request_order() {
+        let text = lock().to_toml();
+        let parsed = LockFile::parse(&text).unwrap();
+        let debian = parsed.debian.as_ref().unwrap();
+        // apt resolves in request order, so the order is kept (duplicates dropped).
+        assert_eq!(debian.request, ["zz", "app"]);
+        let names: Vec<&str> = debian.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["app", "zz"]);
+        assert_eq!(parsed.to_toml(), text, "byte-stable");
+        assert!(text.starts_with("version = 1\n"), "{text}");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_trust() {
+        let text = lock().to_toml();
+        let err = LockFile::parse(&text.replace("version = 1", "version = 2")).unwrap_err();
+        assert!(err.to_string().contains("reads version 1"), "{err}");
+        let err =
+            LockFile::parse(&text.replace("recommends = false", "recommends = false\nextra = 1"))
+                .unwrap_err();
+        assert!(matches!(err, LockError::Syntax(_)), "{err}");
+        // Filenames that a URL parser would turn into a path outside the pool.
+        for evil in [
+            "pool/%2e%2e/x.deb",
+            "pool\\\\..\\\\x.deb",
+            "/etc/x.deb",
+            "pool/../x.deb",
+        ] {
+            let edited = text.replace("pool/main/app/app_1.0-1_amd64.deb", evil);
+            let err = LockFile::parse(&edited).unwrap_err();
+            assert!(err.to_string().contains("filename"), "{evil}: {err}");
+        }
+        let err = LockFile::parse(&text.replace("depends = [\"zz\"]", "depends = [\"gone\"]"))
+            .unwrap_err();
+        assert!(err.to_string().contains("`gone`"), "{err}");
     }
 }

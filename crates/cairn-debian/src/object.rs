@@ -37,6 +37,11 @@ pub enum DebObjectError {
         deb: std::path::PathBuf,
         field: &'static str,
     },
+    #[error("`{}` is `{found}` by its control file, not what was expected", deb.display())]
+    NameMismatch {
+        deb: std::path::PathBuf,
+        found: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -198,15 +203,18 @@ pub fn add_deb(
     deb: &Path,
     references: &[StorePath],
 ) -> Result<StorePath, DebObjectError> {
-    add_deb_as(store, deb, references, None)
+    add_deb_as(store, deb, references, None, None)
 }
 
-/// [`add_deb`] with an explicit addressing (content addressing when `None`).
+/// [`add_deb`] with an explicit addressing (content addressing when `None`) and,
+/// optionally, the object name the package must have (checked against its control file
+/// before anything is registered).
 pub fn add_deb_as(
     store: &Store,
     deb: &Path,
     references: &[StorePath],
     addressing: Option<cairn_store::Addressing>,
+    expected_name: Option<&str>,
 ) -> Result<StorePath, DebObjectError> {
     let scratch = tempfile::tempdir()?;
     let tree = scratch.path().join("data");
@@ -231,6 +239,14 @@ pub fn add_deb_as(
         field("Version")?,
         field("Architecture")?
     ));
+    if let Some(expected) = expected_name
+        && expected != name
+    {
+        return Err(DebObjectError::NameMismatch {
+            deb: deb.to_owned(),
+            found: name,
+        });
+    }
     let options = AddOptions {
         name: Some(name),
         references: references.to_vec(),

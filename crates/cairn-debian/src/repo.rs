@@ -139,13 +139,23 @@ pub enum RepoError {
         #[source]
         source: ReleaseError,
     },
+    #[error("`{url}` is signed for suite `{found}`, not `{expected}`")]
+    WrongSuite {
+        url: String,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "`{url}` is dated {date}, older than the copy the store has: a stale mirror or a replay"
+    )]
+    Older { url: String, date: String },
     #[error("`{url}` does not have architecture `{arch}` (it has: {available})")]
     NoArchitecture {
         url: String,
         arch: String,
         available: String,
     },
-    #[error("`{url}` is not a valid xz stream: {message}")]
+    #[error("`{url}` is not an xz-compressed text index: {message}")]
     Decompress { url: String, message: String },
     #[error("`{url}`: {source}")]
     Index {
@@ -249,7 +259,9 @@ fn fetch_suite(
         source: SignatureError::Malformed("not UTF-8".into()),
     })?;
     let release = verified_release(context, &url, &inrelease, context.now)?;
+    check_suite(&url, &release, source)?;
     check_arch(&url, &release, arch)?;
+    check_not_older(context, source, arch, &url, &release)?;
     let mut indexes = Vec::new();
     let mut texts = Vec::new();
     for component in &source.components {
@@ -289,6 +301,58 @@ fn verified_release(
         url: url.to_owned(),
         source,
     })
+}
+
+/// The signed Release must be the suite that was asked for (by `Suite` or `Codename`,
+/// as apt checks): every Debian key signs every suite, so a mirror could otherwise
+/// serve another suite's valid signature under this suite's name.
+fn check_suite(url: &str, release: &Release, source: &Source) -> Result<(), RepoError> {
+    let names = [release.suite.as_deref(), release.codename.as_deref()];
+    if names.contains(&Some(source.suite.as_str())) {
+        return Ok(());
+    }
+    Err(RepoError::WrongSuite {
+        url: url.to_owned(),
+        expected: source.suite.clone(),
+        found: names.into_iter().flatten().collect::<Vec<_>>().join(" / "),
+    })
+}
+
+/// A suite never goes back in time: a Release older than the snapshot the store has
+/// for it is a replay (or a stale mirror), and is refused.
+fn check_not_older(
+    context: &RepoContext<'_>,
+    source: &Source,
+    arch: &str,
+    url: &str,
+    release: &Release,
+) -> Result<(), RepoError> {
+    let Some(snapshot) = rooted_snapshot(context.store, &source.root_name(arch))? else {
+        return Ok(());
+    };
+    let Ok(cached) = fs_err::read_to_string(context.store.object_dir(&snapshot).join("InRelease"))
+    else {
+        return Ok(());
+    };
+    let (Some(had), Some(new)) = (unverified_date(&cached), parse_release_date(&release.date))
+    else {
+        return Ok(());
+    };
+    if new < had {
+        return Err(RepoError::Older {
+            url: url.to_owned(),
+            date: release.date.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn rooted_snapshot(store: &Store, name: &str) -> Result<Option<StorePath>, RepoError> {
+    Ok(store
+        .roots()?
+        .into_iter()
+        .find(|r| r.kind == RootKind::Named(name.to_owned()))
+        .map(|r| r.object))
 }
 
 fn check_arch(url: &str, release: &Release, arch: &str) -> Result<(), RepoError> {
@@ -428,16 +492,10 @@ fn read_cached(
     arch: &str,
 ) -> Result<(Suite, Indexes), RepoError> {
     let name = source.root_name(arch);
-    let snapshot = context
-        .store
-        .roots()?
-        .into_iter()
-        .find(|r| r.kind == RootKind::Named(name.clone()))
-        .map(|r| r.object)
-        .ok_or_else(|| RepoError::NotCached {
-            mirror: source.mirror.clone(),
-            suite: source.suite.clone(),
-        })?;
+    let snapshot = rooted_snapshot(context.store, &name)?.ok_or_else(|| RepoError::NotCached {
+        mirror: source.mirror.clone(),
+        suite: source.suite.clone(),
+    })?;
     context
         .store
         .add_temp_roots(std::slice::from_ref(&snapshot))?;

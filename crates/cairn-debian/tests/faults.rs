@@ -480,6 +480,57 @@ fn an_index_with_other_bytes_is_refused() {
     env.assert_unchanged(&[]);
 }
 
+/// Every key signs every suite: another suite's valid signature under this suite's name
+/// is refused (found in review).
+#[test]
+fn a_release_signed_for_another_suite_is_refused() {
+    let Some(env) = setup() else { return };
+    let other = env.release_text().replace(
+        &format!("Suite: {SUITE}\nCodename: {SUITE}"),
+        "Suite: unstable\nCodename: sid",
+    );
+    env.write_inrelease(env.repo.sign(&other));
+    let before = env.objects();
+    let err = env.open(&online()).unwrap_err();
+    assert!(matches!(err, RepoError::WrongSuite { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("unstable / sid") && text.contains(&format!("not `{SUITE}`")),
+        "{text}"
+    );
+    env.assert_unchanged(&before);
+}
+
+/// A mirror cannot take a suite back in time (found in review).
+#[test]
+fn a_release_older_than_the_stored_one_is_refused() {
+    let Some(env) = setup() else { return };
+    env.date_release_now();
+    env.open(&online()).unwrap();
+    let before = env.objects();
+    // The original fixture Release, dated 2025, validly signed: a replay.
+    let old = env
+        .release_text()
+        .lines()
+        .map(|l| {
+            if l.starts_with("Date:") {
+                "Date: Sat, 01 Nov 2025 00:00:00 UTC\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect::<String>();
+    env.write_inrelease(env.repo.sign(&old));
+    let err = env.open(&online()).unwrap_err();
+    assert!(matches!(err, RepoError::Older { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("older than the copy the store has"),
+        "{err}"
+    );
+    env.assert_unchanged(&before);
+}
+
 #[test]
 fn a_corrupt_index_of_the_right_size_is_a_hash_mismatch() {
     let Some(env) = setup() else { return };

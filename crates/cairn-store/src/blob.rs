@@ -41,15 +41,27 @@ impl Store {
         Ok(self.blob_path(sha256)?.is_file())
     }
 
-    /// A fresh path, next to the blobs, to write a blob to before
-    /// [`Store::commit_blob`]. Unique per process and call.
+    /// A fresh, empty file next to the blobs, created here with `O_EXCL` (so no other
+    /// writer, even one with the same PID in another PID namespace, shares it), to
+    /// write a blob to before [`Store::commit_blob`].
     pub fn blob_staging_path(&self, sha256: &str) -> Result<PathBuf> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         check(sha256)?;
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        Ok(self
-            .blobs_dir()
-            .join(format!(".partial-{sha256}-{}-{n}", std::process::id())))
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let path = self
+                .blobs_dir()
+                .join(format!(".partial-{sha256}-{}-{n}", std::process::id()));
+            match fs_err::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => return Ok(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Moves `staged` (complete, synced, and checked by the caller to have `sha256`)

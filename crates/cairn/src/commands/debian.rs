@@ -135,8 +135,9 @@ fn open_repository(
         now: SystemTime::now(),
         reporter: &progress,
     };
+    let names: Vec<&str> = sources.iter().map(|s| s.suite.as_str()).collect();
     let repository = Repository::open(&context, &sources, &args.arch)
-        .with_context(|| format!("cannot read the `{}` suite", args.suite))?;
+        .with_context(|| format!("cannot read the package indexes ({})", names.join(", ")))?;
     Ok(repository)
 }
 
@@ -197,8 +198,25 @@ fn show(out: &mut impl Write, repo: &Repository, name: &str, json: bool) -> Resu
         versions.push((i, repo.get(i)?));
     }
     let Some(chosen) = candidate.or_else(|| versions.first().map(|(i, _)| *i)) else {
-        resolve(repo, &request)?;
-        anyhow::bail!("there is no package `{name}`");
+        // Not a package of its own: the resolver explains (unknown, several providers),
+        // or picks the one provider.
+        let resolution = resolve(repo, &request)?;
+        let providers: Vec<&str> = resolution
+            .packages
+            .iter()
+            .filter(|r| {
+                r.package
+                    .provides
+                    .iter()
+                    .flat_map(|c| &c.0)
+                    .any(|p| p.name == name)
+            })
+            .map(|r| r.package.name.as_str())
+            .collect();
+        anyhow::bail!(
+            "`{name}` is a virtual package; installing it installs {}",
+            providers.join(", ")
+        );
     };
     let sourced = repo.get(chosen)?;
     let from = |suite: usize| {
