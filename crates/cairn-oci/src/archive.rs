@@ -1,0 +1,147 @@
+//! Single-file outputs, written with the same deterministic tar writer as layers:
+//!
+//! - an **OCI archive**: the image layout (`oci-layout`, `index.json`, `blobs/…`) as
+//!   one tar, as `skopeo copy oci-archive:` reads it;
+//! - a **docker-archive**: the same layout plus Docker's `manifest.json`
+//!   (`[{"Config", "RepoTags", "Layers"}]`), the dual form Docker writes since 25, which
+//!   `docker load` and `podman load` accept.
+//!
+//! An archive is written to a temporary file beside the target and renamed into place.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::digest::Digest;
+use crate::image::{Descriptor, index_json};
+use crate::json::to_canonical;
+use crate::layer::{Compression, EntryKind, LayerEntry, LayerError, LayerOptions, write_layer};
+use crate::layout::BlobSource;
+
+/// Which archive to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    Oci,
+    /// With the `RepoTags` (`name:tag`) `docker load` gives the image.
+    Docker {
+        repo_tags: Vec<String>,
+    },
+}
+
+/// Why an archive could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error(transparent)]
+    Tar(#[from] LayerError),
+    #[error("could not write the archive `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn perms(path: &Path) -> std::io::Result<std::fs::Permissions> {
+    Ok(fs_err::metadata(path)?.permissions())
+}
+
+fn file(path: &str, kind: EntryKind) -> LayerEntry {
+    LayerEntry {
+        path: path.as_bytes().to_vec(),
+        kind,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        xattrs: BTreeMap::new(),
+    }
+}
+
+fn dir(path: &str) -> LayerEntry {
+    LayerEntry {
+        mode: 0o755,
+        ..file(path, EntryKind::Directory)
+    }
+}
+
+/// Writes an archive of one image to `target`. `blobs` must hold every blob the image
+/// needs; `config` and `layers` name them for Docker's `manifest.json`. `mtime` dates
+/// the archive's own entries.
+pub fn write_archive(
+    target: &Path,
+    format: &ArchiveFormat,
+    blobs: &[(Digest, BlobSource<'_>)],
+    manifest: &Descriptor,
+    config: &Digest,
+    layers: &[Digest],
+    mtime: u64,
+) -> Result<(), ArchiveError> {
+    let io = |source| ArchiveError::Io {
+        path: target.to_owned(),
+        source,
+    };
+    let mut entries = vec![
+        dir("blobs"),
+        dir("blobs/sha256"),
+        file(
+            "oci-layout",
+            EntryKind::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        ),
+        file(
+            "index.json",
+            EntryKind::Bytes(index_json(std::slice::from_ref(manifest))),
+        ),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (digest, source) in blobs {
+        if !seen.insert(*digest) {
+            continue;
+        }
+        let path = format!("blobs/sha256/{}", digest.hex());
+        let kind = match source {
+            BlobSource::Bytes(bytes) => EntryKind::Bytes(bytes.to_vec()),
+            BlobSource::File(p) => EntryKind::File {
+                source: p.to_path_buf(),
+                size: fs_err::metadata(p).map_err(io)?.len(),
+            },
+        };
+        entries.push(file(&path, kind));
+    }
+    if let ArchiveFormat::Docker { repo_tags } = format {
+        let blob = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+        let docker = json!([{
+            "Config": blob(config),
+            "RepoTags": repo_tags,
+            "Layers": layers.iter().map(blob).collect::<Vec<_>>(),
+        }]);
+        entries.push(file(
+            "manifest.json",
+            EntryKind::Bytes(to_canonical(&docker)),
+        ));
+    }
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".cairn-archive-")
+        .tempfile_in(&parent)
+        .map_err(io)?;
+    let options = LayerOptions {
+        compression: Compression::None,
+        mtime,
+    };
+    write_layer(
+        &entries,
+        &options,
+        std::io::BufWriter::new(temp.as_file_mut()),
+    )?;
+    temp.as_file_mut().flush().map_err(io)?;
+    // A temporary file is private; an image archive is not.
+    let mut permissions = perms(temp.path()).map_err(io)?;
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o644);
+    fs_err::set_permissions(temp.path(), permissions).map_err(io)?;
+    temp.persist(target).map_err(|e| io(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! OCI images for cairn: deterministic tar layers, canonical JSON for config, manifest
+//! and index, and the outputs (OCI image layout; archives next).
+//!
+//! This crate never knows where files come from (Debian, PyPI, build steps): it is
+//! given entries with their exact metadata and writes bytes that depend on nothing
+//! else: no clock, no host user names, no file system order.
+
+pub mod archive;
+pub mod digest;
+pub mod image;
+pub mod json;
+pub mod layer;
+pub mod layout;
+mod stream;
+mod ustar;
+
+pub use archive::{ArchiveError, ArchiveFormat, write_archive};
+pub use digest::Digest;
+pub use image::{
+    Descriptor, History, ImageConfig, MediaType, Platform, index_json, manifest_json, rfc3339,
+};
+pub use layer::{
+    Compression, EntryKind, LayerEntry, LayerError, LayerOptions, WrittenLayer, write_layer,
+};
+pub use layout::{BlobSource, LayoutError, write_oci_layout};
