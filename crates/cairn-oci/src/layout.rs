@@ -12,8 +12,9 @@ use crate::image::{Descriptor, index_json};
 #[derive(Debug, Clone, Copy)]
 pub enum BlobSource<'a> {
     Bytes(&'a [u8]),
-    /// A file with exactly the blob's bytes (e.g. a cached layer); hard-linked when
-    /// it is on the same file system, else copied.
+    /// A file with exactly the blob's bytes (e.g. a cached layer in the store). It is
+    /// copied, never hard-linked: a layout is the user's to change, the store's files
+    /// are not.
     File(&'a Path),
 }
 
@@ -73,9 +74,13 @@ pub fn write_oci_layout(
         match source {
             BlobSource::Bytes(bytes) => fs_err::write(&target, bytes).map_err(io(&target))?,
             BlobSource::File(path) => {
-                if fs_err::hard_link(path, &target).is_err() {
-                    fs_err::copy(path, &target).map_err(io(path))?;
-                }
+                fs_err::copy(path, &target).map_err(io(path))?;
+                // The copy keeps the source's read-only mode; a layout's files are not.
+                let mut permissions = fs_err::metadata(&target)
+                    .map_err(io(&target))?
+                    .permissions();
+                std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o644);
+                fs_err::set_permissions(&target, permissions).map_err(io(&target))?;
             }
         }
     }

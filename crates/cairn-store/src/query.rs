@@ -122,7 +122,7 @@ impl Store {
     }
 
     /// The listing recorded when the object was added.
-    pub(crate) fn listing(&self, path: &StorePath) -> Result<Listing> {
+    pub fn listing(&self, path: &StorePath) -> Result<Listing> {
         let bytes: Vec<u8> = self
             .db()
             .query_row(

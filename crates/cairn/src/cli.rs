@@ -33,6 +33,81 @@ pub(crate) enum Command {
     /// Resolve, inspect and fetch Debian packages
     #[command(subcommand)]
     Debian(DebianCommand),
+    /// Build and inspect images
+    #[command(subcommand)]
+    Image(Box<ImageCommand>),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImageCommand {
+    /// Build an image from Debian packages (the spec language will drive the same
+    /// library)
+    Build(Box<ImageBuildArgs>),
+    /// Print an image's layers (size, packages), config and total size
+    Inspect {
+        /// `oci:DIR`, `oci-archive:FILE` or `docker-archive:FILE`
+        image: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImageBuildArgs {
+    /// Where packages come from (`--mirror`, `--suite`, …; `--suite` is also
+    /// `--debian-suite`)
+    #[command(flatten)]
+    pub(crate) repo: RepoArgs,
+    /// A Debian package to install (repeatable)
+    #[arg(long = "package", value_name = "PKG", required_unless_present = "lock")]
+    pub(crate) packages: Vec<String>,
+    /// Build exactly the packages of this lock, without resolving
+    #[arg(long, value_name = "FILE", conflicts_with = "packages")]
+    pub(crate) lock: Option<PathBuf>,
+    /// The entrypoint: a program and its arguments, one per `--entrypoint` (or one
+    /// string, split at spaces)
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub(crate) entrypoint: Vec<String>,
+    /// The default arguments (cmd), one per `--cmd` (or one string, split at spaces)
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub(crate) cmd: Vec<String>,
+    /// The user the entrypoint runs as: a name (`nonroot`, `root`) or `uid[:gid]`
+    #[arg(long, default_value = "root")]
+    pub(crate) user: String,
+    /// The working directory
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workdir: Option<String>,
+    /// An environment variable, `NAME=value` (repeatable)
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub(crate) env: Vec<String>,
+    /// A port to expose, `8000` or `53/udp` (repeatable)
+    #[arg(long = "port", value_name = "PORT")]
+    pub(crate) ports: Vec<String>,
+    /// A label, `key=value` (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub(crate) labels: Vec<String>,
+    /// A volume (repeatable)
+    #[arg(long = "volume", value_name = "PATH")]
+    pub(crate) volumes: Vec<String>,
+    /// The signal that stops the container, e.g. SIGTERM
+    #[arg(long, value_name = "SIGNAL")]
+    pub(crate) stop_signal: Option<String>,
+    /// The most layers the image may have
+    #[arg(long, default_value_t = cairn_image::DEFAULT_BUDGET, value_name = "N")]
+    pub(crate) layers: usize,
+    /// Layer compression: gzip or zstd
+    #[arg(long, default_value = "gzip")]
+    pub(crate) compression: String,
+    /// The image's name (`name:tag`), for docker-archive and the layout's reference
+    #[arg(long, default_value = "cairn:latest")]
+    pub(crate) name: String,
+    /// Keep files that images leave out by default (documentation, manuals, locales)
+    #[arg(long)]
+    pub(crate) keep_docs: bool,
+    /// `oci:DIR`, `oci-archive:FILE` or `docker-archive:FILE`
+    #[arg(long, value_name = "DEST")]
+    pub(crate) output: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,7 +165,7 @@ pub(crate) struct RepoArgs {
     #[arg(long, default_value = cairn_debian::DEFAULT_MIRROR, value_name = "URL")]
     pub(crate) mirror: String,
     /// The suite (release) to use, e.g. trixie or bookworm
-    #[arg(long, default_value = cairn_debian::DEFAULT_SUITE)]
+    #[arg(long, visible_alias = "debian-suite", default_value = cairn_debian::DEFAULT_SUITE)]
     pub(crate) suite: String,
     /// A component of the suite (repeatable)
     #[arg(long = "component", default_value = "main", value_name = "NAME")]

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Store(command) => commands::store::run(&cli.global, command),
         Command::Debian(command) => commands::debian::run(&cli.global, command),
+        Command::Image(command) => commands::image::run(&cli.global, *command),
     };
     match result {
         Ok(code) => code,
@@ -45,6 +46,9 @@ fn hint_of(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
         return e.hint();
     }
     if let Some(e) = cause.downcast_ref::<cairn_debian::FetchError>() {
+        return e.hint();
+    }
+    if let Some(e) = cause.downcast_ref::<cairn_image::BuildError>() {
         return e.hint();
     }
     None

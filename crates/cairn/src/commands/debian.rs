@@ -98,7 +98,7 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-fn fetcher(repo: &RepoArgs, connections: usize) -> Result<Fetcher> {
+pub(crate) fn fetcher(repo: &RepoArgs, connections: usize) -> Result<Fetcher> {
     Ok(Fetcher::new(FetchOptions {
         connections,
         offline: repo.offline,
@@ -106,7 +106,7 @@ fn fetcher(repo: &RepoArgs, connections: usize) -> Result<Fetcher> {
     })?)
 }
 
-fn open_repository(
+pub(crate) fn open_repository(
     store: &Store,
     fetcher: &Fetcher,
     args: &RepoArgs,
@@ -305,7 +305,7 @@ fn fields(p: &BinaryPackage) -> Vec<(&'static str, String)> {
 }
 
 /// Progress of downloads on stderr: retries as they happen, a summary at the end.
-struct Progress {
+pub(crate) struct Progress {
     quiet: bool,
     downloads: AtomicUsize,
     bytes: AtomicU64,
@@ -313,7 +313,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(quiet: bool) -> Self {
+    pub(crate) fn new(quiet: bool) -> Self {
         Self {
             quiet,
             downloads: AtomicUsize::new(0),
@@ -322,7 +322,7 @@ impl Progress {
         }
     }
 
-    fn summary(&self, total: usize) {
+    pub(crate) fn summary(&self, total: usize) {
         if self.quiet {
             return;
         }

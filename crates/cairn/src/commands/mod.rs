@@ -1,2 +1,3 @@
 pub(crate) mod debian;
+pub(crate) mod image;
 pub(crate) mod store;

@@ -1,0 +1,376 @@
+//! An image from locked Debian packages: compose the root file system, add the files
+//! no package ships, check the entrypoint, plan the layers, write (or reuse) each layer
+//! blob, and write the output. Nothing is written to the output before every check
+//! passed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use cairn_debian::{DebianLock, Installed, parse_relations};
+use cairn_oci::{
+    ArchiveFormat, BlobSource, Compression, Descriptor, Digest, History, ImageConfig, LayerOptions,
+    MediaType, manifest_json, write_archive, write_oci_layout,
+};
+use cairn_store::Store;
+
+use crate::cache::{self, CachedLayer};
+use crate::check::{CheckOptions, check_entrypoint, multiarch_triplet};
+use crate::layers::{PlannedLayer, plan_layers};
+use crate::rootfs::{Excludes, Part, Rootfs};
+use crate::synth::{self, Account, Group, StatusPackage};
+
+/// Where the image goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// An OCI image layout directory.
+    OciDir(PathBuf),
+    OciArchive(PathBuf),
+    DockerArchive(PathBuf),
+}
+
+impl Output {
+    /// Parses `oci:DIR`, `oci-archive:FILE` or `docker-archive:FILE`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (kind, path) = text.split_once(':')?;
+        if path.is_empty() {
+            return None;
+        }
+        let path = PathBuf::from(path);
+        match kind {
+            "oci" => Some(Self::OciDir(path)),
+            "oci-archive" => Some(Self::OciArchive(path)),
+            "docker-archive" => Some(Self::DockerArchive(path)),
+            _ => None,
+        }
+    }
+}
+
+/// Everything about the image besides its packages.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    /// `name:tag`: the layout's reference and the docker-archive's tag.
+    pub name: String,
+    /// Entrypoint, cmd, env, …; `user` may be a name, resolved against the accounts.
+    pub config: ImageConfig,
+    /// Accounts besides root, nobody and nonroot.
+    pub users: Vec<Account>,
+    pub groups: Vec<Group>,
+    pub budget: usize,
+    pub compression: Compression,
+    /// Every timestamp in the image (`SOURCE_DATE_EPOCH`, or a fixed default).
+    pub mtime: u64,
+    pub excludes: Excludes,
+}
+
+/// A built image.
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    pub manifest: Descriptor,
+    /// Each layer, bottom first: what it holds and its blob.
+    pub layers: Vec<(PlannedLayer, CachedLayer)>,
+    /// How many layer blobs were written now (the rest came from the store).
+    pub fresh_layers: usize,
+}
+
+/// Why an image could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Compose(#[from] crate::rootfs::ComposeError),
+    #[error(transparent)]
+    Synth(#[from] crate::synth::SynthError),
+    #[error(transparent)]
+    Check(#[from] crate::check::CheckError),
+    #[error(transparent)]
+    Plan(#[from] crate::layers::PlanError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+    #[error(transparent)]
+    Layout(#[from] cairn_oci::LayoutError),
+    #[error(transparent)]
+    Archive(#[from] cairn_oci::ArchiveError),
+    #[error(transparent)]
+    Store(#[from] cairn_store::StoreError),
+    #[error("the lock has package `{0}`, but it is not in the store")]
+    NotInstalled(String),
+    #[error("the image has no entrypoint and no cmd: give one")]
+    NoProgram,
+    #[error("unknown architecture `{0}`")]
+    Architecture(String),
+}
+
+impl BuildError {
+    /// A suggestion for the user, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Plan(_) => Some("raise `--layers`".into()),
+            Self::Compose(crate::rootfs::ComposeError::Conflict { .. }) => Some(
+                "two packages ship different files at one path; leave one of them out".into(),
+            ),
+            Self::Check(_) => Some(
+                "add the package that provides it, or point the entrypoint at a program the                  image has"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// How many packages depend on each one, directly or not.
+fn popularity(lock: &DebianLock) -> BTreeMap<&str, usize> {
+    let depends: BTreeMap<&str, &[String]> = lock
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.depends.as_slice()))
+        .collect();
+    let mut count: BTreeMap<&str, usize> = depends.keys().map(|&n| (n, 0)).collect();
+    for &start in depends.keys() {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![start];
+        while let Some(name) = stack.pop() {
+            for dep in depends.get(name).copied().unwrap_or_default() {
+                if dep != start && seen.insert(dep.as_str()) {
+                    stack.push(dep);
+                }
+            }
+        }
+        for dep in seen {
+            if let Some(c) = count.get_mut(dep) {
+                *c += 1;
+            }
+        }
+    }
+    count
+}
+
+fn parts(store: &Store, lock: &DebianLock, installed: &Installed) -> Result<Vec<Part>, BuildError> {
+    let mut parts = Vec::new();
+    for p in &lock.packages {
+        let object = installed
+            .get(&p.name)
+            .ok_or_else(|| BuildError::NotInstalled(p.name.clone()))?;
+        let info = store.info(object)?;
+        let control = info
+            .metadata
+            .get("deb.control")
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .unwrap_or_default();
+        let replaces = control
+            .lines()
+            .find_map(|l| l.strip_prefix("Replaces:"))
+            .and_then(|v| parse_relations(v.trim()).ok())
+            .map(|clauses| {
+                clauses
+                    .into_iter()
+                    .flat_map(|c| c.0)
+                    .map(|r| r.name)
+                    .collect()
+            })
+            .unwrap_or_default();
+        parts.push(Part {
+            label: p.name.clone(),
+            object: object.clone(),
+            replaces,
+        });
+    }
+    Ok(parts)
+}
+
+/// Adds what no package ships: the base directories, accounts, the CA bundle,
+/// alternatives and the dpkg status, each in its own layer group.
+fn synthesize(store: &Store, rootfs: &mut Rootfs, spec: &ImageSpec) -> Result<(), BuildError> {
+    rootfs.finish();
+    for e in synth::base_dirs() {
+        rootfs.put_in("base", e);
+    }
+    let mut users = synth::builtin_accounts();
+    users.extend(spec.users.iter().cloned());
+    let mut groups = synth::builtin_groups();
+    groups.extend(spec.groups.iter().cloned());
+    for e in synth::accounts(&users, &groups)? {
+        rootfs.put_in("accounts", e);
+    }
+    let mut status = Vec::new();
+    let mut scripts = Vec::new();
+    for part in &rootfs.parts {
+        let info = store.info(&part.object)?;
+        if let Some(control) = info.metadata.get("deb.control") {
+            status.push(StatusPackage {
+                name: part.label.clone(),
+                control: String::from_utf8_lossy(control).into_owned(),
+                md5sums: info.metadata.get("deb.md5sums").map(<[u8]>::to_vec),
+            });
+        }
+        if let Some(postinst) = info.metadata.get("deb.script.postinst") {
+            scripts.push((part.label.clone(), postinst.to_vec()));
+        }
+    }
+    if let Some(bundle) = synth::ca_bundle(rootfs)? {
+        for e in bundle {
+            rootfs.put_in("ca-certificates", e);
+        }
+    }
+    for e in synth::alternatives(&scripts, rootfs) {
+        rootfs.put_in("alternatives", e);
+    }
+    for e in synth::dpkg_status(&status)? {
+        rootfs.put_in("dpkg-status", e);
+    }
+    Ok(())
+}
+
+/// Builds the image of the locked packages (already in the store) and writes it.
+pub fn build(
+    store: &Store,
+    lock: &DebianLock,
+    installed: &Installed,
+    spec: &ImageSpec,
+    output: &Output,
+    provider_hint: &dyn Fn(&str) -> Option<String>,
+) -> Result<BuiltImage, BuildError> {
+    let multiarch = multiarch_triplet(&spec.config.architecture)
+        .ok_or_else(|| BuildError::Architecture(spec.config.architecture.clone()))?;
+    let mut rootfs = Rootfs::compose(store, parts(store, lock, installed)?, &spec.excludes)?;
+    synthesize(store, &mut rootfs, spec)?;
+
+    // Checks, before anything is written.
+    let mut config = spec.config.clone();
+    if let Some(user) = &config.user {
+        let mut users = synth::builtin_accounts();
+        users.extend(spec.users.iter().cloned());
+        let mut groups = synth::builtin_groups();
+        groups.extend(spec.groups.iter().cloned());
+        let (uid, gid) = synth::resolve_user(user, &users, &groups)?;
+        config.user = Some(format!("{uid}:{gid}"));
+    }
+    let program = config
+        .entrypoint
+        .as_ref()
+        .and_then(|e| e.first())
+        .or_else(|| config.cmd.as_ref().and_then(|c| c.first()))
+        .ok_or(BuildError::NoProgram)?;
+    let path_env = config
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .map(str::to_owned);
+    check_entrypoint(
+        &rootfs,
+        program,
+        &CheckOptions {
+            multiarch,
+            provider_hint,
+            env_path: path_env.as_deref(),
+        },
+    )?;
+    let popular = popularity(lock);
+    let popularity: Vec<usize> = rootfs
+        .parts
+        .iter()
+        .map(|p| popular.get(p.label.as_str()).copied().unwrap_or(0))
+        .collect();
+    let planned = plan_layers(&rootfs, &popularity, spec.budget)?;
+
+    // Layer blobs: from the store, or written now and kept there.
+    let options = LayerOptions {
+        compression: spec.compression,
+        mtime: spec.mtime,
+    };
+    let mut layers = Vec::with_capacity(planned.len());
+    let mut fresh_layers = 0;
+    for layer in planned {
+        let (cached, fresh) = cache::layer(store, &layer.entries, &options)?;
+        fresh_layers += usize::from(fresh);
+        layers.push((layer, cached));
+    }
+    let manifest = write_output(store, &config, spec, &layers, output)?;
+    Ok(BuiltImage {
+        manifest,
+        layers,
+        fresh_layers,
+    })
+}
+
+fn write_output(
+    store: &Store,
+    config: &ImageConfig,
+    spec: &ImageSpec,
+    layers: &[(PlannedLayer, CachedLayer)],
+    output: &Output,
+) -> Result<Descriptor, BuildError> {
+    let diff_ids: Vec<Digest> = layers.iter().map(|(_, c)| c.layer.diff_id).collect();
+    let history: Vec<History> = layers
+        .iter()
+        .map(|(p, _)| History {
+            created_by: p.description.clone(),
+            comment: None,
+            empty_layer: false,
+        })
+        .collect();
+    let config_json = config.to_json(&diff_ids, &history, spec.mtime);
+    let config_descriptor = Descriptor::of(MediaType::Config, &config_json);
+    let layer_descriptors: Vec<Descriptor> = layers
+        .iter()
+        .map(|(p, c)| Descriptor {
+            media_type: c.layer.media_type.to_owned(),
+            digest: c.layer.digest,
+            size: c.layer.size,
+            annotations: if p.parts.is_empty() {
+                BTreeMap::new()
+            } else {
+                [("org.cairn.packages".to_owned(), p.parts.join(","))].into()
+            },
+            platform: None,
+        })
+        .collect();
+    let annotations: BTreeMap<String, String> = [(
+        "org.opencontainers.image.created".to_owned(),
+        crate::rfc3339(spec.mtime),
+    )]
+    .into();
+    let manifest_bytes = manifest_json(&config_descriptor, &layer_descriptors, &annotations);
+    let mut manifest = Descriptor::of(MediaType::Manifest, &manifest_bytes);
+    let tag = spec.name.rsplit_once(':').map_or("latest", |(_, t)| t);
+    manifest.annotations.insert(
+        "org.opencontainers.image.ref.name".to_owned(),
+        tag.to_owned(),
+    );
+    let files: Vec<(Digest, PathBuf)> = layers
+        .iter()
+        .map(|(_, c)| (c.layer.digest, store.object_dir(&c.object)))
+        .collect();
+    let mut blobs: Vec<(Digest, BlobSource<'_>)> = files
+        .iter()
+        .map(|(d, p)| (*d, BlobSource::File(p)))
+        .collect();
+    blobs.push((config_descriptor.digest, BlobSource::Bytes(&config_json)));
+    blobs.push((manifest.digest, BlobSource::Bytes(&manifest_bytes)));
+    match output {
+        Output::OciDir(dir) => write_oci_layout(dir, &blobs, &manifest)?,
+        Output::OciArchive(file) | Output::DockerArchive(file) => {
+            let format = if matches!(output, Output::OciArchive(_)) {
+                ArchiveFormat::Oci
+            } else {
+                let name = if spec.name.contains(':') {
+                    spec.name.clone()
+                } else {
+                    format!("{}:latest", spec.name)
+                };
+                ArchiveFormat::Docker {
+                    repo_tags: vec![name],
+                }
+            };
+            let layer_digests: Vec<Digest> = layers.iter().map(|(_, c)| c.layer.digest).collect();
+            write_archive(
+                file,
+                &format,
+                &blobs,
+                &manifest,
+                &config_descriptor.digest,
+                &layer_digests,
+                spec.mtime,
+            )?;
+        }
+    }
+    Ok(manifest)
+}

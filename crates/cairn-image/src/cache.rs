@@ -1,0 +1,194 @@
+//! Layer blobs cached in the store, so a warm build writes only JSON.
+//!
+//! A written layer is kept as an input-addressed store object: a single file (the
+//! compressed blob) whose path is a hash of what determines its bytes
+//! (`cairn-layer-v1`, the compression, the mtime, and every entry: path, kind, mode,
+//! owner, xattrs, and for files the store path they are read from, which names
+//! immutable contents, or the bytes of a synthesized file). The layer's digests and
+//! sizes travel in the object's metadata (`oci.layer`), so a cache hit reads no blob.
+
+use cairn_oci::{
+    Compression, Digest, EntryKind, LayerEntry, LayerOptions, WrittenLayer, write_layer,
+};
+use cairn_store::{
+    AddOptions, Addressing, NoReporter, ObjectMetadata, Store, StoreError, StorePath,
+};
+use sha2::{Digest as _, Sha256};
+
+/// A layer blob in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedLayer {
+    pub object: StorePath,
+    pub layer: WrittenLayer,
+}
+
+/// Why a layer could not be written or read back.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error(transparent)]
+    Layer(#[from] cairn_oci::LayerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the cached layer `{0}` has damaged metadata")]
+    Damaged(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+fn key(entries: &[LayerEntry], options: &LayerOptions) -> String {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(b"cairn-layer-v1");
+    field(options.compression.media_type().as_bytes());
+    field(&options.mtime.to_le_bytes());
+    let mut sorted: Vec<&LayerEntry> = entries.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    for e in sorted {
+        field(&e.path);
+        match &e.kind {
+            EntryKind::Directory => field(b"dir"),
+            EntryKind::File { source, size } => {
+                field(b"file");
+                field(source.as_os_str().as_encoded_bytes());
+                field(&size.to_le_bytes());
+            }
+            EntryKind::Bytes(bytes) => {
+                field(b"bytes");
+                field(&Sha256::digest(bytes));
+            }
+            EntryKind::Symlink { target } => {
+                field(b"symlink");
+                field(target);
+            }
+            EntryKind::HardLink { target } => {
+                field(b"hardlink");
+                field(target);
+            }
+            EntryKind::CharDevice { major, minor } => {
+                field(b"char");
+                field(&[major.to_le_bytes(), minor.to_le_bytes()].concat());
+            }
+            EntryKind::BlockDevice { major, minor } => {
+                field(b"block");
+                field(&[major.to_le_bytes(), minor.to_le_bytes()].concat());
+            }
+            EntryKind::Fifo => field(b"fifo"),
+        }
+        field(
+            &[
+                e.mode.to_le_bytes(),
+                e.uid.to_le_bytes(),
+                e.gid.to_le_bytes(),
+            ]
+            .concat(),
+        );
+        for (name, value) in &e.xattrs {
+            field(name.as_bytes());
+            field(value);
+        }
+    }
+    data_encoding::HEXLOWER.encode(&h.finalize())
+}
+
+fn object_name(compression: Compression) -> &'static str {
+    match compression {
+        Compression::Gzip => "layer.tar.gz",
+        Compression::Zstd => "layer.tar.zst",
+        Compression::None => "layer.tar",
+    }
+}
+
+fn metadata(layer: &WrittenLayer) -> Vec<u8> {
+    format!(
+        "{}\n{}\n{}\n{}\n{}\n",
+        layer.diff_id.hex(),
+        layer.digest.hex(),
+        layer.size,
+        layer.uncompressed_size,
+        layer.media_type
+    )
+    .into_bytes()
+}
+
+fn parse_metadata(object: &StorePath, bytes: &[u8]) -> Result<WrittenLayer, CacheError> {
+    let damaged = || CacheError::Damaged(object.to_string());
+    let text = std::str::from_utf8(bytes).map_err(|_| damaged())?;
+    let fields: Vec<&str> = text.lines().collect();
+    let [diff_id, digest, size, uncompressed, media_type] = fields.as_slice() else {
+        return Err(damaged());
+    };
+    let hex = |s: &str| -> Result<Digest, CacheError> {
+        let bytes = data_encoding::HEXLOWER
+            .decode(s.as_bytes())
+            .map_err(|_| damaged())?;
+        Ok(Digest(bytes.try_into().map_err(|_| damaged())?))
+    };
+    let media_type = [Compression::Gzip, Compression::Zstd, Compression::None]
+        .into_iter()
+        .map(Compression::media_type)
+        .find(|m| m == media_type)
+        .ok_or_else(damaged)?;
+    Ok(WrittenLayer {
+        diff_id: hex(diff_id)?,
+        digest: hex(digest)?,
+        size: size.parse().map_err(|_| damaged())?,
+        uncompressed_size: uncompressed.parse().map_err(|_| damaged())?,
+        media_type,
+    })
+}
+
+/// The layer of `entries`, from the store when it was written before, else written
+/// now and kept. Returns whether it was written now.
+pub fn layer(
+    store: &Store,
+    entries: &[LayerEntry],
+    options: &LayerOptions,
+) -> Result<(CachedLayer, bool), CacheError> {
+    let name = object_name(options.compression);
+    let node_hash = key(entries, options);
+    let object = Store::input_path(name, &node_hash)?;
+    if store.is_valid(&object)? {
+        store.add_temp_roots(std::slice::from_ref(&object))?;
+        let info = store.info(&object)?;
+        let bytes = info
+            .metadata
+            .get("oci.layer")
+            .ok_or_else(|| CacheError::Damaged(object.to_string()))?;
+        let layer = parse_metadata(&object, bytes)?;
+        return Ok((CachedLayer { object, layer }, false));
+    }
+    let scratch = tempfile::tempdir()?;
+    let file = scratch.path().join(name);
+    let out = std::io::BufWriter::new(fs_err::File::create(&file)?);
+    let written = write_layer(entries, options, out)?;
+    let mut meta = ObjectMetadata::default();
+    meta.insert("oci.layer", metadata(&written));
+    let options = AddOptions {
+        name: Some(name.to_owned()),
+        metadata: meta,
+        addressing: Some(Addressing::Input { node_hash }),
+        ..AddOptions::default()
+    };
+    let added = store.add_path(&file, &options, &NoReporter)?;
+    debug_assert_eq!(added, object);
+    Ok((
+        CachedLayer {
+            object: added,
+            layer: written,
+        },
+        true,
+    ))
+}
+
+/// The digests of cached layers, by object (for `cairn image inspect`).
+pub fn describe(store: &Store, object: &StorePath) -> Result<WrittenLayer, CacheError> {
+    let info = store.info(object)?;
+    let bytes = info
+        .metadata
+        .get("oci.layer")
+        .ok_or_else(|| CacheError::Damaged(object.to_string()))?;
+    parse_metadata(object, bytes)
+}

@@ -1,0 +1,128 @@
+//! Splitting a root file system into layers under a budget.
+//!
+//! The strategy is nixpkgs' "references by popularity" applied to packages: every part
+//! gets a layer of its own while the budget allows, the most depended-on parts lowest
+//! (shared libraries: `libc6` first), so images that share packages share those
+//! layers, and a change to one package changes only its layer. When there are more
+//! parts than the budget allows, the least popular ones share the last package layer.
+//! The files composition and synthesis made (merged-/usr links, accounts, the CA
+//! bundle, the dpkg status, alternatives) come next, one layer per group, so a new
+//! account or package list touches only those small layers; the application's own
+//! content comes last.
+//!
+//! A layer's bytes depend only on its entries, so its digest is stable whatever the
+//! order of the layers around it.
+
+use std::collections::BTreeMap;
+
+use cairn_oci::LayerEntry;
+
+use crate::rootfs::Rootfs;
+
+/// The default number of layers: room for a typical closure (python3 and
+/// ca-certificates are 37 packages) one package per layer, while leaving images well
+/// under the 127 layers overlay-based runtimes can stack, for images built on top.
+pub const DEFAULT_BUDGET: usize = 64;
+
+/// One layer to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedLayer {
+    /// What the layer holds, for the image history (`cairn: libc6 2.41-12`, …).
+    pub description: String,
+    /// Labels of the parts in it (empty for synthesized layers).
+    pub parts: Vec<String>,
+    pub entries: Vec<LayerEntry>,
+}
+
+/// Why the layers could not be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "a budget of {budget} layers is too small: this image needs at least {minimum} \
+         (one for its packages and one per group of generated files)"
+    )]
+    BudgetTooSmall { budget: usize, minimum: usize },
+}
+
+/// Plans the layers of `rootfs`: parts ordered by `popularity` (how many parts depend
+/// on each, directly or not; higher first), then the synthesized groups by name.
+pub fn plan_layers(
+    rootfs: &Rootfs,
+    popularity: &[usize],
+    budget: usize,
+) -> Result<Vec<PlannedLayer>, PlanError> {
+    let mut by_part: BTreeMap<usize, Vec<LayerEntry>> = rootfs
+        .by_part
+        .iter()
+        .enumerate()
+        .filter(|(_, entries)| !entries.is_empty())
+        .map(|(i, entries)| (i, entries.values().cloned().collect()))
+        .collect();
+    let mut by_group: BTreeMap<String, Vec<LayerEntry>> = BTreeMap::new();
+    for (path, e) in &rootfs.entries {
+        match e.part {
+            Some(_) => {}
+            None => by_group
+                .entry(
+                    rootfs
+                        .groups
+                        .get(path)
+                        .cloned()
+                        .unwrap_or_else(|| "base".to_owned()),
+                )
+                .or_default()
+                .push(e.entry.clone()),
+        }
+    }
+    let minimum = by_group.len() + usize::from(!by_part.is_empty());
+    if budget < minimum {
+        return Err(PlanError::BudgetTooSmall { budget, minimum });
+    }
+    let mut order: Vec<usize> = by_part.keys().copied().collect();
+    order.sort_by(|&a, &b| {
+        popularity
+            .get(b)
+            .cmp(&popularity.get(a))
+            .then_with(|| rootfs.parts[a].label.cmp(&rootfs.parts[b].label))
+    });
+    let available = budget - by_group.len();
+    let mut layers = Vec::new();
+    let (own, shared) = if order.len() <= available {
+        (order.as_slice(), &[][..])
+    } else {
+        order.split_at(available - 1)
+    };
+    for &i in own {
+        let label = rootfs.parts[i].label.clone();
+        layers.push(PlannedLayer {
+            description: format!("cairn: {label}"),
+            parts: vec![label],
+            entries: by_part.remove(&i).unwrap_or_default(),
+        });
+    }
+    if !shared.is_empty() {
+        let mut labels: Vec<String> = shared
+            .iter()
+            .map(|&i| rootfs.parts[i].label.clone())
+            .collect();
+        labels.sort();
+        let mut entries: Vec<LayerEntry> = shared
+            .iter()
+            .flat_map(|i| by_part.remove(i).unwrap_or_default())
+            .collect();
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        layers.push(PlannedLayer {
+            description: format!("cairn: {} packages: {}", labels.len(), labels.join(", ")),
+            parts: labels,
+            entries,
+        });
+    }
+    for (group, entries) in by_group {
+        layers.push(PlannedLayer {
+            description: format!("cairn: {group}"),
+            parts: Vec::new(),
+            entries,
+        });
+    }
+    Ok(layers)
+}

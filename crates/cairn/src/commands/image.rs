@@ -1,0 +1,274 @@
+//! `cairn image …`
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Read as _, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use cairn_debian::{DebianLock, InstallReporter, LockFile, Request, fetch_locked, resolve};
+use cairn_image::{Excludes, ImageSpec, Output};
+use cairn_oci::{Compression, ImageConfig};
+
+use crate::cli::{GlobalArgs, ImageBuildArgs, ImageCommand};
+use crate::commands::debian::{Progress, fetcher, open_repository};
+
+/// Every timestamp in an image when `SOURCE_DATE_EPOCH` is not set: the epoch itself.
+const DEFAULT_MTIME: u64 = 0;
+
+pub(crate) fn run(global: &GlobalArgs, command: ImageCommand) -> Result<ExitCode> {
+    match command {
+        ImageCommand::Build(args) => build(global, &args),
+        ImageCommand::Inspect { image, json } => inspect(&image, json),
+    }
+}
+
+/// `--entrypoint "/usr/bin/python3 -m http.server"` or one argument per flag.
+fn argv(args: &[String]) -> Option<Vec<String>> {
+    match args {
+        [] => None,
+        [one] => Some(one.split_whitespace().map(str::to_owned).collect()),
+        many => Some(many.to_vec()),
+    }
+}
+
+fn key_values(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .with_context(|| format!("{what} `{item}` is not KEY=VALUE"))
+        })
+        .collect()
+}
+
+fn spec(args: &ImageBuildArgs) -> Result<ImageSpec> {
+    let compression = match args.compression.as_str() {
+        "gzip" => Compression::Gzip,
+        "zstd" => Compression::Zstd,
+        other => bail!("unknown compression `{other}` (gzip or zstd)"),
+    };
+    // The only outside input an image takes, read here and nowhere deeper.
+    let mtime = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH `{value}` is not a number of seconds"))?,
+        Err(_) => DEFAULT_MTIME,
+    };
+    let env = key_values(&args.env, "--env")?
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>();
+    let env = if env.iter().any(|e| e.starts_with("PATH=")) {
+        env
+    } else {
+        let mut with_path =
+            vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned()];
+        with_path.extend(env);
+        with_path
+    };
+    let config = ImageConfig {
+        architecture: args.repo.arch.clone(),
+        os: "linux".into(),
+        user: Some(args.user.clone()),
+        env,
+        entrypoint: argv(&args.entrypoint),
+        cmd: argv(&args.cmd),
+        working_dir: args.workdir.clone(),
+        exposed_ports: args
+            .ports
+            .iter()
+            .map(|p| {
+                if p.contains('/') {
+                    p.clone()
+                } else {
+                    format!("{p}/tcp")
+                }
+            })
+            .collect(),
+        volumes: args.volumes.iter().cloned().collect(),
+        labels: key_values(&args.labels, "--label")?,
+        stop_signal: args.stop_signal.clone(),
+    };
+    Ok(ImageSpec {
+        name: args.name.clone(),
+        config,
+        users: Vec::new(),
+        groups: Vec::new(),
+        budget: args.layers,
+        compression,
+        mtime,
+        excludes: if args.keep_docs {
+            Excludes::none()
+        } else {
+            Excludes::default()
+        },
+    })
+}
+
+fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
+    let output = Output::parse(&args.output).with_context(|| {
+        format!(
+            "`{}` is not an output: use oci:DIR, oci-archive:FILE or docker-archive:FILE",
+            args.output
+        )
+    })?;
+    let spec = spec(args)?;
+    let (store, _) = crate::commands::store::open(global)?;
+    let fetcher = fetcher(&args.repo, 8)?;
+    let lock = if let Some(path) = &args.lock {
+        let text = fs_err::read_to_string(path)?;
+        LockFile::parse(&text)
+            .with_context(|| format!("cannot use the lock `{}`", path.display()))?
+            .debian
+            .with_context(|| format!("`{}` has no [debian] part", path.display()))?
+    } else {
+        let repository = open_repository(&store, &fetcher, &args.repo, global.quiet)?;
+        let request = Request {
+            packages: args.packages.clone(),
+            recommends: false,
+        };
+        let resolution = resolve(&repository, &request)?;
+        DebianLock::new(&repository, &request, &resolution)
+    };
+    let progress = Arc::new(Progress::new(global.quiet));
+    let reporter: Arc<dyn InstallReporter> = progress.clone();
+    let installed = fetch_locked(&store, &fetcher, &lock, &reporter)?;
+    let built = cairn_image::build(&store, &lock, &installed, &spec, &output, &|_| None)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    writeln!(out, "{}", built.manifest.digest)?;
+    out.flush()?;
+    if !global.quiet {
+        let size: u64 = built.layers.iter().map(|(_, c)| c.layer.size).sum();
+        #[allow(clippy::cast_precision_loss)]
+        let mib = size as f64 / f64::from(1 << 20);
+        eprintln!(
+            "{} packages, {} layers ({} written, {} from the store), {mib:.1} MiB, written to {}",
+            lock.packages.len(),
+            built.layers.len(),
+            built.fresh_layers,
+            built.layers.len() - built.fresh_layers,
+            args.output
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The small JSON documents and the layer sizes of an image, wherever it is.
+struct ImageFiles {
+    blobs: BTreeMap<String, Vec<u8>>,
+    index: Vec<u8>,
+}
+
+/// JSON documents are small; layers are not read.
+const JSON_LIMIT: u64 = 4 << 20;
+
+fn read_image(image: &str) -> Result<ImageFiles> {
+    let Some(output) = Output::parse(image) else {
+        bail!("`{image}` is not an image: use oci:DIR, oci-archive:FILE or docker-archive:FILE");
+    };
+    let mut blobs = BTreeMap::new();
+    let mut index = None;
+    match output {
+        Output::OciDir(dir) => {
+            index = Some(fs_err::read(dir.join("index.json"))?);
+            for entry in fs_err::read_dir(dir.join("blobs/sha256"))? {
+                let entry = entry?;
+                if entry.metadata()?.len() <= JSON_LIMIT {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    blobs.insert(name, fs_err::read(entry.path())?);
+                }
+            }
+        }
+        Output::OciArchive(file) | Output::DockerArchive(file) => {
+            let mut archive = tar::Archive::new(fs_err::File::open(&file)?);
+            for entry in archive.entries()? {
+                let mut entry = entry?;
+                let path = entry.path()?.to_string_lossy().into_owned();
+                if entry.size() > JSON_LIMIT {
+                    continue;
+                }
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes)?;
+                if path == "index.json" {
+                    index = Some(bytes);
+                } else if let Some(name) = path.strip_prefix("blobs/sha256/") {
+                    blobs.insert(name.to_owned(), bytes);
+                }
+            }
+        }
+    }
+    Ok(ImageFiles {
+        blobs,
+        index: index.context("the image has no index.json")?,
+    })
+}
+
+fn inspect(image: &str, json: bool) -> Result<ExitCode> {
+    let files = read_image(image)?;
+    let blob = |digest: &serde_json::Value| -> Result<serde_json::Value> {
+        let digest = digest.as_str().context("a descriptor without a digest")?;
+        let hex = digest
+            .strip_prefix("sha256:")
+            .context("not a sha256 digest")?;
+        let bytes = files
+            .blobs
+            .get(hex)
+            .with_context(|| format!("the image lacks blob {digest}"))?;
+        Ok(serde_json::from_slice(bytes)?)
+    };
+    let index: serde_json::Value = serde_json::from_slice(&files.index)?;
+    let manifest_descriptor = &index["manifests"][0];
+    let manifest = blob(&manifest_descriptor["digest"])?;
+    let config = blob(&manifest["config"]["digest"])?;
+    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    let history = config["history"].as_array().cloned().unwrap_or_default();
+    let total: u64 = layers.iter().filter_map(|l| l["size"].as_u64()).sum();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    if json {
+        let value = serde_json::json!({
+            "manifest": manifest_descriptor["digest"],
+            "layers": layers.iter().zip(history.iter().chain(std::iter::repeat(&serde_json::Value::Null))).map(|(l, h)| serde_json::json!({
+                "digest": l["digest"],
+                "size": l["size"],
+                "packages": l["annotations"]["org.cairn.packages"],
+                "created_by": h["created_by"],
+            })).collect::<Vec<_>>(),
+            "config": config["config"],
+            "architecture": config["architecture"],
+            "size": total,
+        });
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "manifest {}",
+            manifest_descriptor["digest"].as_str().unwrap_or("?")
+        )?;
+        writeln!(
+            out,
+            "platform {}/{}",
+            config["os"].as_str().unwrap_or("?"),
+            config["architecture"].as_str().unwrap_or("?")
+        )?;
+        writeln!(out, "layers {} ({total} bytes compressed)", layers.len())?;
+        for (i, layer) in layers.iter().enumerate() {
+            let what = history
+                .get(i)
+                .and_then(|h| h["created_by"].as_str())
+                .unwrap_or("");
+            writeln!(
+                out,
+                "  {:>10}  {}  {what}",
+                layer["size"].as_u64().unwrap_or(0),
+                layer["digest"].as_str().unwrap_or("?"),
+            )?;
+        }
+        writeln!(out, "config {}", serde_json::to_string(&config["config"])?)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
