@@ -361,11 +361,25 @@ fn write_output(
                 }
             };
             let layer_digests: Vec<Digest> = layers.iter().map(|(_, c)| c.layer.digest).collect();
+            // `podman load` reads the OCI index of a dual-format archive and names the
+            // image by its `ref.name`: give it the whole name there, as Docker 25 gives
+            // `io.containerd.image.name`.
+            let mut described = manifest.clone();
+            if let ArchiveFormat::Docker { repo_tags } = &format {
+                for key in [
+                    "org.opencontainers.image.ref.name",
+                    "io.containerd.image.name",
+                ] {
+                    described
+                        .annotations
+                        .insert(key.to_owned(), repo_tags[0].clone());
+                }
+            }
             write_archive(
                 file,
                 &format,
                 &blobs,
-                &manifest,
+                &described,
                 &config_descriptor.digest,
                 &layer_digests,
                 spec.mtime,

@@ -12,5 +12,6 @@ pub mod synth;
 
 pub use build::{BuildError, BuiltImage, ImageSpec, Output, build};
 pub use cairn_oci::rfc3339;
+pub use check::{CheckError, CheckOptions, check_entrypoint, multiarch_triplet};
 pub use layers::{DEFAULT_BUDGET, PlanError, PlannedLayer, plan_layers};
 pub use rootfs::{ComposeError, Excludes, Part, Rootfs, RootfsEntry, merged_usr};

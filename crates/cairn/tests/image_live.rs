@@ -1,0 +1,175 @@
+//! Live: images built by `cairn image build` from the real trixie mirror, run by
+//! podman with runc (the test command installs both; in CI a missing tool fails).
+//! Podman keeps its storage in the test's temporary directory.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use cairn_test::{Oracle, require_tool};
+
+/// A temporary directory whose path podman accepts in an image name (lowercase).
+fn lowercase_tempdir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("cairn-{name}-{}", std::process::id()))
+        .rand_bytes(0)
+        .tempdir()
+        .unwrap()
+}
+
+fn cairn(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--store")
+        .arg(store)
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// `podman run` of an image with storage under `dir`.
+fn podman(podman: &Oracle, dir: &Path) -> Command {
+    let mut command = podman.command();
+    command
+        .arg("--root")
+        .arg(dir.join("root"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args(["--runtime", "/usr/sbin/runc"]);
+    command
+}
+
+fn run(tool: &Oracle, dir: &Path, image: &str, args: &[&str]) -> String {
+    let output = podman(tool, dir)
+        .args([
+            "run",
+            "--rm",
+            "--network=none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            image,
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    ok(&output)
+}
+
+#[test]
+fn busybox_static_prints_a_line() {
+    let Some(tool) = require_tool("podman") else {
+        return;
+    };
+    let tmp = lowercase_tempdir("busybox");
+    let layout = tmp.path().join("busybox");
+    let out = cairn(
+        &tmp.path().join("store"),
+        &[
+            "image",
+            "build",
+            "--package",
+            "busybox-static",
+            "--entrypoint",
+            "/usr/bin/busybox",
+            "--cmd",
+            "echo hello from cairn",
+            "--user",
+            "nonroot",
+            "--output",
+            &format!("oci:{}", layout.display()),
+        ],
+    );
+    ok(&out);
+    let printed = run(
+        &tool,
+        tmp.path(),
+        &format!("oci:{}:latest", layout.display()),
+        &[],
+    );
+    assert_eq!(printed.trim(), "hello from cairn");
+}
+
+#[test]
+fn python3_runs_as_nonroot_with_the_ca_bundle_and_builds_reproducibly() {
+    let Some(tool) = require_tool("podman") else {
+        return;
+    };
+    let tmp = lowercase_tempdir("python3");
+    let build = |store: &str, packages: &[&str], output: &str| {
+        let mut args = vec!["image", "build"];
+        for p in packages {
+            args.extend(["--package", p]);
+        }
+        args.extend([
+            "--entrypoint",
+            "/usr/bin/python3",
+            "--user",
+            "nonroot",
+            "--name",
+            "cairn/python3:latest",
+            "--output",
+            output,
+        ]);
+        ok(&cairn(&tmp.path().join(store), &args)).trim().to_owned()
+    };
+    let layout = tmp.path().join("python3");
+    let digest = build(
+        "store-a",
+        &["python3", "ca-certificates"],
+        &format!("oci:{}", layout.display()),
+    );
+    let script = "import ssl, sqlite3, ctypes, json, os; \
+                  ctx = ssl.create_default_context(); \
+                  print('ok', os.getuid(), len(ctx.get_ca_certs()) > 100)";
+    let printed = run(
+        &tool,
+        tmp.path(),
+        &format!("oci:{}:latest", layout.display()),
+        &["-c", script],
+    );
+    assert_eq!(printed.trim(), "ok 65532 True");
+
+    // A fresh store, the request in another order: the same image, bit for bit.
+    let again = build(
+        "store-b",
+        &["ca-certificates", "python3"],
+        &format!("oci:{}", tmp.path().join("python3-again").display()),
+    );
+    assert_eq!(again, digest);
+
+    // The docker-archive loads into podman and runs the same way.
+    let archive = tmp.path().join("python3.tar");
+    build(
+        "store-a",
+        &["python3", "ca-certificates"],
+        &format!("docker-archive:{}", archive.display()),
+    );
+    let loaded = podman(&tool, tmp.path())
+        .arg("load")
+        .arg("-i")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let loaded = ok(&loaded);
+    assert!(loaded.contains("cairn/python3:latest"), "{loaded}");
+    let printed = run(
+        &tool,
+        tmp.path(),
+        "localhost/cairn/python3:latest",
+        &["-c", "print('loaded')"],
+    );
+    assert_eq!(printed.trim(), "loaded");
+}
