@@ -276,19 +276,59 @@ pub fn build(
         compression: spec.compression,
         mtime: spec.mtime,
     };
-    let mut layers = Vec::with_capacity(planned.len());
-    let mut fresh_layers = 0;
-    for layer in planned {
-        let (cached, fresh) = cache::layer(store, &layer.entries, &options)?;
-        fresh_layers += usize::from(fresh);
-        layers.push((layer, cached));
-    }
+    let written = write_layers(store, &planned, &options)?;
+    let fresh_layers = written.iter().filter(|(_, fresh)| *fresh).count();
+    let layers: Vec<(PlannedLayer, CachedLayer)> = planned
+        .into_iter()
+        .zip(written)
+        .map(|(p, (c, _))| (p, c))
+        .collect();
     let manifest = write_output(store, &config, spec, &layers, output)?;
     Ok(BuiltImage {
         manifest,
         layers,
         fresh_layers,
     })
+}
+
+/// Each layer's blob, from the store or written now: on every core, since compressing
+/// is most of a cold build. The result keeps the layers' order; the error reported is
+/// the first layer's, whichever thread met it.
+fn write_layers(
+    store: &Store,
+    planned: &[PlannedLayer],
+    options: &LayerOptions,
+) -> Result<Vec<(CachedLayer, bool)>, BuildError> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<(CachedLayer, bool), cache::CacheError>>>> =
+        planned
+            .iter()
+            .map(|_| std::sync::Mutex::new(None))
+            .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(planned.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(layer) = planned.get(i) else {
+                        return;
+                    };
+                    let result = cache::layer(store, &layer.entries, options);
+                    *results[i].lock().expect("not poisoned") = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .expect("not poisoned")
+                .expect("every layer was written")
+                .map_err(BuildError::from)
+        })
+        .collect()
 }
 
 fn write_output(

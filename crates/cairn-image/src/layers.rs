@@ -106,11 +106,15 @@ pub fn plan_layers(
             .map(|&i| rootfs.parts[i].label.clone())
             .collect();
         labels.sort();
-        let mut entries: Vec<LayerEntry> = shared
-            .iter()
-            .flat_map(|i| by_part.remove(i).unwrap_or_default())
-            .collect();
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        // Parts share directories (and identical files): each path once, from the
+        // most popular part that has it.
+        let mut merged: BTreeMap<Vec<u8>, LayerEntry> = BTreeMap::new();
+        for i in shared {
+            for entry in by_part.remove(i).unwrap_or_default() {
+                merged.entry(entry.path.clone()).or_insert(entry);
+            }
+        }
+        let entries: Vec<LayerEntry> = merged.into_values().collect();
         layers.push(PlannedLayer {
             description: format!("cairn: {} packages: {}", labels.len(), labels.join(", ")),
             parts: labels,

@@ -179,6 +179,7 @@ impl Rootfs {
         for index in 0..rootfs.parts.len() {
             rootfs.add_part(store, index, excludes)?;
         }
+        rootfs.prune_excluded(excludes);
         Ok(rootfs)
     }
 
@@ -270,6 +271,40 @@ impl Rootfs {
         }
         self.add_extra(index, &extra, excludes)?;
         Ok(())
+    }
+
+    /// Removes the directories of excluded trees that hold nothing kept (the tree
+    /// itself too), so `usr/share/man` leaves no empty shell behind.
+    fn prune_excluded(&mut self, excludes: &Excludes) {
+        for tree in &excludes.trees {
+            let under: Vec<Vec<u8>> = self
+                .entries
+                .range(tree.clone()..)
+                .map(|(p, _)| p)
+                .take_while(|p| p.starts_with(tree))
+                .filter(|p| p.len() == tree.len() || p[tree.len()] == b'/')
+                .cloned()
+                .collect();
+            // Deepest first, so a directory is judged after its subdirectories went.
+            for path in under.into_iter().rev() {
+                let is_dir = matches!(
+                    self.entries.get(&path).map(|e| &e.entry.kind),
+                    Some(EntryKind::Directory)
+                );
+                let prefix = [path.as_slice(), b"/"].concat();
+                let has_children = self
+                    .entries
+                    .range(prefix.clone()..)
+                    .next()
+                    .is_some_and(|(p, _)| p.starts_with(&prefix));
+                if is_dir && !has_children {
+                    self.entries.remove(&path);
+                    for list in &mut self.by_part {
+                        list.remove(&path);
+                    }
+                }
+            }
+        }
     }
 
     /// Hard links (as links within the part) and device nodes.

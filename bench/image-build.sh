@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Building a python3 + ca-certificates image (trixie) with the packages already in the
+# store: cairn with layer blobs not yet cached, cairn with them cached, and buildah
+# (`buildah from scratch`, copy the same root file system, `buildah commit` to an OCI
+# layout), side by side in one hyperfine run. Also the image's uncompressed size next to
+# `mmdebstrap --variant=essential --include=python3,ca-certificates trixie`'s tarball.
+#
+# Usage: bench/image-build.sh [RUNS]     (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${1:-10}
+SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+need=()
+for tool in hyperfine buildah umoci mmdebstrap; do command -v $tool >/dev/null || need+=($tool); done
+if [ ${#need[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+work=$(realpath -m bench/tmp/image-build)
+rm -rf "$work" && mkdir -p "$work"
+cargo build --release --locked -p cairn >&2
+cairn="target/release/cairn --quiet --store $work/store"
+$cairn debian resolve --suite trixie python3 ca-certificates --write-lock "$work/cairn.lock" >/dev/null
+$cairn debian fetch --lock "$work/cairn.lock" >/dev/null
+build="$cairn image build --lock $work/cairn.lock --offline --entrypoint /usr/bin/python3 --user nonroot"
+
+# The same root file system for buildah: cairn's image, unpacked.
+SOURCE_DATE_EPOCH=1 $build --output "oci:$work/image" >/dev/null
+umoci unpack --rootless --image "$work/image:latest" "$work/bundle" >/dev/null
+
+hyperfine --runs "$runs" --warmup 1 --export-json "$work/hyperfine.json" \
+  -n "cairn image build (layer blobs not cached)" \
+  "SOURCE_DATE_EPOCH=\$(date +%s%N) $build --output oci:$work/cold" \
+  -n "cairn image build (layer blobs cached)" \
+  "SOURCE_DATE_EPOCH=1 $build --output oci:$work/warm" \
+  -n "buildah from scratch + copy + commit" \
+  "ctr=\$(buildah from scratch) && buildah copy --quiet \$ctr $work/bundle/rootfs / >/dev/null && buildah commit --quiet \$ctr oci:$work/buildah >/dev/null && buildah rm \$ctr >/dev/null"
+
+python3 - "$work" <<'PY'
+import gzip, json, os, sys
+work = sys.argv[1]
+r = json.load(open(f"{work}/hyperfine.json"))["results"]
+cold, warm, buildah = (x["median"] for x in r)
+print(f"median: cairn cold {cold*1000:.0f} ms, cairn cached {warm*1000:.0f} ms, buildah {buildah*1000:.0f} ms; "
+      f"ratio cairn cold/buildah {cold/buildah:.2f}, cached/buildah {warm/buildah:.3f}")
+d = f"{work}/image"
+index = json.load(open(f"{d}/index.json"))
+manifest = json.load(open(f"{d}/blobs/sha256/" + index["manifests"][0]["digest"][7:]))
+size = 0
+for layer in manifest["layers"]:
+    with gzip.open(f"{d}/blobs/sha256/" + layer["digest"][7:]) as f:
+        while chunk := f.read(1 << 20):
+            size += len(chunk)
+print(f"image: {len(manifest['layers'])} layers, {sum(l['size'] for l in manifest['layers'])} bytes compressed, {size} bytes uncompressed")
+PY
+mmdebstrap --quiet --variant=essential --include=python3,ca-certificates trixie "$work/mmdebstrap.tar"
+python3 - "$work" <<'PY'
+import gzip, json, os, sys
+work = sys.argv[1]
+d = f"{work}/image"
+index = json.load(open(f"{d}/index.json"))
+manifest = json.load(open(f"{d}/blobs/sha256/" + index["manifests"][0]["digest"][7:]))
+size = 0
+for layer in manifest["layers"]:
+    with gzip.open(f"{d}/blobs/sha256/" + layer["digest"][7:]) as f:
+        while chunk := f.read(1 << 20):
+            size += len(chunk)
+mm = os.path.getsize(f"{work}/mmdebstrap.tar")
+print(f"size: cairn image {size} bytes uncompressed, mmdebstrap tarball {mm} bytes, ratio {size/mm:.3f}")
+PY
