@@ -301,11 +301,11 @@ fn write_layers(
 ) -> Result<Vec<(CachedLayer, bool)>, BuildError> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<(CachedLayer, bool), cache::CacheError>>>> =
-        planned
-            .iter()
-            .map(|_| std::sync::Mutex::new(None))
-            .collect();
+    type Slot = std::sync::Mutex<Option<Result<(CachedLayer, bool), cache::CacheError>>>;
+    let results: Vec<Slot> = planned
+        .iter()
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
     std::thread::scope(|scope| {
         for _ in 0..threads.min(planned.len()) {
             scope.spawn(|| {
