@@ -291,6 +291,9 @@ pub fn build(
     })
 }
 
+/// Where a worker leaves one layer's result.
+type Slot = std::sync::Mutex<Option<Result<(CachedLayer, bool), cache::CacheError>>>;
+
 /// Each layer's blob, from the store or written now: on every core, since compressing
 /// is most of a cold build. The result keeps the layers' order; the error reported is
 /// the first layer's, whichever thread met it.
@@ -301,7 +304,6 @@ fn write_layers(
 ) -> Result<Vec<(CachedLayer, bool)>, BuildError> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    type Slot = std::sync::Mutex<Option<Result<(CachedLayer, bool), cache::CacheError>>>;
     let results: Vec<Slot> = planned
         .iter()
         .map(|_| std::sync::Mutex::new(None))
