@@ -250,12 +250,16 @@ fn read_control(reader: impl Read) -> io::Result<DebControl> {
 /// Creates `path` (never following a symlink, never replacing anything) with the
 /// contents of `data`; returns the bytes written.
 fn write_new_file(path: &Path, mode: u32, data: &mut impl Read) -> io::Result<u64> {
+    let wanted = if mode & 0o100 != 0 { 0o755 } else { 0o644 };
     let file = std::fs::File::options()
         .write(true)
         .create_new(true)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
-        .mode(if mode & 0o100 != 0 { 0o755 } else { 0o644 })
+        .mode(wanted)
         .open(path)?;
+    // `open`'s mode passes through the umask; the executable bit must not (found in
+    // review: under `umask 0177` an executable came out 0644).
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(wanted))?;
     let mut file = fs_err::File::from_parts(file, path);
     io::copy(data, &mut file)
 }

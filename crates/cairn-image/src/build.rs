@@ -228,8 +228,9 @@ pub fn build(
     output: &Output,
     provider_hint: &dyn Fn(&str) -> Option<String>,
 ) -> Result<BuiltImage, BuildError> {
-    let multiarch = multiarch_triplet(&spec.config.architecture)
-        .ok_or_else(|| BuildError::Architecture(spec.config.architecture.clone()))?;
+    // The lock's architecture is Debian's name (`armhf`); the config's is OCI's (`arm`).
+    let multiarch = multiarch_triplet(&lock.architecture)
+        .ok_or_else(|| BuildError::Architecture(lock.architecture.clone()))?;
     let mut rootfs = Rootfs::compose(store, parts(store, lock, installed)?, &spec.excludes)?;
     synthesize(store, &mut rootfs, spec)?;
 
@@ -249,6 +250,15 @@ pub fn build(
         .and_then(|e| e.first())
         .or_else(|| config.cmd.as_ref().and_then(|c| c.first()))
         .ok_or(BuildError::NoProgram)?;
+    // `./app` runs from the working directory (a bare name is looked up on PATH).
+    let program = match (
+        &config.working_dir,
+        program.contains('/') && !program.starts_with('/'),
+    ) {
+        (Some(dir), true) => format!("{}/{program}", dir.trim_end_matches('/')),
+        (None, true) => format!("/{program}"),
+        _ => program.clone(),
+    };
     let path_env = config
         .env
         .iter()
@@ -256,7 +266,7 @@ pub fn build(
         .map(str::to_owned);
     check_entrypoint(
         &rootfs,
-        program,
+        &program,
         &CheckOptions {
             multiarch,
             provider_hint,
@@ -333,6 +343,12 @@ fn write_layers(
         .collect()
 }
 
+/// The tag of `name:tag`: a `:` after the last `/` (`localhost:5000/app` has none).
+fn tag_of(name: &str) -> Option<&str> {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    last.rsplit_once(':').map(|(_, tag)| tag)
+}
+
 fn write_output(
     store: &Store,
     config: &ImageConfig,
@@ -372,7 +388,7 @@ fn write_output(
     .into();
     let manifest_bytes = manifest_json(&config_descriptor, &layer_descriptors, &annotations);
     let mut manifest = Descriptor::of(MediaType::Manifest, &manifest_bytes);
-    let tag = spec.name.rsplit_once(':').map_or("latest", |(_, t)| t);
+    let tag = tag_of(&spec.name).unwrap_or("latest");
     manifest.annotations.insert(
         "org.opencontainers.image.ref.name".to_owned(),
         tag.to_owned(),
@@ -393,7 +409,7 @@ fn write_output(
             let format = if matches!(output, Output::OciArchive(_)) {
                 ArchiveFormat::Oci
             } else {
-                let name = if spec.name.contains(':') {
+                let name = if tag_of(&spec.name).is_some() {
                     spec.name.clone()
                 } else {
                     format!("{}:latest", spec.name)

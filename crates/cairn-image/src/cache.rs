@@ -43,6 +43,9 @@ fn key(entries: &[LayerEntry], options: &LayerOptions) -> String {
     };
     field(b"cairn-layer-v1");
     field(options.compression.media_type().as_bytes());
+    // The compressor decides the bytes too: its identity is part of the key (and the
+    // golden tests in cairn-oci fail when an update changes its output).
+    field(cairn_oci::COMPRESSOR.as_bytes());
     field(&options.mtime.to_le_bytes());
     let mut sorted: Vec<&LayerEntry> = entries.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));

@@ -314,20 +314,44 @@ impl Rootfs {
         extra: &[cairn_debian::ExtraEntry],
         excludes: &Excludes,
     ) -> Result<(), ComposeError> {
+        // Hard links form groups (a file and every name linked to it, directly or
+        // not): the first path of a group in sort order is the file, every other name
+        // links to it, so a reader always meets the file first (found in review: links
+        // made pair by pair could chain).
+        let mut group_of: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let find = |group_of: &BTreeMap<Vec<u8>, Vec<u8>>, mut p: Vec<u8>| {
+            while let Some(next) = group_of.get(&p) {
+                if *next == p {
+                    break;
+                }
+                p = next.clone();
+            }
+            p
+        };
+        for e in extra {
+            if let cairn_debian::DebEntryKind::HardLink { target } = &e.kind {
+                let (a, b) = (
+                    find(&group_of, merged_usr(&e.path)),
+                    find(&group_of, merged_usr(target)),
+                );
+                let (low, high) = if a < b { (a, b) } else { (b, a) };
+                group_of.insert(high, low.clone());
+                group_of.entry(low.clone()).or_insert(low);
+            }
+        }
+        let members: Vec<Vec<u8>> = group_of.keys().cloned().collect();
+        for member in members {
+            let root = find(&group_of, member.clone());
+            if member != root && !excludes.excludes(&member, false) {
+                self.make_link(index, &root, &member);
+            }
+        }
         for e in extra {
             let path = merged_usr(&e.path);
             if excludes.excludes(&path, false) {
                 continue;
             }
             let kind = match &e.kind {
-                cairn_debian::DebEntryKind::HardLink { target } => {
-                    let (a, b) = (path.clone(), merged_usr(target));
-                    // The link is the later path of the two, the file the earlier one,
-                    // so a reader always meets the file first.
-                    let (file, link) = if a < b { (a, b) } else { (b, a) };
-                    self.make_link(index, &file, &link);
-                    continue;
-                }
                 cairn_debian::DebEntryKind::Special { kind, major, minor } => match kind {
                     cairn_debian::SpecialKind::CharDevice => EntryKind::CharDevice {
                         major: *major,
@@ -453,9 +477,9 @@ impl Rootfs {
         let mut names: BTreeSet<Vec<u8>> =
             [b"bin".to_vec(), b"sbin".to_vec(), b"lib".to_vec()].into();
         for path in self.entries.keys() {
+            // Only the library directories Debian links (`usr/libexec` stays where it is).
             if let Some(rest) = path.strip_prefix(b"usr/")
-                && rest.starts_with(b"lib")
-                && !rest.contains(&b'/')
+                && [b"lib32".as_slice(), b"lib64", b"libx32", b"libo32"].contains(&rest)
             {
                 names.insert(rest.to_vec());
             }
@@ -543,6 +567,11 @@ impl Rootfs {
     /// Adds (or replaces) an entry composition or synthesis made itself, in layer group
     /// `group`.
     pub fn put_in(&mut self, group: &str, entry: LayerEntry) {
+        // A directory that is there already keeps its entry and group, so a group's layer
+        // does not depend on which other groups exist (found in review).
+        if matches!(entry.kind, EntryKind::Directory) && self.entries.contains_key(&entry.path) {
+            return;
+        }
         self.groups.insert(entry.path.clone(), group.to_owned());
         self.put(entry);
     }

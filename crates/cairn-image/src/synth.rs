@@ -1084,7 +1084,10 @@ fn is_prefix_word(w: &Word) -> bool {
 }
 
 fn valid_alternative_name(name: &[u8]) -> bool {
-    !name.is_empty() && !name.iter().any(|&b| b == b'/' || b.is_ascii_whitespace())
+    !name.is_empty()
+        && name != b"."
+        && name != b".."
+        && !name.iter().any(|&b| b == b'/' || b.is_ascii_whitespace())
 }
 
 /// The `--install` call of a command, when it is one whose every word is known.

@@ -28,7 +28,7 @@
 //!   10 KiB record as GNU tar pads it: Go and the `tar` crate do the same and no reader
 //!   needs the padding.
 //!
-//! Compressed bytes also depend on the compressor's version (miniz_oxide for gzip,
+//! Compressed bytes also depend on the compressor's version (zlib-rs for gzip,
 //! libzstd), which `Cargo.lock` pins; the `diff_id` depends on nothing but the entries
 //! and options.
 

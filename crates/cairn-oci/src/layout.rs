@@ -48,7 +48,7 @@ pub fn write_oci_layout(
         let path = path.to_owned();
         move |source| LayoutError::Io { path, source }
     };
-    if dir.exists() && !dir.join("oci-layout").is_file() && !is_empty_dir(dir) {
+    if dir.exists() && !is_empty_dir(dir) && !is_only_a_layout(dir) {
         return Err(LayoutError::NotALayout(dir.to_owned()));
     }
     let parent = match dir.parent() {
@@ -115,6 +115,20 @@ pub fn write_oci_layout(
         });
     }
     Ok(())
+}
+
+/// Whether `dir` holds an image layout and nothing else (found in review: a directory
+/// with an `oci-layout` file and other files was replaced whole).
+fn is_only_a_layout(dir: &Path) -> bool {
+    dir.join("oci-layout").is_file()
+        && fs_err::read_dir(dir).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).all(|e| {
+                matches!(
+                    e.file_name().to_str(),
+                    Some("oci-layout" | "index.json" | "blobs")
+                )
+            })
+        })
 }
 
 fn is_empty_dir(dir: &Path) -> bool {

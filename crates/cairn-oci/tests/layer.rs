@@ -467,6 +467,27 @@ fn golden_layer() {
         written.diff_id.to_string(),
         "sha256:8d5bb12a74a3ccc9172a6ede30c4c2d346c2e595a4264a0c0296f80dc425af19"
     );
+    // The compressed bytes are pinned too: an update of a compressor (or a change of
+    // the implementation Cargo's feature unification picks) that changes them must
+    // change `cairn_oci::COMPRESSOR`, which is part of the layer cache's key (found in
+    // review: the gzip backend differed between builds).
+    for (compression, digest) in [
+        (
+            Compression::Gzip,
+            "sha256:8ba2dae49a92ae2bb81a5a6c7b04f8c6242b820bad693e7cc3a86695c5f08a30",
+        ),
+        (
+            Compression::Zstd,
+            "sha256:2472cf01a494551221f974cda3fd2bc556097f1e7510d383d18c285dc5c14fee",
+        ),
+    ] {
+        let (written, _) = write(&entries, &options(compression));
+        assert_eq!(
+            written.digest.to_string(),
+            digest,
+            "{compression:?} bytes changed: update cairn_oci::COMPRESSOR and this digest"
+        );
+    }
 }
 
 fn error(entries: &[LayerEntry]) -> LayerError {

@@ -43,6 +43,23 @@ fn key_values(items: &[String], what: &str) -> Result<BTreeMap<String, String>> 
         .collect()
 }
 
+/// Debian's architecture names as OCI (Go's `GOARCH`) names them. (The `arm` variants
+/// go in the platform's `variant`, which the image index will carry with multi-arch
+/// images; a single image's config names the architecture.)
+fn oci_architecture(debian: &str) -> Result<&'static str> {
+    Ok(match debian {
+        "amd64" => "amd64",
+        "arm64" => "arm64",
+        "armhf" | "armel" => "arm",
+        "i386" => "386",
+        "ppc64el" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        "mips64el" => "mips64le",
+        other => bail!("architecture `{other}` has no OCI name cairn knows"),
+    })
+}
+
 fn spec(args: &ImageBuildArgs) -> Result<ImageSpec> {
     let compression = match args.compression.as_str() {
         "gzip" => Compression::Gzip,
@@ -70,7 +87,7 @@ fn spec(args: &ImageBuildArgs) -> Result<ImageSpec> {
         with_path
     };
     let config = ImageConfig {
-        architecture: args.repo.arch.clone(),
+        architecture: oci_architecture(&args.repo.arch)?.to_owned(),
         os: "linux".into(),
         user: Some(args.user.clone()),
         env,
