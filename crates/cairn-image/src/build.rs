@@ -93,6 +93,8 @@ pub enum BuildError {
     Store(#[from] cairn_store::StoreError),
     #[error("the lock has package `{0}`, but it is not in the store")]
     NotInstalled(String),
+    #[error("{package}: its `Replaces` field does not parse: {reason}")]
+    Replaces { package: String, reason: String },
     #[error("the image has no entrypoint and no cmd: give one")]
     NoProgram,
     #[error("unknown architecture `{0}`")]
@@ -144,6 +146,11 @@ fn popularity(lock: &DebianLock) -> BTreeMap<&str, usize> {
 }
 
 fn parts(store: &Store, lock: &DebianLock, installed: &Installed) -> Result<Vec<Part>, BuildError> {
+    let versions: BTreeMap<&str, &str> = lock
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str()))
+        .collect();
     let mut parts = Vec::new();
     for p in &lock.packages {
         let object = installed
@@ -155,18 +162,25 @@ fn parts(store: &Store, lock: &DebianLock, installed: &Installed) -> Result<Vec<
             .get("deb.control")
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .unwrap_or_default();
-        let replaces = control
-            .lines()
-            .find_map(|l| l.strip_prefix("Replaces:"))
-            .and_then(|v| parse_relations(v.trim()).ok())
-            .map(|clauses| {
-                clauses
-                    .into_iter()
-                    .flat_map(|c| c.0)
-                    .map(|r| r.name)
-                    .collect()
-            })
-            .unwrap_or_default();
+        // `Replaces: foo (<< 2)` lets this package overwrite foo's files only when the
+        // locked foo matches the version (found in review: versions were ignored).
+        let replaces = match control.lines().find_map(|l| l.strip_prefix("Replaces:")) {
+            None => BTreeSet::new(),
+            Some(field) => parse_relations(field.trim())
+                .map_err(|e| BuildError::Replaces {
+                    package: p.name.clone(),
+                    reason: e.to_string(),
+                })?
+                .into_iter()
+                .flat_map(|c| c.0)
+                .filter(|r| {
+                    versions
+                        .get(r.name.as_str())
+                        .is_none_or(|v| v.parse().is_ok_and(|v| r.accepts(&v)))
+                })
+                .map(|r| r.name)
+                .collect(),
+        };
         parts.push(Part {
             label: p.name.clone(),
             object: object.clone(),

@@ -153,8 +153,12 @@ pub fn layer(
     let name = object_name(options.compression);
     let node_hash = key(entries, options);
     let object = Store::input_path(name, &node_hash)?;
-    if store.is_valid(&object)? {
-        store.add_temp_roots(std::slice::from_ref(&object))?;
+    // Temp-root first, then look: a collection between the two cannot take a hit away
+    // (found in review).
+    if !store
+        .add_temp_roots(std::slice::from_ref(&object))?
+        .is_empty()
+    {
         let info = store.info(&object)?;
         let bytes = info
             .metadata

@@ -44,7 +44,8 @@ const LD_SO: &str = "/lib64/ld-linux-x86-64.so.2";
 ///   and `usr/bin/app-suid` (the same, setuid);
 /// - `extra` (depends on `libfix`): a data file;
 /// - `same-a`, `same-b`, `same-c` (`Replaces: same-a`), `same-0` (`Replaces: same-a`,
-///   and before it in name order): each a different `usr/bin/same`;
+///   and before it in name order), `same-old` (`Replaces: same-a (<< 1.0)`, which
+///   same-a 1.0-1 is not): each a different `usr/bin/same`;
 /// - `bare`: a copy of `/usr/bin/true` and nothing it needs;
 /// - `nolibc` (depends on `ldso`, which ships `ld.so` alone): a copy of `/usr/bin/true`.
 fn packages() -> Vec<FixturePackage> {
@@ -74,6 +75,7 @@ fn packages() -> Vec<FixturePackage> {
         same("same-b", b"#!/bin/sh\necho b\n"),
         same("same-c", b"#!/bin/sh\necho c\n").field("Replaces", "same-a"),
         same("same-0", b"#!/bin/sh\necho 0\n").field("Replaces", "same-a (<< 2)"),
+        same("same-old", b"#!/bin/sh\necho old\n").field("Replaces", "same-a (<< 1.0)"),
         FixturePackage::new("bare", "1.0-1").file("usr/bin/bare", &true_bin, 0o755),
         FixturePackage::new("ldso", "1.0-1").file("lib64/ld-linux-x86-64.so.2", &ld_so, 0o755),
         FixturePackage::new("nolibc", "1.0-1")
@@ -812,6 +814,14 @@ fn a_file_conflict_is_refused_unless_one_replaces_the_other() {
             .collect();
         assert_eq!(holders, [format!("cairn: {replacer}")], "{replacer}");
     }
+
+    // `Replaces: same-a (<< 1.0)` does not cover same-a 1.0-1: still a conflict (found
+    // in review: versions were ignored).
+    let error = refused(&env, &store, &["app", "same-a", "same-old"], &spec);
+    assert!(
+        matches!(&error, BuildError::Compose(ComposeError::Conflict { .. })),
+        "{error:?}"
+    );
 }
 
 #[test]
