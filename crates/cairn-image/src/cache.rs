@@ -189,13 +189,3 @@ pub fn layer(
         true,
     ))
 }
-
-/// The digests of cached layers, by object (for `cairn image inspect`).
-pub fn describe(store: &Store, object: &StorePath) -> Result<WrittenLayer, CacheError> {
-    let info = store.info(object)?;
-    let bytes = info
-        .metadata
-        .get("oci.layer")
-        .ok_or_else(|| CacheError::Damaged(object.to_string()))?;
-    parse_metadata(object, bytes)
-}

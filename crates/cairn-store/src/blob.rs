@@ -11,19 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Store;
-use crate::error::{Result, StoreError};
-use crate::path::is_sha256_hex;
+use crate::error::Result;
+use crate::path::require_sha256_hex;
 use crate::tree::fsync_dir;
-
-fn check(sha256: &str) -> Result<()> {
-    if is_sha256_hex(sha256) {
-        Ok(())
-    } else {
-        Err(StoreError::FixedOutput(format!(
-            "`{sha256}` is not a lowercase hex SHA-256"
-        )))
-    }
-}
 
 impl Store {
     fn blobs_dir(&self) -> PathBuf {
@@ -32,7 +22,7 @@ impl Store {
 
     /// Where the blob with this SHA-256 (lowercase hex) lives, whether or not it exists.
     pub fn blob_path(&self, sha256: &str) -> Result<PathBuf> {
-        check(sha256)?;
+        require_sha256_hex(sha256)?;
         Ok(self.blobs_dir().join(sha256))
     }
 
@@ -46,7 +36,7 @@ impl Store {
     /// write a blob to before [`Store::commit_blob`].
     pub fn blob_staging_path(&self, sha256: &str) -> Result<PathBuf> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        check(sha256)?;
+        require_sha256_hex(sha256)?;
         loop {
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let path = self

@@ -180,6 +180,17 @@ pub(crate) fn is_sha256_hex(text: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// [`is_sha256_hex`], as an error that says what is wrong.
+pub(crate) fn require_sha256_hex(text: &str) -> Result<(), StoreError> {
+    if is_sha256_hex(text) {
+        Ok(())
+    } else {
+        Err(StoreError::FixedOutput(format!(
+            "`{text}` is not a lowercase hex SHA-256"
+        )))
+    }
+}
+
 impl FromStr for Addressing {
     type Err = StoreError;
     fn from_str(text: &str) -> Result<Self, StoreError> {

@@ -33,49 +33,44 @@ fn corrupt(what: String) -> StoreError {
     ))
 }
 
+/// The path of a fixed-output or input-addressed object: its identity is the
+/// addressing and the name alone, so the rest of [`crate::path::Identity`] is empty.
+fn addressed_path(addressing: &Addressing, name: &str) -> Result<StorePath> {
+    let (permissions, metadata) = (PermissionsManifest::default(), ObjectMetadata::default());
+    let identity = crate::path::Identity {
+        nar_hash: &NarHash([0; 32]),
+        permissions: &permissions,
+        metadata: &metadata,
+        references: &[],
+    };
+    StorePath::new(crate::path::object_hash(addressing, name, identity), name)
+}
+
 impl Store {
     /// The path a fixed-output object (one file with SHA-256 `sha256`, lowercase hex)
     /// has under `name`, whether or not it is in the store: look it up with
     /// [`Store::is_valid`] before downloading anything.
     pub fn fixed_path(name: &str, sha256: &str) -> Result<StorePath> {
-        if !crate::path::is_sha256_hex(sha256) {
-            return Err(StoreError::FixedOutput(format!(
-                "`{sha256}` is not a lowercase hex SHA-256"
-            )));
-        }
-        let addressing = Addressing::Fixed {
-            sha256: sha256.to_owned(),
-        };
-        let empty = (PermissionsManifest::default(), ObjectMetadata::default());
-        let identity = crate::path::Identity {
-            nar_hash: &NarHash([0; 32]),
-            permissions: &empty.0,
-            metadata: &empty.1,
-            references: &[],
-        };
-        StorePath::new(crate::path::object_hash(&addressing, name, identity), name)
+        crate::path::require_sha256_hex(sha256)?;
+        addressed_path(
+            &Addressing::Fixed {
+                sha256: sha256.to_owned(),
+            },
+            name,
+        )
     }
 
     /// The path an input-addressed object (one whose identity is the hash of what made
     /// it, `node_hash`: 64 hex digits) has under `name`, whether or not it is in the
     /// store. Only trusted code that made the object may add it under this path.
     pub fn input_path(name: &str, node_hash: &str) -> Result<StorePath> {
-        if !crate::path::is_sha256_hex(node_hash) {
-            return Err(StoreError::FixedOutput(format!(
-                "`{node_hash}` is not a lowercase hex SHA-256"
-            )));
-        }
-        let addressing = Addressing::Input {
-            node_hash: node_hash.to_owned(),
-        };
-        let empty = (PermissionsManifest::default(), ObjectMetadata::default());
-        let identity = crate::path::Identity {
-            nar_hash: &NarHash([0; 32]),
-            permissions: &empty.0,
-            metadata: &empty.1,
-            references: &[],
-        };
-        StorePath::new(crate::path::object_hash(&addressing, name, identity), name)
+        crate::path::require_sha256_hex(node_hash)?;
+        addressed_path(
+            &Addressing::Input {
+                node_hash: node_hash.to_owned(),
+            },
+            name,
+        )
     }
 
     /// Whether `path` is a registered object.
