@@ -120,11 +120,21 @@ impl<'r> Universe<'r> {
     /// The usable versions of `name`, highest first; among equal versions, the
     /// earlier suite.
     pub(crate) fn versions(&self, name: &str) -> Vec<usize> {
-        if let Some(v) = self.versions.borrow().get(name) {
-            return v.clone();
+        self.sort_versions(name);
+        self.versions
+            .borrow()
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Parses and sorts the versions of `name` once; later calls find them ready.
+    fn sort_versions(&self, name: &str) {
+        if self.versions.borrow().contains_key(name) {
+            return;
         }
         let Some((&key, all)) = self.by_name.get_key_value(name) else {
-            return Vec::new();
+            return;
         };
         let mut list = Vec::with_capacity(all.len());
         for &i in all {
@@ -141,12 +151,17 @@ impl<'r> Universe<'r> {
                 .cmp(&self.package(a).version)
                 .then(a.cmp(&b))
         });
-        self.versions.borrow_mut().insert(key, list.clone());
-        list
+        self.versions.borrow_mut().insert(key, list);
     }
 
+    /// The highest version of `name` (without copying its list: the resolver asks this
+    /// for every target it considers).
     pub(crate) fn candidate(&self, name: &str) -> Option<usize> {
-        self.versions(name).first().copied()
+        self.sort_versions(name);
+        self.versions
+            .borrow()
+            .get(name)
+            .and_then(|v| v.first().copied())
     }
 
     /// Packages whose `Provides` names `name` (not checked for version or parse).

@@ -145,13 +145,29 @@ fn popularity(lock: &DebianLock) -> BTreeMap<&str, usize> {
     count
 }
 
-fn parts(store: &Store, lock: &DebianLock, installed: &Installed) -> Result<Vec<Part>, BuildError> {
+/// What the build reads from each package's metadata, once.
+struct Packages {
+    parts: Vec<Part>,
+    status: Vec<StatusPackage>,
+    /// `(package, postinst)`, for alternatives.
+    postinst: Vec<(String, Vec<u8>)>,
+}
+
+fn packages(
+    store: &Store,
+    lock: &DebianLock,
+    installed: &Installed,
+) -> Result<Packages, BuildError> {
     let versions: BTreeMap<&str, &str> = lock
         .packages
         .iter()
         .map(|p| (p.name.as_str(), p.version.as_str()))
         .collect();
-    let mut parts = Vec::new();
+    let mut out = Packages {
+        parts: Vec::new(),
+        status: Vec::new(),
+        postinst: Vec::new(),
+    };
     for p in &lock.packages {
         let object = installed
             .get(&p.name)
@@ -160,8 +176,21 @@ fn parts(store: &Store, lock: &DebianLock, installed: &Installed) -> Result<Vec<
         let control = info
             .metadata
             .get("deb.control")
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .unwrap_or_default();
+            .map(|c| String::from_utf8_lossy(c).into_owned());
+        if let Some(postinst) = info.metadata.get("deb.script.postinst") {
+            out.postinst.push((p.name.clone(), postinst.to_vec()));
+        }
+        let control = match control {
+            Some(control) => {
+                out.status.push(StatusPackage {
+                    name: p.name.clone(),
+                    control: control.clone(),
+                    md5sums: info.metadata.get("deb.md5sums").map(<[u8]>::to_vec),
+                });
+                control
+            }
+            None => String::new(),
+        };
         // `Replaces: foo (<< 2)` lets this package overwrite foo's files only when the
         // locked foo matches the version (found in review: versions were ignored).
         let replaces = match control.lines().find_map(|l| l.strip_prefix("Replaces:")) {
@@ -181,53 +210,50 @@ fn parts(store: &Store, lock: &DebianLock, installed: &Installed) -> Result<Vec<
                 .map(|r| r.name)
                 .collect(),
         };
-        parts.push(Part {
+        out.parts.push(Part {
             label: p.name.clone(),
             object: object.clone(),
             replaces,
         });
     }
-    Ok(parts)
+    Ok(out)
+}
+
+impl ImageSpec {
+    /// root, nobody and nonroot, then the declared accounts; likewise the groups.
+    fn accounts(&self) -> (Vec<Account>, Vec<Group>) {
+        let mut users = synth::builtin_accounts();
+        users.extend(self.users.iter().cloned());
+        let mut groups = synth::builtin_groups();
+        groups.extend(self.groups.iter().cloned());
+        (users, groups)
+    }
 }
 
 /// Adds what no package ships: the base directories, accounts, the CA bundle,
 /// alternatives and the dpkg status, each in its own layer group.
-fn synthesize(store: &Store, rootfs: &mut Rootfs, spec: &ImageSpec) -> Result<(), BuildError> {
+fn synthesize(
+    rootfs: &mut Rootfs,
+    spec: &ImageSpec,
+    packages: &Packages,
+) -> Result<(), BuildError> {
     rootfs.finish();
     for e in synth::base_dirs() {
         rootfs.put_in("base", e);
     }
-    let mut users = synth::builtin_accounts();
-    users.extend(spec.users.iter().cloned());
-    let mut groups = synth::builtin_groups();
-    groups.extend(spec.groups.iter().cloned());
+    let (users, groups) = spec.accounts();
     for e in synth::accounts(&users, &groups)? {
         rootfs.put_in("accounts", e);
-    }
-    let mut status = Vec::new();
-    let mut scripts = Vec::new();
-    for part in &rootfs.parts {
-        let info = store.info(&part.object)?;
-        if let Some(control) = info.metadata.get("deb.control") {
-            status.push(StatusPackage {
-                name: part.label.clone(),
-                control: String::from_utf8_lossy(control).into_owned(),
-                md5sums: info.metadata.get("deb.md5sums").map(<[u8]>::to_vec),
-            });
-        }
-        if let Some(postinst) = info.metadata.get("deb.script.postinst") {
-            scripts.push((part.label.clone(), postinst.to_vec()));
-        }
     }
     if let Some(bundle) = synth::ca_bundle(rootfs)? {
         for e in bundle {
             rootfs.put_in("ca-certificates", e);
         }
     }
-    for e in synth::alternatives(&scripts, rootfs) {
+    for e in synth::alternatives(&packages.postinst, rootfs) {
         rootfs.put_in("alternatives", e);
     }
-    for e in synth::dpkg_status(&status)? {
+    for e in synth::dpkg_status(&packages.status)? {
         rootfs.put_in("dpkg-status", e);
     }
     Ok(())
@@ -245,16 +271,15 @@ pub fn build(
     // The lock's architecture is Debian's name (`armhf`); the config's is OCI's (`arm`).
     let multiarch = multiarch_triplet(&lock.architecture)
         .ok_or_else(|| BuildError::Architecture(lock.architecture.clone()))?;
-    let mut rootfs = Rootfs::compose(store, parts(store, lock, installed)?, &spec.excludes)?;
-    synthesize(store, &mut rootfs, spec)?;
+    let mut packages = packages(store, lock, installed)?;
+    let parts = std::mem::take(&mut packages.parts);
+    let mut rootfs = Rootfs::compose(store, parts, &spec.excludes)?;
+    synthesize(&mut rootfs, spec, &packages)?;
 
     // Checks, before anything is written.
     let mut config = spec.config.clone();
     if let Some(user) = &config.user {
-        let mut users = synth::builtin_accounts();
-        users.extend(spec.users.iter().cloned());
-        let mut groups = synth::builtin_groups();
-        groups.extend(spec.groups.iter().cloned());
+        let (users, groups) = spec.accounts();
         let (uid, gid) = synth::resolve_user(user, &users, &groups)?;
         config.user = Some(format!("{uid}:{gid}"));
     }
@@ -433,25 +458,11 @@ fn write_output(
                 }
             };
             let layer_digests: Vec<Digest> = layers.iter().map(|(_, c)| c.layer.digest).collect();
-            // `podman load` reads the OCI index of a dual-format archive and names the
-            // image by its `ref.name`: give it the whole name there, as Docker 25 gives
-            // `io.containerd.image.name`.
-            let mut described = manifest.clone();
-            if let ArchiveFormat::Docker { repo_tags } = &format {
-                for key in [
-                    "org.opencontainers.image.ref.name",
-                    "io.containerd.image.name",
-                ] {
-                    described
-                        .annotations
-                        .insert(key.to_owned(), repo_tags[0].clone());
-                }
-            }
             write_archive(
                 file,
                 &format,
                 &blobs,
-                &described,
+                &manifest,
                 &config_descriptor.digest,
                 &layer_digests,
                 spec.mtime,

@@ -65,6 +65,24 @@ fn dir(path: &str) -> LayerEntry {
     }
 }
 
+/// The index's descriptor of the image. In a docker-archive it carries the whole name:
+/// `podman load` names the image of a dual-format archive by the index's `ref.name`, as
+/// Docker 25 writes it (with `io.containerd.image.name`).
+fn described(format: &ArchiveFormat, manifest: &Descriptor) -> Descriptor {
+    let mut described = manifest.clone();
+    if let ArchiveFormat::Docker { repo_tags } = format
+        && let Some(name) = repo_tags.first()
+    {
+        for key in [
+            "org.opencontainers.image.ref.name",
+            "io.containerd.image.name",
+        ] {
+            described.annotations.insert(key.to_owned(), name.clone());
+        }
+    }
+    described
+}
+
 /// Writes an archive of one image to `target`. `blobs` must hold every blob the image
 /// needs; `config` and `layers` name them for Docker's `manifest.json`. `mtime` dates
 /// the archive's own entries.
@@ -90,7 +108,9 @@ pub fn write_archive(
         ),
         file(
             "index.json",
-            EntryKind::Bytes(index_json(std::slice::from_ref(manifest))),
+            EntryKind::Bytes(index_json(std::slice::from_ref(&described(
+                format, manifest,
+            )))),
         ),
     ];
     let mut seen = std::collections::BTreeSet::new();

@@ -261,6 +261,20 @@ fn skopeo_reads_both_archives() {
             fs_err::read(&path).unwrap()
         };
         let first = write();
+        // A docker-archive's index names the whole image, so `podman load` tags it.
+        let index = tar::Archive::new(first.as_slice())
+            .entries()
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|e| e.path().unwrap().to_str() == Some("index.json"))
+            .map(|mut e| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+                text
+            })
+            .unwrap();
+        let named = index.contains(r#""org.opencontainers.image.ref.name":"cairn/hello:latest""#);
+        assert_eq!(named, transport == "docker-archive", "{transport}: {index}");
         assert_eq!(
             write(),
             first,

@@ -81,8 +81,7 @@ fn spec(args: &ImageBuildArgs) -> Result<ImageSpec> {
     let env = if env.iter().any(|e| e.starts_with("PATH=")) {
         env
     } else {
-        let mut with_path =
-            vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned()];
+        let mut with_path = vec![format!("PATH={}", cairn_image::check::DEFAULT_PATH)];
         with_path.extend(env);
         with_path
     };
