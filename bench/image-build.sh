@@ -38,21 +38,11 @@ hyperfine --runs "$runs" --warmup 1 --export-json "$work/hyperfine.json" \
   "ctr=\$(buildah from scratch) && buildah copy --quiet \$ctr $work/bundle/rootfs / >/dev/null && buildah commit --quiet \$ctr oci:$work/buildah >/dev/null && buildah rm \$ctr >/dev/null"
 
 python3 - "$work" <<'PY'
-import gzip, json, os, sys
-work = sys.argv[1]
-r = json.load(open(f"{work}/hyperfine.json"))["results"]
+import json, sys
+r = json.load(open(f"{sys.argv[1]}/hyperfine.json"))["results"]
 cold, warm, buildah = (x["median"] for x in r)
 print(f"median: cairn cold {cold*1000:.0f} ms, cairn cached {warm*1000:.0f} ms, buildah {buildah*1000:.0f} ms; "
       f"ratio cairn cold/buildah {cold/buildah:.2f}, cached/buildah {warm/buildah:.3f}")
-d = f"{work}/image"
-index = json.load(open(f"{d}/index.json"))
-manifest = json.load(open(f"{d}/blobs/sha256/" + index["manifests"][0]["digest"][7:]))
-size = 0
-for layer in manifest["layers"]:
-    with gzip.open(f"{d}/blobs/sha256/" + layer["digest"][7:]) as f:
-        while chunk := f.read(1 << 20):
-            size += len(chunk)
-print(f"image: {len(manifest['layers'])} layers, {sum(l['size'] for l in manifest['layers'])} bytes compressed, {size} bytes uncompressed")
 PY
 mmdebstrap --quiet --variant=essential --include=python3,ca-certificates trixie "$work/mmdebstrap.tar"
 python3 - "$work" <<'PY'
@@ -67,5 +57,6 @@ for layer in manifest["layers"]:
         while chunk := f.read(1 << 20):
             size += len(chunk)
 mm = os.path.getsize(f"{work}/mmdebstrap.tar")
+print(f"image: {len(manifest['layers'])} layers, {sum(l['size'] for l in manifest['layers'])} bytes compressed, {size} bytes uncompressed")
 print(f"size: cairn image {size} bytes uncompressed, mmdebstrap tarball {mm} bytes, ratio {size/mm:.3f}")
 PY

@@ -214,7 +214,8 @@ fn download(
         });
         wanted.push(*p);
     }
-    let fetch_reporter: Arc<dyn FetchReporter> = Arc::new(Forward(reporter.clone()));
+    // An install reporter is a fetch reporter (trait upcasting).
+    let fetch_reporter: Arc<dyn FetchReporter> = reporter.clone();
     let results = fetcher.download_all(&jobs, &fetch_reporter);
     let mut first_error = None;
     for ((p, job), result) in wanted.iter().zip(jobs).zip(results) {
@@ -248,24 +249,6 @@ fn blob_holds(path: &std::path::Path, package: &LockedPackage) -> Result<bool, I
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
     Ok(data_encoding::HEXLOWER.encode(&hasher.finalize()) == package.sha256)
-}
-
-/// Passes fetch progress on to an install reporter.
-struct Forward(Arc<dyn InstallReporter>);
-
-impl FetchReporter for Forward {
-    fn on_download_start(&self, url: &str, size: Option<u64>) {
-        self.0.on_download_start(url, size);
-    }
-    fn on_download_progress(&self, url: &str, bytes: u64) {
-        self.0.on_download_progress(url, bytes);
-    }
-    fn on_download_done(&self, url: &str, bytes: u64) {
-        self.0.on_download_done(url, bytes);
-    }
-    fn on_retry(&self, url: &str, error: &FetchError, wait: std::time::Duration) {
-        self.0.on_retry(url, error, wait);
-    }
 }
 
 fn unpack(
