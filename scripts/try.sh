@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds cairn and runs its main job on a fresh store: today, adding a directory with
-# its dependency and printing the closure. Later this builds an example image.
+# Builds cairn and runs its main job on a fresh store: a small image from Debian
+# packages (busybox-static from trixie, fetched from deb.debian.org), inspected, and run
+# with podman when it is installed. First, the store on its own: a directory with its
+# dependency, its closure, its metadata, a verify.
 #
 # Usage: scripts/try.sh            (from the repository root, as any user)
 set -euo pipefail
@@ -18,8 +20,11 @@ fi
 
 cargo build --release --locked -p cairn
 cairn=target/release/cairn
-store=$(mktemp -d)/store
-trap 'rm -rf "$(dirname "$store")"' EXIT
+# A lowercase path: podman names an `oci:` image after it.
+work=${TMPDIR:-/tmp}/cairn-try-$$
+mkdir -p "$work"
+store=$work/store
+trap 'rm -rf "$work"' EXIT
 
 echo "== adding examples/hello-site/static, then the site that needs it, to a fresh store at $store" >&2
 assets=$($cairn --store "$store" store add examples/hello-site/static --name hello-assets)
@@ -30,3 +35,17 @@ echo "== info" >&2
 $cairn --store "$store" store info "$site"
 echo "== verify" >&2
 $cairn --store "$store" store verify
+
+image=$work/busybox
+echo "== building an image of busybox-static (trixie) into $image" >&2
+$cairn --store "$store" image build --suite trixie --package busybox-static \
+  --entrypoint /usr/bin/busybox --cmd "echo hello from a cairn image" --user nonroot \
+  --output "oci:$image"
+$cairn --store "$store" image inspect "oci:$image"
+if command -v podman >/dev/null && [ -x /usr/sbin/runc ]; then
+  echo "== running it with podman" >&2
+  podman --runtime /usr/sbin/runc run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+    "oci:$image:latest"
+else
+  echo "== (install podman and runc to run it: scripts/test.sh does)" >&2
+fi
