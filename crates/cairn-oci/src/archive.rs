@@ -35,12 +35,25 @@ pub enum ArchiveFormat {
 pub enum ArchiveError {
     #[error(transparent)]
     Tar(#[from] LayerError),
+    #[error("`{}` exists and is not a tar archive; refusing to replace it", .0.display())]
+    NotAnArchive(PathBuf),
     #[error("could not write the archive `{}`", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Whether `target` may be written: it does not exist, or it is a tar archive (an
+/// earlier output), whose header block carries `ustar` at offset 257. Anything else
+/// is someone's file (found in review: any file at the path was overwritten).
+fn replaceable(target: &Path) -> bool {
+    let Ok(mut file) = fs_err::File::open(target) else {
+        return !target.exists();
+    };
+    let mut header = [0u8; 512];
+    std::io::Read::read_exact(&mut file, &mut header).is_ok() && &header[257..262] == b"ustar"
 }
 
 fn perms(path: &Path) -> std::io::Result<std::fs::Permissions> {
@@ -99,6 +112,9 @@ pub fn write_archive(
         path: target.to_owned(),
         source,
     };
+    if !replaceable(target) {
+        return Err(ArchiveError::NotAnArchive(target.to_owned()));
+    }
     let mut entries = vec![
         dir("blobs"),
         dir("blobs/sha256"),

@@ -299,3 +299,34 @@ fn skopeo_reads_both_archives() {
         assert_eq!(inspect["Architecture"], "amd64", "{transport}");
     }
 }
+
+#[test]
+fn an_archive_never_replaces_a_file_that_is_not_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = image(Compression::Gzip);
+    let sources: Vec<(Digest, BlobSource<'_>)> = image
+        .blobs
+        .iter()
+        .map(|(d, b)| (*d, BlobSource::Bytes(b)))
+        .collect();
+    let path = tmp.path().join("notes.txt");
+    fs_err::write(&path, "keep me").unwrap();
+    let write = || {
+        write_archive(
+            &path,
+            &ArchiveFormat::Oci,
+            &sources,
+            &image.manifest,
+            &image.config,
+            &image.layers,
+            0,
+        )
+    };
+    let err = write().unwrap_err();
+    assert!(err.to_string().contains("not a tar archive"), "{err}");
+    assert_eq!(fs_err::read_to_string(&path).unwrap(), "keep me");
+    // An earlier archive is replaced.
+    fs_err::remove_file(&path).unwrap();
+    write().unwrap();
+    write().unwrap();
+}
