@@ -1,7 +1,8 @@
 //! Blobs: single files named by their SHA-256 in `v1/blobs/sha256/<hex>`, outside the
 //! object registry. They hold what is worth keeping between runs but is not an object:
 //! downloads waiting to be unpacked (so an interrupted fetch resumes without
-//! downloading them again) and, later, image layers.
+//! downloading them again). Image layers are not blobs: they are input-addressed
+//! objects, so roots and GC keep them like everything else.
 //!
 //! Writers put a blob in place only after checking its hash (the store does not hash it
 //! again), by renaming a file written next to it, so a blob is never partial. Readers

@@ -5,8 +5,8 @@
 //! ```text
 //! v1/db.sqlite             objects, references, permissions, listings, named roots (WAL)
 //! v1/objects/<hash32>-<name>   read-only trees (or single files / symlinks)
-//! v1/blobs/sha256/<hex>    content-addressed blobs outside the registry: downloads
-//!                          waiting to be unpacked; image layers (later issues)
+//! v1/blobs/sha256/<hex>    files named by SHA-256 outside the registry: downloads
+//!                          waiting to be unpacked
 //! v1/tmp/                  staging; unlocked entries are crash debris, removed on open
 //! v1/roots/                indirect roots: links to `result`-style symlinks
 //! v1/locks/, v1/temproots/, v1/gc.lock, v1/db.lock    see [`lock`](crate::lock)
