@@ -1,12 +1,13 @@
 //! Debian packages as a package source for cairn.
 //!
-//! This crate will own everything Debian: deb822 and `Packages` indexes, signed
-//! repositories, the resolver, the `[debian]` part of the lock and `.deb` files as store
-//! objects. It never knows about images. So far it holds the pure foundation the
-//! resolver will stand on: [`Version`] (ordered exactly as dpkg orders versions),
-//! relationship fields ([`parse_relations`]) and `Packages` indexes
-//! ([`parse_packages`]).
+//! Everything Debian, and nothing about images: dpkg versions ([`Version`]) and
+//! relationship fields, `Packages` indexes parsed on demand ([`Repository`]), signed
+//! suites fetched and kept in the store ([`Repository::open`]), a resolver that agrees
+//! with apt ([`resolve`]), the `[debian]` part of `cairn.lock` ([`LockFile`]), `.deb`
+//! files unpacked into store objects without running maintainer scripts
+//! ([`fetch_locked`]), and which package ships a library ([`library_providers`]).
 
+mod contents;
 mod deb;
 mod fetch;
 mod index;
@@ -22,6 +23,7 @@ mod resolve;
 mod universe;
 mod version;
 
+pub use contents::library_providers;
 pub use deb::{DebContents, DebControl, DebEntry, DebEntryKind, DebError, SpecialKind, read_deb};
 pub use fetch::{
     Download, Expected, FetchError, FetchOptions, FetchReporter, Fetcher, NoFetchReporter,

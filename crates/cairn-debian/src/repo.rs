@@ -58,7 +58,7 @@ impl Source {
         }
     }
 
-    fn dists_url(&self) -> String {
+    pub(crate) fn dists_url(&self) -> String {
         format!("{}/dists/{}", self.mirror, self.suite)
     }
 
@@ -391,30 +391,8 @@ fn fetch_index(
         }
     }
     let xz_path = format!("{path}.xz");
-    let entry = release.file(&xz_path).map_err(release_error)?;
-    let expected = Expected {
-        size: entry.size,
-        sha256: entry.sha256.clone(),
-    };
-    let by_hash = format!(
-        "{base}/{}",
-        release.fetch_path(&xz_path).map_err(release_error)?
-    );
     let url = format!("{base}/{xz_path}");
-    let compressed =
-        match context
-            .fetcher
-            .get(&by_hash, Some(&expected), entry.size, context.reporter)
-        {
-            // Mirrors that lag behind may lack the by-hash copy; the plain name is checked
-            // against the same signed hash.
-            Err(FetchError::Status { status: 404, .. }) if by_hash != url => {
-                context
-                    .fetcher
-                    .get(&url, Some(&expected), entry.size, context.reporter)?
-            }
-            other => other?,
-        };
+    let compressed = fetch_signed(context, source, release, &xz_path)?;
     let mut text = String::new();
     liblzma::read::XzDecoder::new(compressed.as_slice())
         .read_to_string(&mut text)
@@ -431,8 +409,42 @@ fn fetch_index(
     Ok((text, object))
 }
 
+/// Downloads the file at `path` (relative to the suite's directory) and checks it
+/// against its size and SHA-256 in the signed `release`: by hash when the Release says
+/// `Acquire-By-Hash`, falling back to the plain name for mirrors that lag behind.
+pub(crate) fn fetch_signed(
+    context: &RepoContext<'_>,
+    source: &Source,
+    release: &Release,
+    path: &str,
+) -> Result<Vec<u8>, RepoError> {
+    let base = source.dists_url();
+    let release_error = |source| RepoError::Release {
+        url: format!("{base}/{path}"),
+        source,
+    };
+    let entry = release.file(path).map_err(release_error)?;
+    let expected = Expected {
+        size: entry.size,
+        sha256: entry.sha256.clone(),
+    };
+    let by_hash = format!(
+        "{base}/{}",
+        release.fetch_path(path).map_err(release_error)?
+    );
+    let url = format!("{base}/{path}");
+    let fetcher = context.fetcher;
+    match fetcher.get(&by_hash, Some(&expected), entry.size, context.reporter) {
+        // The plain name is checked against the same signed hash.
+        Err(FetchError::Status { status: 404, .. }) if by_hash != url => {
+            Ok(fetcher.get(&url, Some(&expected), entry.size, context.reporter)?)
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Adds `bytes` as a fixed-output object named `name`.
-fn add_file(store: &Store, name: &str, bytes: &[u8]) -> Result<StorePath, RepoError> {
+pub(crate) fn add_file(store: &Store, name: &str, bytes: &[u8]) -> Result<StorePath, RepoError> {
     let sha256 = sha256_hex(bytes);
     let path = Store::fixed_path(name, &sha256)?;
     if store.is_valid(&path)? {

@@ -212,6 +212,7 @@ fn packages(
         };
         out.parts.push(Part {
             label: p.name.clone(),
+            version: Some(p.version.clone()),
             object: object.clone(),
             replaces,
         });

@@ -741,19 +741,32 @@ fn glob(rootfs: &Rootfs, pattern: &str) -> Vec<String> {
         .collect()
 }
 
+/// `fnmatch` for `*` and `?` only, in linear time: on a mismatch, the last `*` takes
+/// one more byte (a recursive matcher is exponential in the number of `*`s).
 fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.split_first(), name.split_first()) {
-        (None, None) => true,
-        (Some((b'*', p)), _) => {
-            wildcard(p, name)
-                || name
-                    .split_first()
-                    .is_some_and(|(_, n)| wildcard(pattern, n))
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    star = Some((sp, sn + 1));
+                    p = sp + 1;
+                    n = sn + 1;
+                }
+                None => return false,
+            },
         }
-        (Some((b'?', p)), Some((_, n))) => wildcard(p, n),
-        (Some((a, p)), Some((b, n))) if a == b => wildcard(p, n),
-        _ => false,
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 // --- ELF ---------------------------------------------------------------------------
@@ -1003,5 +1016,41 @@ impl Elf {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn wildcards_match_as_fnmatch_does() {
+        for (pattern, name, expected) in [
+            ("*.conf", "libc.conf", true),
+            ("*.conf", "libc.conf.bak", false),
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("*a*b", "xaxxb", true),
+            ("*a*b", "xaxxbc", false),
+            ("x86_64-*.conf", "x86_64-linux-gnu.conf", true),
+            ("**", "anything", true),
+        ] {
+            assert_eq!(
+                wildcard(pattern.as_bytes(), name.as_bytes()),
+                expected,
+                "{pattern} {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn many_stars_take_linear_time() {
+        // A recursive matcher takes ~2^30 steps here.
+        let pattern = "*a".repeat(30) + "b";
+        let name = "a".repeat(100);
+        assert!(!wildcard(pattern.as_bytes(), name.as_bytes()));
     }
 }

@@ -92,10 +92,17 @@ pub fn plan_layers(
     } else {
         order.split_at(available - 1)
     };
+    let named = |i: usize| {
+        let part = &rootfs.parts[i];
+        match &part.version {
+            Some(version) => format!("{} {version}", part.label),
+            None => part.label.clone(),
+        }
+    };
     for &i in own {
         let label = rootfs.parts[i].label.clone();
         layers.push(PlannedLayer {
-            description: format!("cairn: {label}"),
+            description: format!("cairn: {}", named(i)),
             parts: vec![label],
             entries: by_part.remove(&i).unwrap_or_default(),
         });
@@ -106,6 +113,8 @@ pub fn plan_layers(
             .map(|&i| rootfs.parts[i].label.clone())
             .collect();
         labels.sort();
+        let mut names: Vec<String> = shared.iter().map(|&i| named(i)).collect();
+        names.sort();
         // Parts share directories (and identical files): each path once, from the
         // most popular part that has it.
         let mut merged: BTreeMap<Vec<u8>, LayerEntry> = BTreeMap::new();
@@ -116,7 +125,7 @@ pub fn plan_layers(
         }
         let entries: Vec<LayerEntry> = merged.into_values().collect();
         layers.push(PlannedLayer {
-            description: format!("cairn: {} packages: {}", labels.len(), labels.join(", ")),
+            description: format!("cairn: {} packages: {}", names.len(), names.join(", ")),
             parts: labels,
             entries,
         });

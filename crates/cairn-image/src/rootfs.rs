@@ -27,6 +27,8 @@ use cairn_store::{Store, StoreError, StorePath};
 pub struct Part {
     /// What the part is called in messages and layer history (a package name).
     pub label: String,
+    /// The package's version, named in the layer history with the label.
+    pub version: Option<String>,
     pub object: StorePath,
     /// Labels of parts whose files this part may overwrite (Debian `Replaces`).
     pub replaces: BTreeSet<String>,

@@ -17,7 +17,8 @@ use std::time::SystemTime;
 
 use cairn_debian::{
     DebianLock, FetchOptions, FetchReporter, Fetcher, InstallReporter, Installed, NoFetchReporter,
-    RepoContext, Repository, Request, Trust, debian_sources, fetch_locked, resolve,
+    RepoContext, Repository, Request, Trust, debian_sources, fetch_locked, library_providers,
+    resolve,
 };
 use cairn_image::check::CheckError;
 use cairn_image::synth::SynthError;
@@ -126,18 +127,27 @@ impl Env {
         Store::open(&self.path(name)).unwrap()
     }
 
-    /// The lock for `request`, its packages installed into `store`.
-    fn install(&self, store: &Store, request: &[&str]) -> (DebianLock, Installed) {
-        let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
-        let context = RepoContext {
+    /// Reads the fixture repository with `context(store, fetcher)`.
+    fn context<'a>(&self, store: &'a Store, fetcher: &'a Fetcher) -> RepoContext<'a> {
+        RepoContext {
             store,
-            fetcher: &fetcher,
+            fetcher,
             trust: Trust::Keys(vec![("fixture".into(), self.repo.public_key.clone())]),
             now: SystemTime::now(),
             reporter: &NoFetchReporter,
-        };
+        }
+    }
+
+    fn repository(&self, context: &RepoContext<'_>) -> Repository {
         let sources = debian_sources(&self.url, SUITE, &["main".into()], None);
-        let repo = Repository::open(&context, &sources, "amd64").unwrap();
+        Repository::open(context, &sources, "amd64").unwrap()
+    }
+
+    /// The lock for `request`, its packages installed into `store`.
+    fn install(&self, store: &Store, request: &[&str]) -> (DebianLock, Installed) {
+        let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+        let context = self.context(store, &fetcher);
+        let repo = self.repository(&context);
         let request = Request {
             packages: request.iter().map(ToString::to_string).collect(),
             recommends: false,
@@ -490,9 +500,9 @@ fn oci_layout_has_merged_usr_excludes_accounts_and_status() {
     assert_eq!(
         descriptions,
         [
-            "cairn: libc6",
-            "cairn: libfix",
-            "cairn: app",
+            "cairn: libc6 2.36-9",
+            "cairn: libfix 1.0-1",
+            "cairn: app 2.0-1",
             "cairn: accounts",
             "cairn: base",
             "cairn: dpkg-status",
@@ -616,15 +626,15 @@ fn package_layers_are_shared_between_images() {
             .collect()
     };
     let (layers_a, layers_b) = (by_description(&a), by_description(&b));
-    for package in ["libc6", "libfix", "app"] {
-        let key = format!("cairn: {package}");
+    for (package, version) in [("libc6", "2.36-9"), ("libfix", "1.0-1"), ("app", "2.0-1")] {
+        let key = format!("cairn: {package} {version}");
         assert_eq!(layers_a[&key].0, [package]);
         assert_eq!(
             layers_a[&key], layers_b[&key],
             "{package}: the same layer in both images"
         );
     }
-    assert_eq!(layers_b["cairn: extra"].0, ["extra"]);
+    assert_eq!(layers_b["cairn: extra 1.0-1"].0, ["extra"]);
     let digests_a: BTreeSet<&String> = layers_a.values().map(|(_, d)| d).collect();
     let digests_b: BTreeSet<&String> = layers_b.values().map(|(_, d)| d).collect();
     let only_b: BTreeSet<&str> = layers_b
@@ -634,7 +644,7 @@ fn package_layers_are_shared_between_images() {
         .collect();
     assert_eq!(
         only_b,
-        BTreeSet::from(["cairn: extra", "cairn: dpkg-status"]),
+        BTreeSet::from(["cairn: extra 1.0-1", "cairn: dpkg-status"]),
         "only the new package and the package list differ"
     );
     let only_a: BTreeSet<&str> = layers_a
@@ -692,7 +702,7 @@ fn the_budget_bounds_the_layers() {
         layers,
         [
             (
-                "cairn: 3 packages: app, libc6, libfix",
+                "cairn: 3 packages: app 2.0-1, libc6 2.36-9, libfix 1.0-1",
                 ["app".to_owned(), "libc6".to_owned(), "libfix".to_owned()].as_slice()
             ),
             ("cairn: accounts", [].as_slice()),
@@ -712,8 +722,8 @@ fn the_budget_bounds_the_layers() {
     assert_eq!(
         descriptions,
         [
-            "cairn: libc6",
-            "cairn: 2 packages: app, libfix",
+            "cairn: libc6 2.36-9",
+            "cairn: 2 packages: app 2.0-1, libfix 1.0-1",
             "cairn: accounts",
             "cairn: base",
             "cairn: dpkg-status",
@@ -812,7 +822,7 @@ fn a_file_conflict_is_refused_unless_one_replaces_the_other() {
             .filter(|(p, _)| p.entries.iter().any(|e| e.path == b"usr/bin/same"))
             .map(|(p, _)| p.description.as_str())
             .collect();
-        assert_eq!(holders, [format!("cairn: {replacer}")], "{replacer}");
+        assert_eq!(holders, [format!("cairn: {replacer} 1.0-1")], "{replacer}");
     }
 
     // `Replaces: same-a (<< 1.0)` does not cover same-a 1.0-1: still a conflict (found
@@ -880,9 +890,36 @@ fn a_missing_interpreter_or_library_is_refused() {
     assert!(message.contains("libc.so.6"), "{message}");
     assert!(message.contains("/usr/bin/nolibc"), "{message}");
 
-    // The provider hint is part of the message.
+    // The provider hint, from the repository's signed Contents index, is part of the
+    // message.
     let (lock, installed) = env.install(&store, &["nolibc"]);
-    let hint = |soname: &str| (soname == "libc.so.6").then(|| "libc6".to_owned());
+    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+    let context = env.context(&store, &fetcher);
+    let repository = env.repository(&context);
+    let providers = |soname: &str| {
+        library_providers(&context, &repository, soname, "x86_64-linux-gnu").unwrap()
+    };
+    assert_eq!(providers("libc.so.6"), ["libc6"]);
+    assert_eq!(providers("libnothing.so.1"), Vec::<String>::new());
+    // Kept in the store: offline, the same answer.
+    let offline = Fetcher::new(FetchOptions {
+        offline: true,
+        ..FetchOptions::default()
+    })
+    .unwrap();
+    let offline_context = env.context(&store, &offline);
+    let offline_repository = env.repository(&offline_context);
+    assert_eq!(
+        library_providers(
+            &offline_context,
+            &offline_repository,
+            "libc.so.6",
+            "x86_64-linux-gnu"
+        )
+        .unwrap(),
+        ["libc6"]
+    );
+    let hint = |soname: &str| providers(soname).first().cloned();
     let output = env.path("hinted");
     let error = build(
         &store,

@@ -1,5 +1,6 @@
 //! Signed fixture Debian repositories, generated for tests: real `.deb`s built with
-//! `dpkg-deb`, a `Packages` index (plain, `.xz`, and by-hash copies), a `Release` with
+//! `dpkg-deb`, a `Packages` index (plain, `.xz`, and by-hash copies), a `Contents-amd64.gz`
+//! index (of the packages built here), a `Release` with
 //! SHA-256 entries, and an `InRelease` signed with a test key derived from a fixed seed.
 //! The layout is the archive's (`dists/<suite>/…`, `pool/main/…`), so the same code
 //! paths that read the real mirror read these.
@@ -147,7 +148,19 @@ impl FixtureRepo {
         let work = dir.join("work");
         fs_err::create_dir_all(&work).unwrap();
         let mut index = String::new();
+        // `Contents-amd64`: every file of the packages built here (not of raw debs).
+        let mut contents: Vec<(String, String)> = Vec::new();
         for package in packages {
+            if package.raw_deb.is_none() {
+                let section = package
+                    .fields
+                    .iter()
+                    .find(|(name, _)| name == "Section")
+                    .map_or("misc", |(_, value)| value.as_str());
+                for (path, _, _) in &package.files {
+                    contents.push((path.clone(), format!("{section}/{}", package.name)));
+                }
+            }
             let deb = match &package.raw_deb {
                 Some(raw) => raw.clone(),
                 None => build_deb(&work, package),
@@ -198,6 +211,23 @@ impl FixtureRepo {
             );
         }
         let dists = root.join(format!("dists/{suite}"));
+        contents.sort();
+        let mut listing = String::new();
+        for (path, package) in &contents {
+            let _ = writeln!(listing, "{path:<60} {package}");
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(listing.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        fs_err::create_dir_all(dists.join("main/by-hash/SHA256")).unwrap();
+        fs_err::write(dists.join("main/Contents-amd64.gz"), &gz).unwrap();
+        fs_err::write(dists.join("main/by-hash/SHA256").join(sha256_hex(&gz)), &gz).unwrap();
+        let _ = writeln!(
+            release,
+            " {} {:>8} main/Contents-amd64.gz",
+            sha256_hex(&gz),
+            gz.len()
+        );
         fs_err::write(dists.join("Release"), &release).unwrap();
         let key = test_key(seed);
         let repo = Self {

@@ -75,6 +75,13 @@ pub(crate) struct ImageBuildArgs {
     /// The user the entrypoint runs as: a name (`nonroot`, `root`) or `uid[:gid]`
     #[arg(long, default_value = "root")]
     pub(crate) user: String,
+    /// Declares an account (repeatable): `NAME:UID[:GID[:HOME[:SHELL]]]`; GID defaults
+    /// to UID, HOME to /home/NAME, SHELL to /sbin/nologin
+    #[arg(long = "add-user", value_name = "SPEC")]
+    pub(crate) add_users: Vec<String>,
+    /// Declares a group (repeatable): `NAME:GID[:MEMBER,...]`
+    #[arg(long = "add-group", value_name = "SPEC")]
+    pub(crate) add_groups: Vec<String>,
     /// The working directory
     #[arg(long, value_name = "DIR")]
     pub(crate) workdir: Option<String>,

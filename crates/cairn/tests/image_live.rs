@@ -86,20 +86,26 @@ fn busybox_static_prints_a_line() {
             "/usr/bin/busybox",
             "--cmd",
             "echo hello from cairn",
+            "--add-user",
+            "app:1000",
+            "--add-group",
+            "readers:2000:app",
             "--user",
-            "nonroot",
+            "app",
             "--output",
             &format!("oci:{}", layout.display()),
         ],
     );
     ok(&out);
-    let printed = run(
-        &tool,
-        tmp.path(),
-        &format!("oci:{}:latest", layout.display()),
-        &[],
-    );
+    let image = format!("oci:{}:latest", layout.display());
+    let printed = run(&tool, tmp.path(), &image, &[]);
     assert_eq!(printed.trim(), "hello from cairn");
+    // The declared account, its own primary group and the group that lists it.
+    let id = run(&tool, tmp.path(), &image, &["id"]);
+    assert!(
+        id.starts_with("uid=1000(app) gid=1000(app)") && id.contains("2000(readers)"),
+        "{id}"
+    );
 }
 
 #[test]

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use cairn_debian::{
     BinaryPackage, DebianLock, FetchError, FetchOptions, FetchReporter, Fetcher, InstallReporter,
-    LockFile, LockedPackage, RepoContext, Repository, Request, Resolution, Trust, debian_sources,
-    fetch_locked, resolve,
+    LockFile, LockedPackage, RepoContext, Repository, Request, Resolution, Source, Trust,
+    debian_sources, fetch_locked, resolve,
 };
 use cairn_store::{Store, StorePath};
 use serde::Serialize;
@@ -112,6 +112,35 @@ pub(crate) fn open_repository(
     args: &RepoArgs,
     quiet: bool,
 ) -> Result<Repository> {
+    let sources = debian_sources(
+        &args.mirror,
+        &args.suite,
+        &args.components,
+        (!args.no_security).then_some(args.security_mirror.as_str()),
+    );
+    let progress = Progress::new(quiet);
+    let context = repo_context(store, fetcher, args, &progress)?;
+    open_sources(&context, &sources, &args.arch)
+}
+
+/// The suites `sources` for `arch` (those of the command line, or of a lock).
+pub(crate) fn open_sources(
+    context: &RepoContext<'_>,
+    sources: &[Source],
+    arch: &str,
+) -> Result<Repository> {
+    let names: Vec<&str> = sources.iter().map(|s| s.suite.as_str()).collect();
+    Repository::open(context, sources, arch)
+        .with_context(|| format!("cannot read the package indexes ({})", names.join(", ")))
+}
+
+/// How repositories are read: the trusted keys of `args`, checked as of now.
+pub(crate) fn repo_context<'a>(
+    store: &'a Store,
+    fetcher: &'a Fetcher,
+    args: &RepoArgs,
+    reporter: &'a dyn FetchReporter,
+) -> Result<RepoContext<'a>> {
     let trust = if args.keyrings.is_empty() {
         Trust::Debian
     } else {
@@ -121,24 +150,13 @@ pub(crate) fn open_repository(
         }
         Trust::Keys(keys)
     };
-    let sources = debian_sources(
-        &args.mirror,
-        &args.suite,
-        &args.components,
-        (!args.no_security).then_some(args.security_mirror.as_str()),
-    );
-    let progress = Progress::new(quiet);
-    let context = RepoContext {
+    Ok(RepoContext {
         store,
         fetcher,
         trust,
         now: SystemTime::now(),
-        reporter: &progress,
-    };
-    let names: Vec<&str> = sources.iter().map(|s| s.suite.as_str()).collect();
-    let repository = Repository::open(&context, &sources, &args.arch)
-        .with_context(|| format!("cannot read the package indexes ({})", names.join(", ")))?;
-    Ok(repository)
+        reporter,
+    })
 }
 
 #[derive(Serialize)]

@@ -1,17 +1,22 @@
 //! `cairn image …`
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Read as _, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use cairn_debian::{DebianLock, InstallReporter, LockFile, Request, fetch_locked, resolve};
+use cairn_debian::{
+    DebianLock, InstallReporter, LockFile, Request, Source, fetch_locked, library_providers,
+    resolve,
+};
+use cairn_image::synth::{Account, Group};
 use cairn_image::{Excludes, ImageSpec, Output};
 use cairn_oci::{Compression, ImageConfig};
 
 use crate::cli::{GlobalArgs, ImageBuildArgs, ImageCommand};
-use crate::commands::debian::{Progress, fetcher, open_repository};
+use crate::commands::debian::{Progress, fetcher, open_repository, open_sources, repo_context};
 
 /// Every timestamp in an image when `SOURCE_DATE_EPOCH` is not set: the epoch itself.
 const DEFAULT_MTIME: u64 = 0;
@@ -111,8 +116,16 @@ fn spec(args: &ImageBuildArgs) -> Result<ImageSpec> {
     Ok(ImageSpec {
         name: args.name.clone(),
         config,
-        users: Vec::new(),
-        groups: Vec::new(),
+        users: args
+            .add_users
+            .iter()
+            .map(|spec| parse_account(spec))
+            .collect::<Result<_>>()?,
+        groups: args
+            .add_groups
+            .iter()
+            .map(|spec| parse_group(spec))
+            .collect::<Result<_>>()?,
         budget: args.layers,
         compression,
         mtime,
@@ -121,6 +134,50 @@ fn spec(args: &ImageBuildArgs) -> Result<ImageSpec> {
         } else {
             Excludes::default()
         },
+    })
+}
+
+/// `--add-user NAME:UID[:GID[:HOME[:SHELL]]]` (names and paths are checked when the
+/// accounts are written).
+fn parse_account(spec: &str) -> Result<Account> {
+    let fields: Vec<&str> = spec.split(':').collect();
+    let id = |s: &str| {
+        s.parse::<u32>()
+            .with_context(|| format!("`--add-user {spec}`: `{s}` is not a number"))
+    };
+    let (name, uid, rest) = match fields.as_slice() {
+        [name, uid, rest @ ..] if rest.len() <= 3 => (*name, id(uid)?, rest),
+        _ => bail!("`--add-user {spec}`: expected NAME:UID[:GID[:HOME[:SHELL]]]"),
+    };
+    Ok(Account {
+        name: name.to_owned(),
+        uid,
+        gid: rest.first().map_or(Ok(uid), |g| id(g))?,
+        home: rest
+            .get(1)
+            .map_or_else(|| format!("/home/{name}"), |h| (*h).to_owned()),
+        shell: rest.get(2).unwrap_or(&"/sbin/nologin").to_string(),
+    })
+}
+
+/// `--add-group NAME:GID[:MEMBER,...]`.
+fn parse_group(spec: &str) -> Result<Group> {
+    let fields: Vec<&str> = spec.split(':').collect();
+    let (name, gid, members) = match fields.as_slice() {
+        [name, gid] => (*name, *gid, ""),
+        [name, gid, members] => (*name, *gid, *members),
+        _ => bail!("`--add-group {spec}`: expected NAME:GID[:MEMBER,...]"),
+    };
+    Ok(Group {
+        name: name.to_owned(),
+        gid: gid
+            .parse()
+            .with_context(|| format!("`--add-group {spec}`: `{gid}` is not a number"))?,
+        members: members
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }
 
@@ -152,7 +209,26 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
     let progress = Arc::new(Progress::new(global.quiet));
     let reporter: Arc<dyn InstallReporter> = progress.clone();
     let installed = fetch_locked(&store, &fetcher, &lock, &reporter)?;
-    let built = cairn_image::build(&store, &lock, &installed, &spec, &output, &|_| None)?;
+    // Which package ships a missing library: asked only when one is missing.
+    let hint_progress = Progress::new(true);
+    let hint_repository = OnceCell::new();
+    let hint = |soname: &str| -> Option<String> {
+        let context = repo_context(&store, &fetcher, &args.repo, &hint_progress).ok()?;
+        let repository = hint_repository
+            .get_or_init(|| {
+                let sources: Vec<Source> = lock
+                    .repositories
+                    .iter()
+                    .map(|r| Source::new(&r.mirror, &r.suite, &r.components))
+                    .collect();
+                open_sources(&context, &sources, &lock.architecture).ok()
+            })
+            .as_ref()?;
+        let triplet = cairn_image::check::multiarch_triplet(&lock.architecture)?;
+        let providers = library_providers(&context, repository, soname, triplet).ok()?;
+        (!providers.is_empty()).then(|| providers.join("` or `"))
+    };
+    let built = cairn_image::build(&store, &lock, &installed, &spec, &output, &hint)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     writeln!(out, "{}", built.manifest.digest)?;
     out.flush()?;
@@ -287,4 +363,37 @@ fn inspect(image: &str, json: bool) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_from_flags() {
+        let account = parse_account("app:1000").unwrap();
+        assert_eq!(
+            (
+                account.uid,
+                account.gid,
+                account.home.as_str(),
+                account.shell.as_str()
+            ),
+            (1000, 1000, "/home/app", "/sbin/nologin")
+        );
+        let account = parse_account("svc:999:50:/srv:/bin/sh").unwrap();
+        assert_eq!((account.gid, account.home.as_str()), (50, "/srv"));
+        for bad in ["app", "app:x", "app:1:y", "a:1:2:/h:/s:extra"] {
+            assert!(parse_account(bad).is_err(), "{bad}");
+        }
+        let group = parse_group("readers:2000:app,svc").unwrap();
+        assert_eq!(
+            (group.gid, group.members.as_slice()),
+            (2000, &["app".to_owned(), "svc".to_owned()][..])
+        );
+        assert!(parse_group("readers:2000").unwrap().members.is_empty());
+        for bad in ["readers", "readers:x", "r:1:a:b"] {
+            assert!(parse_group(bad).is_err(), "{bad}");
+        }
+    }
 }
