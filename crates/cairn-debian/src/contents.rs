@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 
 use cairn_store::Store;
-use flate2::bufread::GzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 use crate::packages::Repository;
 use crate::repo::{RepoContext, RepoError, add_file, fetch_signed};
@@ -57,7 +57,8 @@ pub fn library_providers(
                 .store
                 .add_temp_roots(std::slice::from_ref(&object))?;
             let file = fs_err::File::open(context.store.object_dir(&object))?;
-            let reader = BufReader::with_capacity(1 << 16, GzDecoder::new(BufReader::new(file)));
+            let reader =
+                BufReader::with_capacity(1 << 16, MultiGzDecoder::new(BufReader::new(file)));
             scan(reader, file_name, &mut |dir, packages| {
                 let set = if standard.iter().any(|s| s == dir) {
                     &mut first

@@ -124,7 +124,7 @@ fn decompressor<'r>(name: &str, reader: impl Read + 'r) -> Option<Box<dyn Read +
     match ext {
         "" => Some(Box::new(reader)),
         ".xz" => Some(Box::new(liblzma::read::XzDecoder::new(reader))),
-        ".gz" => Some(Box::new(flate2::read::GzDecoder::new(reader))),
+        ".gz" => Some(Box::new(flate2::read::MultiGzDecoder::new(reader))),
         ".zst" => zstd::stream::read::Decoder::new(reader)
             .ok()
             .map(|d| Box::new(d) as Box<dyn Read>),

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use cairn_debian::{DebianLock, Installed, parse_relations};
 use cairn_oci::{
-    ArchiveFormat, BlobSource, Compression, Descriptor, Digest, History, ImageConfig, LayerOptions,
-    MediaType, manifest_json, write_archive, write_oci_layout,
+    ArchiveFormat, BlobSource, Compression, Descriptor, Digest, EntryKind, History, ImageConfig,
+    LayerEntry, LayerOptions, MediaType, manifest_json, write_archive, write_oci_layout,
 };
 use cairn_store::Store;
 
@@ -353,6 +353,11 @@ fn write_layers(
     options: &LayerOptions,
 ) -> Result<Vec<(CachedLayer, bool)>, BuildError> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    // Largest first, so that no big layer starts last and leaves the other cores idle
+    // (longest-processing-time scheduling).
+    let mut order: Vec<usize> = (0..planned.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(content_size(&planned[i].entries)));
+    let batch = store.batch()?;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Slot> = planned
         .iter()
@@ -362,17 +367,18 @@ fn write_layers(
         for _ in 0..threads.min(planned.len()) {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(layer) = planned.get(i) else {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&i) = order.get(n) else {
                         return;
                     };
-                    let result = cache::layer(store, &layer.entries, options);
+                    let layer = &planned[i];
+                    let result = cache::layer(store, &batch, &layer.entries, options);
                     *results[i].lock().expect("not poisoned") = Some(result);
                 }
             });
         }
     });
-    results
+    let layers = results
         .into_iter()
         .map(|slot| {
             slot.into_inner()
@@ -380,7 +386,22 @@ fn write_layers(
                 .expect("every layer was written")
                 .map_err(BuildError::from)
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    // One sync and one transaction for every new layer.
+    batch.commit()?;
+    Ok(layers)
+}
+
+/// The bytes of file contents in `entries`.
+fn content_size(entries: &[LayerEntry]) -> u64 {
+    entries
+        .iter()
+        .map(|e| match &e.kind {
+            EntryKind::File { size, .. } => *size,
+            EntryKind::Bytes(bytes) => bytes.len() as u64,
+            _ => 0,
+        })
+        .sum()
 }
 
 /// The tag of `name:tag`: a `:` after the last `/` (`localhost:5000/app` has none).

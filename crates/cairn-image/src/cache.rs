@@ -10,9 +10,7 @@
 use cairn_oci::{
     Compression, Digest, EntryKind, LayerEntry, LayerOptions, WrittenLayer, write_layer,
 };
-use cairn_store::{
-    AddOptions, Addressing, NoReporter, ObjectMetadata, Store, StoreError, StorePath,
-};
+use cairn_store::{AddOptions, Addressing, Batch, ObjectMetadata, Store, StoreError, StorePath};
 use sha2::{Digest as _, Sha256};
 
 /// A layer blob in the store.
@@ -144,9 +142,11 @@ fn parse_metadata(object: &StorePath, bytes: &[u8]) -> Result<WrittenLayer, Cach
 }
 
 /// The layer of `entries`, from the store when it was written before, else written
-/// now and kept. Returns whether it was written now.
+/// now into `batch` (registered when the batch is committed). Returns whether it was
+/// written now.
 pub fn layer(
     store: &Store,
+    batch: &Batch<'_>,
     entries: &[LayerEntry],
     options: &LayerOptions,
 ) -> Result<(CachedLayer, bool), CacheError> {
@@ -167,10 +167,12 @@ pub fn layer(
         let layer = parse_metadata(&object, bytes)?;
         return Ok((CachedLayer { object, layer }, false));
     }
-    let scratch = tempfile::tempdir()?;
-    let file = scratch.path().join(name);
-    let out = std::io::BufWriter::new(fs_err::File::create(&file)?);
-    let written = write_layer(entries, options, out)?;
+    // Written where the store stages it: no copy.
+    let file = batch.tree_path()?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, fs_err::File::create(&file)?);
+    let written = write_layer(entries, options, &mut out)?;
+    out.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?;
     let mut meta = ObjectMetadata::default();
     meta.insert("oci.layer", metadata(&written));
     let options = AddOptions {
@@ -179,7 +181,7 @@ pub fn layer(
         addressing: Some(Addressing::Input { node_hash }),
         ..AddOptions::default()
     };
-    let added = store.add_path(&file, &options, &NoReporter)?;
+    let added = batch.stage(file, &options)?;
     debug_assert_eq!(added, object);
     Ok((
         CachedLayer {

@@ -162,7 +162,7 @@ fn decompress(compression: Compression, bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     match compression {
         Compression::Gzip => {
-            flate2::read::GzDecoder::new(bytes)
+            flate2::read::MultiGzDecoder::new(bytes)
                 .read_to_end(&mut out)
                 .unwrap();
         }
@@ -474,7 +474,7 @@ fn golden_layer() {
     for (compression, digest) in [
         (
             Compression::Gzip,
-            "sha256:8ba2dae49a92ae2bb81a5a6c7b04f8c6242b820bad693e7cc3a86695c5f08a30",
+            "sha256:14bb0ec61779a0645ebb1236fe78bb3e45c2897c67ea2a18891be476b74d0cfb",
         ),
         (
             Compression::Zstd,

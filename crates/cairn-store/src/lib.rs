@@ -23,6 +23,7 @@
 //! - nothing reachable from a root, or held by a live cairn process, is collected.
 
 mod add;
+mod batch;
 mod blob;
 mod db;
 mod error;
@@ -41,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 pub use add::{AddOptions, PermissionsSource};
+pub use batch::Batch;
 pub use error::{Result, StoreError};
 pub use gc::{GcOptions, GcReport, Root, RootKind};
 pub use metadata::ObjectMetadata;

@@ -943,3 +943,76 @@ fn fixed_output_objects_are_found_by_their_expected_hash() {
     );
     assert!(third.all_objects().unwrap().is_empty());
 }
+
+#[test]
+fn a_batch_registers_what_was_written_in_place_at_commit() {
+    let ctx = Ctx::new();
+    let src = ctx.tree("same", "layer bytes");
+    let expected = ctx.store.add_path(
+        &src.join("file"),
+        &AddOptions {
+            name: Some("blob".into()),
+            ..AddOptions::default()
+        },
+        &NoReporter,
+    );
+    let expected = expected.unwrap();
+    let fresh_store = Store::open(&ctx.tmp.path().join("fresh")).unwrap();
+    let named = |name: &str| AddOptions {
+        name: Some(name.into()),
+        ..AddOptions::default()
+    };
+
+    let batch = fresh_store.batch().unwrap();
+    let mut staged = Vec::new();
+    for (name, contents) in [
+        ("blob", "layer bytes"),
+        ("other", "more"),
+        ("blob", "layer bytes"),
+    ] {
+        let tree = batch.tree_path().unwrap();
+        fs_err::write(&tree, contents).unwrap();
+        staged.push(batch.stage(tree, &named(name)).unwrap());
+    }
+    // The same identity as an add of the same file, and nothing registered yet.
+    assert_eq!(staged[0], expected);
+    assert_eq!(staged[0], staged[2]);
+    assert!(!fresh_store.is_valid(&staged[0]).unwrap());
+    // A tree outside the batch, or without a name, is refused.
+    let outside = ctx.tmp.path().join("outside");
+    fs_err::write(&outside, "x").unwrap();
+    assert!(batch.stage(outside, &named("x")).is_err());
+    let tree = batch.tree_path().unwrap();
+    fs_err::write(&tree, "x").unwrap();
+    assert!(batch.stage(tree, &AddOptions::default()).is_err());
+
+    assert_eq!(
+        batch.commit().unwrap(),
+        2,
+        "two objects, one of them staged twice"
+    );
+    for path in &staged {
+        assert!(fresh_store.is_valid(path).unwrap());
+    }
+    assert_eq!(
+        fs_err::read_to_string(fresh_store.object_dir(&staged[1])).unwrap(),
+        "more"
+    );
+    assert!(fresh_store.verify(None, &NoReporter).unwrap().is_ok());
+    let staging = fs_err::read_dir(ctx.tmp.path().join("fresh/v1/tmp"))
+        .unwrap()
+        .count();
+    assert_eq!(staging, 0, "staging is cleaned up");
+
+    // A batch dropped without a commit registers nothing and leaves nothing behind.
+    let batch = fresh_store.batch().unwrap();
+    let tree = batch.tree_path().unwrap();
+    fs_err::write(&tree, "dropped").unwrap();
+    let dropped = batch.stage(tree, &named("dropped")).unwrap();
+    drop(batch);
+    assert!(!fresh_store.is_valid(&dropped).unwrap());
+    let staging = fs_err::read_dir(ctx.tmp.path().join("fresh/v1/tmp"))
+        .unwrap()
+        .count();
+    assert_eq!(staging, 0);
+}
