@@ -11,7 +11,7 @@ use cairn_oci::{
     ArchiveFormat, BlobSource, Compression, Descriptor, Digest, EntryKind, History, ImageConfig,
     LayerEntry, LayerOptions, MediaType, manifest_json, write_archive, write_oci_layout,
 };
-use cairn_store::Store;
+use cairn_store::{AddOptions, Store, StorePath};
 
 use crate::cache::{self, CachedLayer};
 use crate::check::{CheckOptions, check_entrypoint, multiarch_triplet};
@@ -62,9 +62,26 @@ pub struct ImageSpec {
     pub excludes: Excludes,
 }
 
+/// What goes into an image.
+#[derive(Debug, Clone, Copy)]
+pub struct Contents<'a> {
+    /// The locked Debian packages.
+    pub lock: &'a DebianLock,
+    /// Their objects, by package name.
+    pub installed: &'a Installed,
+    /// The application's own parts, in order: `(label, object)`, each an object whose
+    /// tree is laid over the image's root (a tree of the project's files, a generated
+    /// file). They may overwrite packages' files, and each gets a layer of its own,
+    /// last.
+    pub application: &'a [(String, StorePath)],
+}
+
 /// A built image.
 #[derive(Debug, Clone)]
 pub struct BuiltImage {
+    /// The image in the store: an OCI image layout whose layer blobs are links to the
+    /// layer objects (its references).
+    pub object: StorePath,
     pub manifest: Descriptor,
     /// Each layer, bottom first: what it holds and its blob.
     pub layers: Vec<(PlannedLayer, CachedLayer)>,
@@ -106,11 +123,12 @@ impl BuildError {
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::Plan(_) => Some("raise `--layers`".into()),
-            Self::Compose(crate::rootfs::ComposeError::Conflict { .. }) => Some(
-                "two packages ship different files at one path; leave one of them out".into(),
-            ),
+            Self::Compose(crate::rootfs::ComposeError::Conflict { .. }) => {
+                Some("two packages ship different files at one path; leave one of them out".into())
+            }
             Self::Check(_) => Some(
-                "add the package that provides it, or point the entrypoint at a program the                  image has"
+                "add the package that provides it, or point the entrypoint at a program the \
+                 image has"
                     .into(),
             ),
             _ => None,
@@ -215,6 +233,7 @@ fn packages(
             version: Some(p.version.clone()),
             object: object.clone(),
             replaces,
+            application: false,
         });
     }
     Ok(out)
@@ -263,17 +282,28 @@ fn synthesize(
 /// Builds the image of the locked packages (already in the store) and writes it.
 pub fn build(
     store: &Store,
-    lock: &DebianLock,
-    installed: &Installed,
+    contents: &Contents<'_>,
     spec: &ImageSpec,
-    output: &Output,
+    output: Option<&Output>,
     provider_hint: &dyn Fn(&str) -> Option<String>,
 ) -> Result<BuiltImage, BuildError> {
+    let Contents {
+        lock,
+        installed,
+        application,
+    } = *contents;
     // The lock's architecture is Debian's name (`armhf`); the config's is OCI's (`arm`).
     let multiarch = multiarch_triplet(&lock.architecture)
         .ok_or_else(|| BuildError::Architecture(lock.architecture.clone()))?;
     let mut packages = packages(store, lock, installed)?;
-    let parts = std::mem::take(&mut packages.parts);
+    let mut parts = std::mem::take(&mut packages.parts);
+    parts.extend(application.iter().map(|(label, object)| Part {
+        label: label.clone(),
+        version: None,
+        object: object.clone(),
+        replaces: BTreeSet::new(),
+        application: true,
+    }));
     let mut rootfs = Rootfs::compose(store, parts, &spec.excludes)?;
     synthesize(&mut rootfs, spec, &packages)?;
 
@@ -333,8 +363,9 @@ pub fn build(
         .zip(written)
         .map(|(p, (c, _))| (p, c))
         .collect();
-    let manifest = write_output(store, &config, spec, &layers, output)?;
+    let (object, manifest) = write_output(store, &config, spec, &layers, output)?;
     Ok(BuiltImage {
+        object,
         manifest,
         layers,
         fresh_layers,
@@ -415,8 +446,8 @@ fn write_output(
     config: &ImageConfig,
     spec: &ImageSpec,
     layers: &[(PlannedLayer, CachedLayer)],
-    output: &Output,
-) -> Result<Descriptor, BuildError> {
+    output: Option<&Output>,
+) -> Result<(StorePath, Descriptor), BuildError> {
     let diff_ids: Vec<Digest> = layers.iter().map(|(_, c)| c.layer.diff_id).collect();
     let history: Vec<History> = layers
         .iter()
@@ -464,10 +495,14 @@ fn write_output(
         .collect();
     blobs.push((config_descriptor.digest, BlobSource::Bytes(&config_json)));
     blobs.push((manifest.digest, BlobSource::Bytes(&manifest_bytes)));
+
+    let object = store_image(store, spec, layers, &blobs[layers.len()..], &manifest)?;
+
     match output {
-        Output::OciDir(dir) => write_oci_layout(dir, &blobs, &manifest)?,
-        Output::OciArchive(file) | Output::DockerArchive(file) => {
-            let format = if matches!(output, Output::OciArchive(_)) {
+        None => {}
+        Some(Output::OciDir(dir)) => write_oci_layout(dir, &blobs, &manifest)?,
+        Some(Output::OciArchive(file) | Output::DockerArchive(file)) => {
+            let format = if matches!(output, Some(Output::OciArchive(_))) {
                 ArchiveFormat::Oci
             } else {
                 let name = if tag_of(&spec.name).is_some() {
@@ -491,5 +526,47 @@ fn write_output(
             )?;
         }
     }
-    Ok(manifest)
+    Ok((object, manifest))
+}
+
+/// Keeps the image in the store: a layout like the one written out, but whose layer
+/// blobs are links to the layer objects (its references), and `json` the config and
+/// manifest.
+fn store_image(
+    store: &Store,
+    spec: &ImageSpec,
+    layers: &[(PlannedLayer, CachedLayer)],
+    json: &[(Digest, BlobSource<'_>)],
+    manifest: &Descriptor,
+) -> Result<StorePath, BuildError> {
+    let links: Vec<(Digest, PathBuf)> = layers
+        .iter()
+        .map(|(_, c)| {
+            (
+                c.layer.digest,
+                PathBuf::from(format!("../../../{}", c.object)),
+            )
+        })
+        .collect();
+    let mut linked: Vec<(Digest, BlobSource<'_>)> = links
+        .iter()
+        .map(|(d, p)| (*d, BlobSource::Symlink(p)))
+        .collect();
+    linked.extend_from_slice(json);
+    let batch = store.batch()?;
+    let tree = batch.tree_path()?;
+    write_oci_layout(&tree, &linked, manifest)?;
+    let mut references: Vec<StorePath> = layers.iter().map(|(_, c)| c.object.clone()).collect();
+    references.sort();
+    references.dedup();
+    let object = batch.stage(
+        tree,
+        &AddOptions {
+            name: Some(cairn_store::sanitize_name(&format!("image-{}", spec.name))),
+            references,
+            ..AddOptions::default()
+        },
+    )?;
+    batch.commit()?;
+    Ok(object)
 }

@@ -39,7 +39,7 @@ pub struct PlannedLayer {
 pub enum PlanError {
     #[error(
         "a budget of {budget} layers is too small: this image needs at least {minimum} \
-         (one for its packages and one per group of generated files)"
+         (one for its packages, one per group of generated files and one per part of the application)"
     )]
     BudgetTooSmall { budget: usize, minimum: usize },
 }
@@ -74,18 +74,29 @@ pub fn plan_layers(
                 .push(e.entry.clone()),
         }
     }
-    let minimum = by_group.len() + usize::from(!by_part.is_empty());
+    // The application's parts: one layer each, last, in the order given.
+    let application: Vec<usize> = by_part
+        .keys()
+        .copied()
+        .filter(|&i| rootfs.parts[i].application)
+        .collect();
+    let packages = by_part.len() - application.len();
+    let minimum = by_group.len() + application.len() + usize::from(packages > 0);
     if budget < minimum {
         return Err(PlanError::BudgetTooSmall { budget, minimum });
     }
-    let mut order: Vec<usize> = by_part.keys().copied().collect();
+    let mut order: Vec<usize> = by_part
+        .keys()
+        .copied()
+        .filter(|&i| !rootfs.parts[i].application)
+        .collect();
     order.sort_by(|&a, &b| {
         popularity
             .get(b)
             .cmp(&popularity.get(a))
             .then_with(|| rootfs.parts[a].label.cmp(&rootfs.parts[b].label))
     });
-    let available = budget - by_group.len();
+    let available = budget - by_group.len() - application.len();
     let mut layers = Vec::new();
     let (own, shared) = if order.len() <= available {
         (order.as_slice(), &[][..])
@@ -108,27 +119,7 @@ pub fn plan_layers(
         });
     }
     if !shared.is_empty() {
-        let mut labels: Vec<String> = shared
-            .iter()
-            .map(|&i| rootfs.parts[i].label.clone())
-            .collect();
-        labels.sort();
-        let mut names: Vec<String> = shared.iter().map(|&i| named(i)).collect();
-        names.sort();
-        // Parts share directories (and identical files): each path once, from the
-        // most popular part that has it.
-        let mut merged: BTreeMap<Vec<u8>, LayerEntry> = BTreeMap::new();
-        for i in shared {
-            for entry in by_part.remove(i).unwrap_or_default() {
-                merged.entry(entry.path.clone()).or_insert(entry);
-            }
-        }
-        let entries: Vec<LayerEntry> = merged.into_values().collect();
-        layers.push(PlannedLayer {
-            description: format!("cairn: {} packages: {}", names.len(), names.join(", ")),
-            parts: labels,
-            entries,
-        });
+        layers.push(shared_layer(rootfs, shared, &mut by_part, &named));
     }
     for (group, entries) in by_group {
         layers.push(PlannedLayer {
@@ -137,5 +128,41 @@ pub fn plan_layers(
             entries,
         });
     }
+    for i in application {
+        layers.push(PlannedLayer {
+            description: format!("cairn: {}", named(i)),
+            parts: vec![rootfs.parts[i].label.clone()],
+            entries: by_part.remove(&i).unwrap_or_default(),
+        });
+    }
     Ok(layers)
+}
+
+/// One layer for the least popular package parts.
+fn shared_layer(
+    rootfs: &Rootfs,
+    shared: &[usize],
+    by_part: &mut BTreeMap<usize, Vec<LayerEntry>>,
+    named: &dyn Fn(usize) -> String,
+) -> PlannedLayer {
+    let mut labels: Vec<String> = shared
+        .iter()
+        .map(|&i| rootfs.parts[i].label.clone())
+        .collect();
+    labels.sort();
+    let mut names: Vec<String> = shared.iter().map(|&i| named(i)).collect();
+    names.sort();
+    // Parts share directories (and identical files): each path once, from the most
+    // popular part that has it.
+    let mut merged: BTreeMap<Vec<u8>, LayerEntry> = BTreeMap::new();
+    for i in shared {
+        for entry in by_part.remove(i).unwrap_or_default() {
+            merged.entry(entry.path.clone()).or_insert(entry);
+        }
+    }
+    PlannedLayer {
+        description: format!("cairn: {} packages: {}", names.len(), names.join(", ")),
+        parts: labels,
+        entries: merged.into_values().collect(),
+    }
 }

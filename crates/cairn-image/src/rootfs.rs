@@ -32,6 +32,9 @@ pub struct Part {
     pub object: StorePath,
     /// Labels of parts whose files this part may overwrite (Debian `Replaces`).
     pub replaces: BTreeSet<String>,
+    /// The application's own content (a tree of the project's files, a generated
+    /// file): never excluded, may overwrite any package's file, layered last.
+    pub application: bool,
 }
 
 /// Which paths are left out of the image.
@@ -192,6 +195,8 @@ impl Rootfs {
         excludes: &Excludes,
     ) -> Result<(), ComposeError> {
         let part = self.parts[index].clone();
+        let none = Excludes::none();
+        let excludes = if part.application { &none } else { excludes };
         let listing = store.listing(&part.object)?;
         if !matches!(
             listing.nodes.get(b"".as_slice()),
@@ -437,9 +442,12 @@ impl Rootfs {
                 .map_or_else(|| "cairn".to_owned(), |i| self.parts[i].label.clone())
         };
         let (first, second) = (label(old), label(&new));
-        let new_replaces_old = new
-            .part
-            .is_some_and(|i| self.parts[i].replaces.contains(&first));
+        // The application's files win over a package's (a configuration file, say),
+        // never over another application part's.
+        let old_is_package = old.part.is_some_and(|i| !self.parts[i].application);
+        let new_replaces_old = new.part.is_some_and(|i| {
+            self.parts[i].replaces.contains(&first) || (self.parts[i].application && old_is_package)
+        });
         let old_replaces_new = old
             .part
             .is_some_and(|i| self.parts[i].replaces.contains(&second));

@@ -23,8 +23,8 @@ use cairn_debian::{
 use cairn_image::check::CheckError;
 use cairn_image::synth::SynthError;
 use cairn_image::{
-    BuildError, BuiltImage, ComposeError, DEFAULT_BUDGET, Excludes, ImageSpec, Output, PlanError,
-    build,
+    BuildError, BuiltImage, ComposeError, Contents, DEFAULT_BUDGET, Excludes, ImageSpec, Output,
+    PlanError, build,
 };
 use cairn_oci::{Compression, ImageConfig};
 use cairn_store::Store;
@@ -168,7 +168,12 @@ impl Env {
         output: &Output,
     ) -> Result<BuiltImage, BuildError> {
         let (lock, installed) = self.install(store, request);
-        build(store, &lock, &installed, spec, output, &no_hint)
+        let contents = Contents {
+            lock: &lock,
+            installed: &installed,
+            application: &[],
+        };
+        build(store, &contents, spec, Some(output), &no_hint)
     }
 }
 
@@ -921,12 +926,16 @@ fn a_missing_interpreter_or_library_is_refused() {
     );
     let hint = |soname: &str| providers(soname).first().cloned();
     let output = env.path("hinted");
+    let contents = Contents {
+        lock: &lock,
+        installed: &installed,
+        application: &[],
+    };
     let error = build(
         &store,
-        &lock,
-        &installed,
+        &contents,
         &spec("/usr/bin/nolibc", None),
-        &Output::OciDir(output.clone()),
+        Some(&Output::OciDir(output.clone())),
         &hint,
     )
     .unwrap_err();
@@ -1048,4 +1057,88 @@ fn archives_hold_the_same_image_as_the_layout() {
         env.build(&store, &["app"], &spec, &output).unwrap();
         assert_eq!(fs_err::read(file).unwrap(), first, "{transport}");
     }
+}
+
+#[test]
+fn application_parts_come_last_and_may_overwrite_package_files() {
+    let Some(env) = setup() else { return };
+    let Some(umoci) = require_tool("umoci") else {
+        return;
+    };
+    let store = env.store("store");
+    let (lock, installed) = env.install(&store, &["app"]);
+    let site = env.path("site-tree");
+    fs_err::create_dir_all(site.join("srv/site")).unwrap();
+    fs_err::create_dir_all(site.join("usr/share/doc/app")).unwrap();
+    cairn_test::write_file(&site.join("srv/site/index.html"), b"<h1>hi</h1>\n", 0o644);
+    cairn_test::write_file(
+        &site.join("usr/share/doc/app/copyright"),
+        b"overridden\n",
+        0o644,
+    );
+    let object = store
+        .add_path(
+            &site,
+            &cairn_store::AddOptions {
+                name: Some("site".into()),
+                ..cairn_store::AddOptions::default()
+            },
+            &cairn_store::NoReporter,
+        )
+        .unwrap();
+    let application = [("files:/srv/site".to_owned(), object)];
+    let contents = Contents {
+        lock: &lock,
+        installed: &installed,
+        application: &application,
+    };
+    let layout = env.path("image");
+    let built = build(
+        &store,
+        &contents,
+        &spec("/usr/bin/app", None),
+        Some(&Output::OciDir(layout.clone())),
+        &no_hint,
+    )
+    .unwrap();
+    let (last, _) = built.layers.last().unwrap();
+    assert_eq!(last.description, "cairn: files:/srv/site");
+    let holders: Vec<&str> = built
+        .layers
+        .iter()
+        .filter(|(p, _)| {
+            p.entries
+                .iter()
+                .any(|e| e.path == b"usr/share/doc/app/copyright")
+        })
+        .map(|(p, _)| p.description.as_str())
+        .collect();
+    assert_eq!(
+        holders,
+        ["cairn: files:/srv/site"],
+        "only the winner holds it"
+    );
+    let rootfs = unpack(&umoci, &layout, &env.path("bundle"));
+    assert_eq!(
+        fs_err::read_to_string(rootfs.join("usr/share/doc/app/copyright")).unwrap(),
+        "overridden\n"
+    );
+    assert_eq!(
+        fs_err::read_to_string(rootfs.join("srv/site/index.html")).unwrap(),
+        "<h1>hi</h1>\n"
+    );
+
+    // The image is in the store too, as a layout whose layers link to their objects:
+    // umoci reads it, and it unpacks to the same root file system.
+    let in_store = store.object_dir(&built.object);
+    let again = unpack(&umoci, &in_store, &env.path("bundle-store"));
+    assert_eq!(tree(&again), tree(&rootfs));
+    let references = store.info(&built.object).unwrap().references;
+    assert_eq!(references.len(), built.layers.len());
+    assert!(
+        store
+            .verify(None, &cairn_store::NoReporter)
+            .unwrap()
+            .is_ok()
+    );
 }

@@ -141,6 +141,13 @@ pub fn write_archive(
                 source: p.to_path_buf(),
                 size: fs_err::metadata(p).map_err(io)?.len(),
             },
+            // Links are relative to a layout in the store; an archive holds bytes.
+            BlobSource::Symlink(_) => {
+                return Err(io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "an archive's blobs are files, not links",
+                )));
+            }
         };
         entries.push(file(&path, kind));
     }

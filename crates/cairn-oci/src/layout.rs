@@ -16,6 +16,10 @@ pub enum BlobSource<'a> {
     /// copied, never hard-linked: a layout is the user's to change, the store's files
     /// are not.
     File(&'a Path),
+    /// A symbolic link with this target, for layouts kept in cairn's store, whose
+    /// blobs are other store objects (`../../../<object>`, relative, so the layout
+    /// does not depend on where the store is).
+    Symlink(&'a Path),
 }
 
 /// Why a layout could not be written.
@@ -73,6 +77,9 @@ pub fn write_oci_layout(
         }
         match source {
             BlobSource::Bytes(bytes) => fs_err::write(&target, bytes).map_err(io(&target))?,
+            BlobSource::Symlink(link) => {
+                std::os::unix::fs::symlink(link, &target).map_err(io(&target))?;
+            }
             BlobSource::File(path) => {
                 fs_err::copy(path, &target).map_err(io(path))?;
                 // The copy keeps the source's read-only mode; a layout's files are not.

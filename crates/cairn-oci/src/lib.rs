@@ -7,8 +7,8 @@
 
 pub mod archive;
 pub mod digest;
+pub use cairn_json as json;
 pub mod image;
-pub mod json;
 pub mod layer;
 pub mod layout;
 mod stream;

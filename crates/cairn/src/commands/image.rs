@@ -12,7 +12,7 @@ use cairn_debian::{
     resolve,
 };
 use cairn_image::synth::{Account, Group};
-use cairn_image::{Excludes, ImageSpec, Output};
+use cairn_image::{Contents, Excludes, ImageSpec, Output};
 use cairn_oci::{Compression, ImageConfig};
 
 use crate::cli::{GlobalArgs, ImageBuildArgs, ImageCommand};
@@ -228,7 +228,12 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
         let providers = library_providers(&context, repository, soname, triplet).ok()?;
         (!providers.is_empty()).then(|| providers.join("` or `"))
     };
-    let built = cairn_image::build(&store, &lock, &installed, &spec, &output, &hint)?;
+    let contents = Contents {
+        lock: &lock,
+        installed: &installed,
+        application: &[],
+    };
+    let built = cairn_image::build(&store, &contents, &spec, Some(&output), &hint)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     writeln!(out, "{}", built.manifest.digest)?;
     out.flush()?;

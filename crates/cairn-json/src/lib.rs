@@ -1,5 +1,6 @@
 //! Canonical JSON: object keys sorted bytewise, no insignificant whitespace, at any
-//! depth. Written by hand over `serde_json::Value`, so the bytes do not depend on
+//! depth. What cairn hashes (plan nodes) and writes (image config, manifest, index) is
+//! in this form. Written by hand over `serde_json::Value`, so the bytes do not depend on
 //! whether some dependency turns on `serde_json`'s `preserve_order`.
 
 use serde::Serialize;
