@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds cairn and runs its main job on a fresh store: a small image from Debian
-# packages (busybox-static from trixie, fetched from deb.debian.org), inspected, and run
-# with podman when it is installed. First, the store on its own: a directory with its
-# dependency, its closure, its metadata, a verify.
+# Builds cairn and runs its main job on a fresh store: the project examples/python-http
+# (a cairn.star: python3 and a static site from trixie, fetched from deb.debian.org)
+# locked, built, built again (nothing to do), inspected, and run with podman when it is
+# installed. First, the store on its own: a directory with its dependency, its
+# closure, its metadata, a verify.
 #
 # Usage: scripts/try.sh            (from the repository root, as any user)
 set -euo pipefail
@@ -36,16 +37,28 @@ $cairn --store "$store" store info "$site"
 echo "== verify" >&2
 $cairn --store "$store" store verify
 
-image=$work/busybox
-echo "== building an image of busybox-static (trixie) into $image" >&2
-$cairn --store "$store" image build --suite trixie --package busybox-static \
-  --entrypoint /usr/bin/busybox --cmd "echo hello from a cairn image" --user nonroot \
-  --output "oci:$image"
-$cairn --store "$store" image inspect "oci:$image"
+# The main job: a project. A copy of examples/python-http (a static site served by
+# Python's http.server as nonroot), locked against trixie and built.
+project=$work/python-http
+cp -r examples/python-http "$project"
+echo "== cairn lock, then cairn build, in a copy of examples/python-http ($project)" >&2
+$cairn --store "$store" lock -C "$project"
+$cairn --store "$store" build -C "$project"
+echo "== the same build again: nothing to do" >&2
+time $cairn --store "$store" build -C "$project"
+$cairn --store "$store" image inspect "oci:$project/result"
 if command -v podman >/dev/null && [ -x /usr/sbin/runc ]; then
-  echo "== running it with podman" >&2
-  podman --runtime /usr/sbin/runc run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-    "oci:$image:latest"
+  echo "== running it with podman, and fetching its page" >&2
+  ctr=$(podman --runtime /usr/sbin/runc run -d --rm --ulimit nofile=1024:1024 \
+    --ulimit nproc=1024:1024 -p 127.0.0.1:18080:8000 "oci:$project/result:latest")
+  trap 'podman rm -f "$ctr" >/dev/null 2>&1; rm -rf "$work"' EXIT
+  for _ in $(seq 50); do
+    if page=$(python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:18080/").read().decode())' 2>/dev/null); then
+      echo "$page"
+      break
+    fi
+    sleep 0.2
+  done
 else
   echo "== (install podman and runc to run it: scripts/test.sh does)" >&2
 fi

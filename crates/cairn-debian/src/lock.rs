@@ -197,7 +197,8 @@ impl DebianLock {
         lock
     }
 
-    fn normalize(&mut self) {
+    /// Sorts what has no meaningful order and drops repeated requests.
+    pub fn normalize(&mut self) {
         let mut seen = BTreeSet::new();
         self.request.retain(|name| seen.insert(name.clone()));
         self.packages
@@ -215,7 +216,8 @@ impl DebianLock {
             .find(|r| r.suite == package.repository)
     }
 
-    pub(crate) fn check(&self) -> Result<(), LockError> {
+    /// Checks that the lock is consistent (what `LockFile::parse` checks).
+    pub fn check(&self) -> Result<(), LockError> {
         let bad = |m: String| Err(LockError::Inconsistent(m));
         let mut suites = BTreeSet::new();
         for r in &self.repositories {

@@ -136,6 +136,21 @@ impl BuildError {
     }
 }
 
+/// The OCI name of a Debian architecture (`armhf` → `arm`).
+pub fn oci_architecture(debian: &str) -> Option<&'static str> {
+    Some(match debian {
+        "amd64" => "amd64",
+        "arm64" => "arm64",
+        "armhf" | "armel" => "arm",
+        "i386" => "386",
+        "ppc64el" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        "mips64el" => "mips64le",
+        _ => return None,
+    })
+}
+
 /// How many packages depend on each one, directly or not.
 fn popularity(lock: &DebianLock) -> BTreeMap<&str, usize> {
     let depends: BTreeMap<&str, &[String]> = lock

@@ -10,7 +10,7 @@ pub mod layers;
 pub mod rootfs;
 pub mod synth;
 
-pub use build::{BuildError, BuiltImage, Contents, ImageSpec, Output, build};
+pub use build::{BuildError, BuiltImage, Contents, ImageSpec, Output, build, oci_architecture};
 pub use cairn_oci::rfc3339;
 pub use check::{CheckError, CheckOptions, check_entrypoint, multiarch_triplet};
 pub use layers::{DEFAULT_BUDGET, PlanError, PlannedLayer, plan_layers};

@@ -27,6 +27,26 @@ pub(crate) struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Write a starter `cairn.star` in the project directory
+    Init {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// Replace an existing `cairn.star`
+        #[arg(long)]
+        force: bool,
+    },
+    /// Evaluate `cairn.star` and print the plan
+    Plan {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// Print the plan's canonical JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve the plan's packages and write `cairn.lock`
+    Lock(LockArgs),
+    /// Build the plan's images from `cairn.lock`
+    Build(BuildArgs),
     /// Work with the object store
     #[command(subcommand)]
     Store(StoreCommand),
@@ -276,4 +296,53 @@ pub(crate) enum RootCommand {
     Remove { name: String },
     /// List named and indirect roots
     List,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProjectArgs {
+    /// The project directory (where `cairn.star` is)
+    #[arg(long, short = 'C', default_value = ".", value_name = "DIR")]
+    pub(crate) project: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LockArgs {
+    #[command(flatten)]
+    pub(crate) project: ProjectArgs,
+    /// Move pins forward: every package, or only the nodes holding these packages
+    #[arg(long, num_args = 0.., value_name = "PKG")]
+    pub(crate) upgrade: Option<Vec<String>>,
+    /// Trust the armored OpenPGP public keys in FILE instead of Debian's archive keys
+    #[arg(long = "keyring", value_name = "FILE")]
+    pub(crate) keyrings: Vec<PathBuf>,
+    /// Use only the indexes the store has
+    #[arg(long)]
+    pub(crate) offline: bool,
+}
+
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line flags
+pub(crate) struct BuildArgs {
+    #[command(flatten)]
+    pub(crate) project: ProjectArgs,
+    /// The images to build [default: all]
+    #[arg(value_name = "IMAGE")]
+    pub(crate) images: Vec<String>,
+    /// Also write the image to `oci:DIR`, `oci-archive:FILE` or `docker-archive:FILE`
+    /// (with several images, `{name}` in the path is replaced by each one's name)
+    #[arg(long, value_name = "DEST")]
+    pub(crate) output: Option<String>,
+    /// Refuse a stale lock even where the plan could be built from it (the default
+    /// when `CI` is set)
+    #[arg(long)]
+    pub(crate) locked: bool,
+    /// Use only what the store has and never touch the network
+    #[arg(long)]
+    pub(crate) offline: bool,
+    /// Print a JSON report on stdout
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Do not write `result` links
+    #[arg(long)]
+    pub(crate) no_link: bool,
 }

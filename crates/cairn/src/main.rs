@@ -21,6 +21,10 @@ pub(crate) const EXIT_CORRUPT: u8 = 3;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init { project, force } => commands::project::init(&project, force),
+        Command::Plan { project, json } => commands::project::plan(&project, json),
+        Command::Lock(args) => commands::project::lock(&cli.global, &args),
+        Command::Build(args) => commands::project::build(&cli.global, &args),
         Command::Store(command) => commands::store::run(&cli.global, command),
         Command::Debian(command) => commands::debian::run(&cli.global, command),
         Command::Image(command) => commands::image::run(&cli.global, *command),
@@ -57,6 +61,10 @@ fn hint_of(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
 /// Prints an error, its causes, and a hint when the libraries offer one.
 fn render_error(err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
+    if let Some(rendered) = err.downcast_ref::<commands::project::Rendered>() {
+        let _ = writeln!(stderr, "{}", rendered.0.trim_end());
+        return;
+    }
     let _ = writeln!(stderr, "error: {err}");
     let mut hint = None;
     for cause in err.chain() {

@@ -4,69 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
 
-use cairn_test::{Oracle, require_tool};
-
-/// A temporary directory whose path podman accepts in an image name (lowercase).
-fn lowercase_tempdir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("cairn-{name}-{}", std::process::id()))
-        .rand_bytes(0)
-        .tempdir()
-        .unwrap()
-}
-
-fn cairn(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--store")
-        .arg(store)
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-/// `podman run` of an image with storage under `dir`.
-fn podman(podman: &Oracle, dir: &Path) -> Command {
-    let mut command = podman.command();
-    command
-        .arg("--root")
-        .arg(dir.join("root"))
-        .arg("--runroot")
-        .arg(dir.join("run"))
-        .args(["--runtime", "/usr/sbin/runc"]);
-    command
-}
-
-fn run(tool: &Oracle, dir: &Path, image: &str, args: &[&str]) -> String {
-    let output = podman(tool, dir)
-        .args([
-            "run",
-            "--rm",
-            "--network=none",
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-            image,
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    ok(&output)
-}
+use cairn_test::require_tool;
+use support::{cairn, lowercase_tempdir, ok, podman, run};
 
 #[test]
 fn busybox_static_prints_a_line() {

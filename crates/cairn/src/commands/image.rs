@@ -52,17 +52,20 @@ fn key_values(items: &[String], what: &str) -> Result<BTreeMap<String, String>> 
 /// go in the platform's `variant`, which the image index will carry with multi-arch
 /// images; a single image's config names the architecture.)
 fn oci_architecture(debian: &str) -> Result<&'static str> {
-    Ok(match debian {
-        "amd64" => "amd64",
-        "arm64" => "arm64",
-        "armhf" | "armel" => "arm",
-        "i386" => "386",
-        "ppc64el" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        "mips64el" => "mips64le",
-        other => bail!("architecture `{other}` has no OCI name cairn knows"),
-    })
+    cairn_image::oci_architecture(debian)
+        .with_context(|| format!("architecture `{debian}` has no OCI name cairn knows"))
+}
+
+/// Every timestamp in an image: `SOURCE_DATE_EPOCH`, or [`DEFAULT_MTIME`]. The only
+/// outside input an image takes, read here and nowhere deeper.
+pub(crate) fn source_date_epoch() -> Result<u64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH `{value}` is not a number of seconds")),
+        Err(_) => Ok(DEFAULT_MTIME),
+    }
 }
 
 fn spec(args: &ImageBuildArgs) -> Result<ImageSpec> {
@@ -71,14 +74,7 @@ fn spec(args: &ImageBuildArgs) -> Result<ImageSpec> {
         "zstd" => Compression::Zstd,
         other => bail!("unknown compression `{other}` (gzip or zstd)"),
     };
-    // The only outside input an image takes, read here and nowhere deeper.
-    let mtime = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(value) => value
-            .trim()
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH `{value}` is not a number of seconds"))?,
-        Err(_) => DEFAULT_MTIME,
-    };
+    let mtime = source_date_epoch()?;
     let env = key_values(&args.env, "--env")?
         .into_iter()
         .map(|(k, v)| format!("{k}={v}"))

@@ -1,3 +1,4 @@
 pub(crate) mod debian;
 pub(crate) mod image;
+pub(crate) mod project;
 pub(crate) mod store;

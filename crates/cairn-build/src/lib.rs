@@ -1,0 +1,17 @@
+//! Realising a plan: `cairn lock` ([`lock_plan`]) and `cairn build` ([`build_images`]).
+//!
+//! Building never resolves: every `debian` node comes from `cairn.lock`, whose packages
+//! are fetched (only what the store lacks) and unpacked; the project's files and
+//! generated files become content-addressed objects; the image is composed by
+//! `cairn-image`, which reuses every layer blob the store has. Work already in the
+//! store is not done again, and the report says what was done.
+
+mod files;
+mod lock;
+mod lock_plan;
+mod realise;
+
+pub use files::{CAIRNIGNORE, FilesError, stage_files, stage_symlink, stage_write_file};
+pub use lock::{LockedDebianNode, PROJECT_LOCK_VERSION, ProjectLock, ProjectLockError};
+pub use lock_plan::{LockPlanError, LockReport, Upgrade, lock_plan};
+pub use realise::{BuildOptions, BuildPlanError, ImageReport, build_images, merge_locks};

@@ -1,0 +1,154 @@
+//! `cairn.lock`: what `cairn lock` pinned for a plan.
+//!
+//! ```toml
+//! version = 2
+//! inputs = "sha256:…"          # Plan::resolution_inputs() of the plan it was made for
+//!
+//! [[debian]]
+//! node = "sha256:…"            # the `debian` node of the plan it locks
+//! architecture = "amd64"
+//! request = ["python3", "ca-certificates"]
+//! recommends = false
+//! [[debian.repository]]        # the suites as they were (InRelease hash and date)
+//! …
+//! [[debian.package]]           # every package: version, sha256, size, pool path, depends
+//! …
+//! ```
+//!
+//! Version 1 is the lock of a single request that `cairn debian resolve --write-lock`
+//! writes; this one holds one such lock per `deb.packages()` node. Entries are sorted
+//! by node and packages by name, so the file diffs well.
+
+use cairn_debian::{DebianLock, LockError, LockedPackage, LockedRepository};
+use cairn_plan::NodeId;
+use serde::{Deserialize, Serialize};
+
+/// The project lock schema this cairn writes and reads.
+pub const PROJECT_LOCK_VERSION: u32 = 2;
+
+/// A whole `cairn.lock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectLock {
+    pub version: u32,
+    /// The resolution inputs of the plan it was made for: when the plan's differ, the
+    /// lock is stale.
+    pub inputs: String,
+    #[serde(default, rename = "debian")]
+    pub debian: Vec<LockedDebianNode>,
+}
+
+/// The lock of one `debian` node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedDebianNode {
+    pub node: NodeId,
+    pub architecture: String,
+    pub request: Vec<String>,
+    pub recommends: bool,
+    #[serde(rename = "repository")]
+    pub repositories: Vec<LockedRepository>,
+    #[serde(rename = "package", default)]
+    pub packages: Vec<LockedPackage>,
+}
+
+impl LockedDebianNode {
+    pub fn new(node: NodeId, lock: DebianLock) -> Self {
+        Self {
+            node,
+            architecture: lock.architecture,
+            request: lock.request,
+            recommends: lock.recommends,
+            repositories: lock.repositories,
+            packages: lock.packages,
+        }
+    }
+
+    /// The lock of this node alone, as `cairn-debian` reads it.
+    pub fn debian_lock(&self) -> DebianLock {
+        DebianLock {
+            architecture: self.architecture.clone(),
+            request: self.request.clone(),
+            recommends: self.recommends,
+            repositories: self.repositories.clone(),
+            packages: self.packages.clone(),
+        }
+    }
+}
+
+/// Why a lock could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectLockError {
+    #[error("`cairn.lock` is not valid TOML for cairn: {0}")]
+    Syntax(String),
+    #[error("`cairn.lock` has version {found}; this cairn reads version {PROJECT_LOCK_VERSION}")]
+    Version { found: u32 },
+    #[error("`cairn.lock` is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl ProjectLock {
+    /// Parses and checks a lock: a lock edited into an inconsistent state is refused.
+    pub fn parse(text: &str) -> Result<Self, ProjectLockError> {
+        // The version first, so a lock from another cairn says so instead of failing
+        // on a field this one does not know.
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: u32,
+        }
+        let versioned: Versioned =
+            toml::from_str(text).map_err(|e| ProjectLockError::Syntax(e.to_string()))?;
+        if versioned.version != PROJECT_LOCK_VERSION {
+            return Err(ProjectLockError::Version {
+                found: versioned.version,
+            });
+        }
+        let lock: Self =
+            toml::from_str(text).map_err(|e| ProjectLockError::Syntax(e.to_string()))?;
+        if !lock.inputs.starts_with("sha256:") || NodeId::parse(&lock.inputs).is_none() {
+            return Err(ProjectLockError::Inconsistent(format!(
+                "`inputs` is `{}`, not a sha256: hash",
+                lock.inputs
+            )));
+        }
+        let mut nodes = std::collections::BTreeSet::new();
+        for entry in &lock.debian {
+            if NodeId::parse(entry.node.as_str()).is_none() {
+                return Err(ProjectLockError::Inconsistent(format!(
+                    "`{}` is not a node id",
+                    entry.node
+                )));
+            }
+            if !nodes.insert(&entry.node) {
+                return Err(ProjectLockError::Inconsistent(format!(
+                    "node `{}` is locked twice",
+                    entry.node
+                )));
+            }
+            entry.debian_lock().check().map_err(|e| match e {
+                LockError::Inconsistent(m) => {
+                    ProjectLockError::Inconsistent(format!("node `{}`: {m}", entry.node))
+                }
+                other => ProjectLockError::Inconsistent(other.to_string()),
+            })?;
+        }
+        Ok(lock)
+    }
+
+    /// The lock as TOML, sorted and stable.
+    pub fn to_toml(&self) -> String {
+        let mut lock = self.clone();
+        lock.debian.sort_by(|a, b| a.node.cmp(&b.node));
+        for entry in &mut lock.debian {
+            let mut debian = entry.debian_lock();
+            debian.normalize();
+            *entry = LockedDebianNode::new(entry.node.clone(), debian);
+        }
+        toml::to_string(&lock).expect("a lock always serializes")
+    }
+
+    /// The entry for `node`.
+    pub fn debian(&self, node: &NodeId) -> Option<&LockedDebianNode> {
+        self.debian.iter().find(|e| &e.node == node)
+    }
+}

@@ -1,0 +1,163 @@
+//! `cairn lock`: resolve every `debian` node of a plan against its repository.
+
+use std::collections::BTreeMap;
+
+use cairn_debian::{
+    DebianLock, RepoContext, RepoError, Repository, Request, ResolveError, debian_sources, resolve,
+};
+use cairn_plan::{DebianRepo, NodeId, Plan, Span};
+
+use crate::lock::{LockedDebianNode, PROJECT_LOCK_VERSION, ProjectLock};
+
+/// Which pins `cairn lock` may move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upgrade {
+    /// Keep every node that is locked already; resolve only new or changed ones.
+    Nothing,
+    /// Resolve every node again against the repositories as they are now.
+    All,
+    /// Resolve again the nodes whose packages include one of these.
+    Packages(Vec<String>),
+}
+
+/// What `cairn lock` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockReport {
+    /// Nodes resolved now.
+    pub resolved: usize,
+    /// Nodes whose entry was kept.
+    pub kept: usize,
+    /// Packages whose version changed, `(name, old, new)`; new packages have old `None`.
+    pub changed: Vec<(String, Option<String>, String)>,
+}
+
+/// Why a plan could not be locked.
+#[derive(Debug, thiserror::Error)]
+pub enum LockPlanError {
+    #[error("{source}")]
+    Resolve {
+        #[source]
+        source: ResolveError,
+        /// Where the package that failed was written, when known.
+        span: Option<Span>,
+    },
+    #[error("cannot read the package indexes ({suites}): {source}")]
+    Repository {
+        suites: String,
+        #[source]
+        source: Box<RepoError>,
+    },
+}
+
+impl LockPlanError {
+    pub fn span(&self) -> Option<&Span> {
+        match self {
+            Self::Resolve { span, .. } => span.as_ref(),
+            Self::Repository { .. } => None,
+        }
+    }
+}
+
+/// Locks `plan`, keeping what `previous` pinned unless `upgrade` says otherwise.
+pub fn lock_plan(
+    plan: &Plan,
+    previous: Option<&ProjectLock>,
+    context: &RepoContext<'_>,
+    upgrade: &Upgrade,
+) -> Result<(ProjectLock, LockReport), LockPlanError> {
+    let mut report = LockReport::default();
+    let mut repositories: BTreeMap<&DebianRepo, Repository> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for (id, (repo, packages, recommends)) in plan.debian_nodes() {
+        let kept = previous
+            .and_then(|p| p.debian(id))
+            .filter(|entry| match upgrade {
+                Upgrade::Nothing => true,
+                Upgrade::All => false,
+                Upgrade::Packages(names) => !entry
+                    .packages
+                    .iter()
+                    .any(|p| names.iter().any(|n| n == &p.name)),
+            });
+        if let Some(entry) = kept {
+            entries.push(entry.clone());
+            report.kept += 1;
+            continue;
+        }
+        if !repositories.contains_key(repo) {
+            let sources = debian_sources(
+                &repo.mirror,
+                &repo.suite,
+                &repo.components,
+                repo.security.then_some(repo.security_mirror.as_str()),
+            );
+            let opened = Repository::open(context, &sources, &repo.arch).map_err(|source| {
+                LockPlanError::Repository {
+                    suites: sources
+                        .iter()
+                        .map(|s| s.suite.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    source: Box::new(source),
+                }
+            })?;
+            repositories.insert(repo, opened);
+        }
+        let repository = &repositories[repo];
+        let request = Request {
+            packages: packages.to_vec(),
+            recommends,
+        };
+        let resolution = resolve(repository, &request).map_err(|source| {
+            let span = failing_package(&source).and_then(|name| span_of(plan, id, packages, name));
+            LockPlanError::Resolve { source, span }
+        })?;
+        let lock = DebianLock::new(repository, &request, &resolution);
+        let old: BTreeMap<&str, &str> = previous
+            .and_then(|p| p.debian(id))
+            .map(|e| {
+                e.packages
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.version.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for p in &lock.packages {
+            let before = old.get(p.name.as_str()).copied();
+            if before != Some(p.version.as_str()) {
+                report
+                    .changed
+                    .push((p.name.clone(), before.map(str::to_owned), p.version.clone()));
+            }
+        }
+        entries.push(LockedDebianNode::new(id.clone(), lock));
+        report.resolved += 1;
+    }
+    report.changed.sort();
+    report.changed.dedup();
+    Ok((
+        ProjectLock {
+            version: PROJECT_LOCK_VERSION,
+            inputs: plan.resolution_inputs(),
+            debian: entries,
+        },
+        report,
+    ))
+}
+
+/// The requested package a resolution error is about.
+fn failing_package(error: &ResolveError) -> Option<&str> {
+    match error {
+        ResolveError::Unknown { name, .. } | ResolveError::Virtual { name, .. } => Some(name),
+        _ => None,
+    }
+}
+
+/// Where `name` was written in node `id`'s package list.
+fn span_of(plan: &Plan, id: &NodeId, packages: &[String], name: &str) -> Option<Span> {
+    let spans = plan.spans.get(id)?;
+    match packages.iter().position(|p| p == name) {
+        Some(i) => spans.items.get(i).cloned().or_else(|| spans.call.clone()),
+        None => spans.call.clone(),
+    }
+}

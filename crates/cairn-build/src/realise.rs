@@ -1,0 +1,451 @@
+//! `cairn build`: the images of a plan, from its lock.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cairn_debian::{
+    DebianLock, FetchError, FetchReporter, Fetcher, InstallError, InstallReporter, LockedPackage,
+    fetch_locked,
+};
+use cairn_image::synth::{Account, Group};
+use cairn_image::{BuildError, Contents, Excludes, ImageSpec, Output};
+use cairn_oci::{Compression, ImageConfig};
+use cairn_plan::{Image, Node, Plan, Span};
+use cairn_store::{Store, StoreError, StorePath};
+
+use crate::files::{FilesError, stage_files, stage_symlink, stage_write_file};
+use crate::lock::ProjectLock;
+
+/// How to build.
+pub struct BuildOptions<'a> {
+    pub store: &'a Store,
+    pub fetcher: &'a Fetcher,
+    /// The project's root (where `files()` sources are).
+    pub root: &'a Path,
+    /// Every timestamp in the images (`SOURCE_DATE_EPOCH`, or 0).
+    pub mtime: u64,
+    pub reporter: Arc<dyn InstallReporter>,
+    /// Names the package that provides a missing library (see `cairn_image::build`).
+    pub provider_hint: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// What building one image did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageReport {
+    pub name: String,
+    /// `sha256:…` of the manifest.
+    pub manifest: String,
+    /// The image in the store (an OCI layout).
+    pub object: StorePath,
+    pub packages: usize,
+    pub layers: usize,
+    /// Layer blobs written now (the others came from the store).
+    pub layers_written: usize,
+    /// Packages downloaded or unpacked now.
+    pub packages_installed: usize,
+    /// Objects of the project's files made now (the others were in the store).
+    pub files_added: usize,
+}
+
+/// Why an image could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildPlanError {
+    #[error("there is no image `{name}` in the plan{}", names_known(.known))]
+    UnknownImage { name: String, known: Vec<String> },
+    #[error("`cairn.lock` has no entry for the packages of image `{image}`: run `cairn lock`")]
+    NotLocked { image: String, span: Option<Span> },
+    #[error(
+        "image `{image}` has package `{package}` twice, at versions {first} and {second} \
+         (locked at different times): run `cairn lock --upgrade {package}`"
+    )]
+    VersionClash {
+        image: String,
+        package: String,
+        first: String,
+        second: String,
+    },
+    #[error("image `{image}`: {source}")]
+    Files {
+        image: String,
+        span: Option<Span>,
+        #[source]
+        source: Box<FilesError>,
+    },
+    #[error("image `{image}`: {source}")]
+    Install {
+        image: String,
+        #[source]
+        source: Box<InstallError>,
+    },
+    #[error("image `{image}`: {source}")]
+    Image {
+        image: String,
+        #[source]
+        source: Box<BuildError>,
+    },
+    #[error("image `{image}`: {reason}")]
+    Invalid { image: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn names_known(names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" (it has: {})", names.join(", "))
+    }
+}
+
+impl BuildPlanError {
+    /// Where in the spec the error is, when known.
+    pub fn span(&self) -> Option<&Span> {
+        match self {
+            Self::NotLocked { span, .. } | Self::Files { span, .. } => span.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// A suggestion, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Image { source, .. } => source.hint(),
+            Self::Install { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// One lock for several `debian` nodes of an image: the union of their packages. The
+/// same package at two versions (nodes locked at different times) is refused.
+pub fn merge_locks(image: &str, locks: &[DebianLock]) -> Result<DebianLock, BuildPlanError> {
+    let mut merged = locks.first().cloned().unwrap_or_else(|| DebianLock {
+        architecture: String::new(),
+        request: Vec::new(),
+        recommends: false,
+        repositories: Vec::new(),
+        packages: Vec::new(),
+    });
+    for lock in locks.iter().skip(1) {
+        if lock.architecture != merged.architecture {
+            return Err(BuildPlanError::Invalid {
+                image: image.to_owned(),
+                reason: format!(
+                    "its packages are for two architectures, {} and {}",
+                    merged.architecture, lock.architecture
+                ),
+            });
+        }
+        merged.request.extend(lock.request.iter().cloned());
+        for r in &lock.repositories {
+            match merged.repositories.iter().find(|m| m.suite == r.suite) {
+                Some(m) if m.mirror != r.mirror => {
+                    return Err(BuildPlanError::Invalid {
+                        image: image.to_owned(),
+                        reason: format!(
+                            "suite `{}` comes from two mirrors, {} and {}",
+                            r.suite, m.mirror, r.mirror
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => merged.repositories.push(r.clone()),
+            }
+        }
+        for p in &lock.packages {
+            match merged.packages.iter().find(|m| m.name == p.name) {
+                Some(m) if m.version != p.version || m.sha256 != p.sha256 => {
+                    return Err(BuildPlanError::VersionClash {
+                        image: image.to_owned(),
+                        package: p.name.clone(),
+                        first: m.version.clone(),
+                        second: p.version.clone(),
+                    });
+                }
+                Some(_) => {}
+                None => merged.packages.push(p.clone()),
+            }
+        }
+    }
+    merged.normalize();
+    Ok(merged)
+}
+
+/// Builds `names` (every image when empty), each also written to `output(name)` when
+/// that gives one.
+pub fn build_images(
+    plan: &Plan,
+    lock: &ProjectLock,
+    names: &[String],
+    options: &BuildOptions<'_>,
+    output: &dyn Fn(&str) -> Option<Output>,
+) -> Result<Vec<ImageReport>, BuildPlanError> {
+    let names: Vec<String> = if names.is_empty() {
+        plan.images.keys().cloned().collect()
+    } else {
+        names.to_vec()
+    };
+    let mut reports = Vec::new();
+    for name in &names {
+        let Some((_, image)) = plan.image(name) else {
+            return Err(BuildPlanError::UnknownImage {
+                name: name.clone(),
+                known: plan.images.keys().cloned().collect(),
+            });
+        };
+        reports.push(build_image(
+            plan,
+            lock,
+            image,
+            options,
+            output(name).as_ref(),
+        )?);
+    }
+    Ok(reports)
+}
+
+fn build_image(
+    plan: &Plan,
+    lock: &ProjectLock,
+    image: &Image,
+    options: &BuildOptions<'_>,
+    output: Option<&Output>,
+) -> Result<ImageReport, BuildPlanError> {
+    let name = &image.name;
+    let invalid = |reason: String| BuildPlanError::Invalid {
+        image: name.clone(),
+        reason,
+    };
+    let gathered = gather(plan, lock, image, options)?;
+    let Gathered {
+        locks,
+        users,
+        groups,
+        application,
+        files_added,
+    } = gathered;
+    if locks.is_empty() {
+        return Err(invalid(
+            "it has no Debian packages; cairn images start from `deb.packages([...])`".into(),
+        ));
+    }
+    let merged = merge_locks(name, &locks)?;
+    let counting = Arc::new(Counting {
+        inner: options.reporter.clone(),
+        fresh: AtomicUsize::new(0),
+    });
+    let reporter: Arc<dyn InstallReporter> = counting.clone();
+    let installed =
+        fetch_locked(options.store, options.fetcher, &merged, &reporter).map_err(|source| {
+            BuildPlanError::Install {
+                image: name.clone(),
+                source: Box::new(source),
+            }
+        })?;
+    let spec =
+        image_spec(image, &merged.architecture, options.mtime, users, groups).map_err(invalid)?;
+    let contents = Contents {
+        lock: &merged,
+        installed: &installed,
+        application: &application,
+    };
+    let built = cairn_image::build(
+        options.store,
+        &contents,
+        &spec,
+        output,
+        options.provider_hint,
+    )
+    .map_err(|source| BuildPlanError::Image {
+        image: name.clone(),
+        source: Box::new(source),
+    })?;
+    Ok(ImageReport {
+        name: name.clone(),
+        manifest: built.manifest.digest.to_string(),
+        object: built.object,
+        packages: merged.packages.len(),
+        layers: built.layers.len(),
+        layers_written: built.fresh_layers,
+        packages_installed: counting.fresh.load(Ordering::Relaxed),
+        files_added,
+    })
+}
+
+/// What an image's contents are, once its files are objects.
+struct Gathered {
+    locks: Vec<DebianLock>,
+    users: Vec<Account>,
+    groups: Vec<Group>,
+    application: Vec<(String, StorePath)>,
+    /// Objects of the application made now.
+    files_added: usize,
+}
+
+/// The locks of an image's `debian` nodes, its accounts, and its application parts as
+/// objects (made in one batch).
+fn gather(
+    plan: &Plan,
+    lock: &ProjectLock,
+    image: &Image,
+    options: &BuildOptions<'_>,
+) -> Result<Gathered, BuildPlanError> {
+    let name = &image.name;
+    let invalid = |reason: String| BuildPlanError::Invalid {
+        image: name.clone(),
+        reason,
+    };
+    let mut locks = Vec::new();
+    let mut users: Vec<Account> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let batch = options.store.batch()?;
+    let mut application: Vec<(String, StorePath)> = Vec::new();
+    for content in &image.contents {
+        let node = plan
+            .nodes
+            .get(content)
+            .ok_or_else(|| invalid(format!("the plan has no node {content}")))?;
+        let files_error = |source| BuildPlanError::Files {
+            image: name.clone(),
+            span: plan.spans.get(content).and_then(|s| s.call.clone()),
+            source: Box::new(source),
+        };
+        match node {
+            Node::Debian { .. } => {
+                let entry = lock
+                    .debian(content)
+                    .ok_or_else(|| BuildPlanError::NotLocked {
+                        image: name.clone(),
+                        span: plan.spans.get(content).and_then(|s| s.call.clone()),
+                    })?;
+                locks.push(entry.debian_lock());
+            }
+            Node::Files {
+                src,
+                dest,
+                exclude,
+                mode,
+                owner,
+            } => {
+                let object = stage_files(&batch, options.root, src, dest, exclude, *mode, *owner)
+                    .map_err(files_error)?;
+                application.push((format!("files:{dest}"), object));
+            }
+            Node::WriteFile {
+                path,
+                content,
+                mode,
+            } => {
+                let object = stage_write_file(&batch, path, content, *mode).map_err(files_error)?;
+                application.push((format!("file:{path}"), object));
+            }
+            Node::Symlink { path, target } => {
+                let object = stage_symlink(&batch, path, target).map_err(files_error)?;
+                application.push((format!("link:{path}"), object));
+            }
+            Node::Accounts {
+                users: declared_users,
+                groups: declared_groups,
+            } => {
+                users.extend(declared_users.iter().map(|u| Account {
+                    name: u.name.clone(),
+                    uid: u.uid,
+                    gid: u.gid,
+                    home: u.home.clone(),
+                    shell: u.shell.clone(),
+                }));
+                groups.extend(declared_groups.iter().map(|g| Group {
+                    name: g.name.clone(),
+                    gid: g.gid,
+                    members: g.members.clone(),
+                }));
+            }
+            Node::Image(_) => return Err(invalid("an image cannot contain an image".into())),
+        }
+    }
+    let files_added = batch.commit()?;
+    Ok(Gathered {
+        locks,
+        users,
+        groups,
+        application,
+        files_added,
+    })
+}
+
+/// The image's configuration and options.
+fn image_spec(
+    image: &Image,
+    debian_arch: &str,
+    mtime: u64,
+    users: Vec<Account>,
+    groups: Vec<Group>,
+) -> Result<ImageSpec, String> {
+    let compression = match image.compression.as_str() {
+        "gzip" => Compression::Gzip,
+        "zstd" => Compression::Zstd,
+        other => return Err(format!("unknown compression `{other}`")),
+    };
+    let architecture = cairn_image::oci_architecture(debian_arch)
+        .ok_or_else(|| format!("architecture `{debian_arch}` has no OCI name cairn knows"))?;
+    let mut env: Vec<String> = image.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if !image.env.contains_key("PATH") {
+        env.insert(0, format!("PATH={}", cairn_image::check::DEFAULT_PATH));
+    }
+    let config = ImageConfig {
+        architecture: architecture.to_owned(),
+        os: "linux".into(),
+        user: Some(image.user.clone().unwrap_or_else(|| "root".into())),
+        env,
+        entrypoint: image.entrypoint.clone(),
+        cmd: image.cmd.clone(),
+        working_dir: image.workdir.clone(),
+        exposed_ports: image.ports.iter().cloned().collect(),
+        volumes: image.volumes.iter().cloned().collect(),
+        labels: image.labels.clone().into_iter().collect::<BTreeMap<_, _>>(),
+        stop_signal: image.stop_signal.clone(),
+    };
+    Ok(ImageSpec {
+        name: image.name.clone(),
+        config,
+        users,
+        groups,
+        budget: image.layers,
+        compression,
+        mtime,
+        excludes: Excludes::default(),
+    })
+}
+
+/// Counts the packages made objects now, and passes everything on.
+struct Counting {
+    inner: Arc<dyn InstallReporter>,
+    fresh: AtomicUsize,
+}
+
+impl FetchReporter for Counting {
+    fn on_download_start(&self, url: &str, size: Option<u64>) {
+        self.inner.on_download_start(url, size);
+    }
+    fn on_download_progress(&self, url: &str, bytes: u64) {
+        self.inner.on_download_progress(url, bytes);
+    }
+    fn on_download_done(&self, url: &str, bytes: u64) {
+        self.inner.on_download_done(url, bytes);
+    }
+    fn on_retry(&self, url: &str, error: &FetchError, wait: Duration) {
+        self.inner.on_retry(url, error, wait);
+    }
+}
+
+impl InstallReporter for Counting {
+    fn on_package_ready(&self, package: &LockedPackage, object: &StorePath, fresh: bool) {
+        if fresh {
+            self.fresh.fetch_add(1, Ordering::Relaxed);
+        }
+        self.inner.on_package_ready(package, object, fresh);
+    }
+}

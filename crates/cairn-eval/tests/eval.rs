@@ -1,0 +1,921 @@
+//! Evaluating specs: the plan a full example gives, determinism, spans, loads, and
+//! every kind of error with its message and span.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+use fs_err as fs;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cairn_eval::{EvalError, evaluate, evaluate_source};
+use cairn_plan::{DebianRepo, Group, Node, NodeId, Owner, Plan, User};
+
+const EXAMPLE: &str = r#"
+# The README's example.
+deb = debian(suite = "trixie")
+py = deb.packages(["python3", "ca-certificates"])
+site = files("site", dest = "/srv/site")
+motd = write_file("/etc/motd", "hello\n", mode = 0o644)
+link = symlink("/usr/local/bin/app", "/app/app.py")
+acc = accounts(users = [{"name": "app", "uid": 1000}], groups = [{"name": "readers", "gid": 2000, "members": ["app"]}])
+image(
+    name = "web",
+    contents = [py, site, motd, link, acc],
+    entrypoint = ["/usr/bin/python3", "-m", "http.server", "8000"],
+    cmd = None, user = "nonroot", workdir = "/srv/site",
+    env = {"PYTHONUNBUFFERED": "1"},
+    ports = [8000],
+    labels = {"org.opencontainers.image.source": "https://example.org/web"},
+    volumes = [], stop_signal = None,
+    layers = 64,
+    compression = "gzip",
+)
+"#;
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn eval(text: &str) -> Result<Plan, EvalError> {
+    let dir = tempfile::tempdir().unwrap();
+    evaluate_source(dir.path(), "cairn.star", text)
+}
+
+fn eval_ok(text: &str) -> Plan {
+    eval(text).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// The text a span covers, in the file's own text as the error carries it.
+fn spanned(error: &EvalError) -> (&str, &str) {
+    let span = error.span().unwrap_or_else(|| panic!("no span: {error:?}"));
+    let text = error
+        .source_text()
+        .expect("an error with a span has its file's text");
+    (span.file.as_str(), &text[span.start..span.end])
+}
+
+fn text_at<'a>(text: &'a str, span: &cairn_plan::Span) -> &'a str {
+    &text[span.start..span.end]
+}
+
+fn trixie() -> DebianRepo {
+    DebianRepo {
+        mirror: "http://deb.debian.org/debian".into(),
+        suite: "trixie".into(),
+        components: vec!["main".into()],
+        security: true,
+        security_mirror: "http://deb.debian.org/debian-security".into(),
+        arch: "amd64".into(),
+    }
+}
+
+#[test]
+fn the_full_example_gives_its_nodes_and_image() {
+    let dir = project(&[("cairn.star", EXAMPLE)]);
+    let plan = evaluate(dir.path()).unwrap();
+
+    let expected = [
+        Node::Debian {
+            repo: trixie(),
+            packages: vec!["python3".into(), "ca-certificates".into()],
+            recommends: false,
+        },
+        Node::Files {
+            src: "site".into(),
+            dest: "/srv/site".into(),
+            exclude: vec![],
+            mode: None,
+            owner: None,
+        },
+        Node::WriteFile {
+            path: "/etc/motd".into(),
+            content: "hello\n".into(),
+            mode: 0o644,
+        },
+        Node::Symlink {
+            path: "/usr/local/bin/app".into(),
+            target: "/app/app.py".into(),
+        },
+        Node::Accounts {
+            users: vec![User {
+                name: "app".into(),
+                uid: 1000,
+                gid: 1000,
+                home: "/home/app".into(),
+                shell: "/sbin/nologin".into(),
+            }],
+            groups: vec![Group {
+                name: "readers".into(),
+                gid: 2000,
+                members: vec!["app".into()],
+            }],
+        },
+    ];
+    let ids: Vec<NodeId> = expected.iter().map(NodeId::of).collect();
+    for (id, node) in ids.iter().zip(&expected) {
+        assert_eq!(plan.nodes.get(id), Some(node));
+    }
+    assert_eq!(plan.nodes.len(), 6, "five contents and the image");
+
+    let (image_id, image) = plan.image("web").unwrap();
+    assert_eq!(plan.images.keys().collect::<Vec<_>>(), ["web"]);
+    assert_eq!(image.contents, ids, "contents in order");
+    assert_eq!(
+        image.entrypoint.as_deref().unwrap(),
+        ["/usr/bin/python3", "-m", "http.server", "8000"]
+    );
+    assert_eq!(image.cmd, None);
+    assert_eq!(image.user.as_deref(), Some("nonroot"));
+    assert_eq!(image.workdir.as_deref(), Some("/srv/site"));
+    assert_eq!(
+        image.env,
+        BTreeMap::from([("PYTHONUNBUFFERED".to_owned(), "1".to_owned())])
+    );
+    assert_eq!(image.ports, ["8000/tcp"]);
+    assert_eq!(
+        image.labels,
+        BTreeMap::from([(
+            "org.opencontainers.image.source".to_owned(),
+            "https://example.org/web".to_owned()
+        )])
+    );
+    assert!(image.volumes.is_empty());
+    assert_eq!(image.stop_signal, None);
+    assert_eq!(image.layers, 64);
+    assert_eq!(image.compression, "gzip");
+    assert_eq!(image_id, &NodeId::of(&Node::Image(image.clone())));
+
+    // Every node knows its call; the debian node where each package was written.
+    let call = |id: &NodeId| {
+        let span = plan.spans[id].call.as_ref().unwrap();
+        assert_eq!(span.file, "cairn.star");
+        text_at(EXAMPLE, span)
+    };
+    assert_eq!(
+        call(&ids[0]),
+        r#"deb.packages(["python3", "ca-certificates"])"#
+    );
+    assert_eq!(call(&ids[1]), r#"files("site", dest = "/srv/site")"#);
+    assert_eq!(
+        call(&ids[2]),
+        r#"write_file("/etc/motd", "hello\n", mode = 0o644)"#
+    );
+    assert_eq!(
+        call(&ids[3]),
+        r#"symlink("/usr/local/bin/app", "/app/app.py")"#
+    );
+    assert!(call(&ids[4]).starts_with("accounts(users = "));
+    assert!(call(image_id).starts_with("image(\n    name = \"web\""));
+    let items: Vec<&str> = plan.spans[&ids[0]]
+        .items
+        .iter()
+        .map(|s| text_at(EXAMPLE, s))
+        .collect();
+    assert_eq!(items, [r#""python3""#, r#""ca-certificates""#]);
+    for id in &ids[1..] {
+        assert!(plan.spans[id].items.is_empty());
+    }
+}
+
+#[test]
+fn defaults_and_normalisation() {
+    let plan = eval_ok(
+        r#"
+deb = debian("bookworm", mirror = "https://mirror.example/debian/", components = ["main", "contrib"],
+             security = False, arch = "arm64")
+p = deb.packages(["curl"], recommends = True)
+f = files("./app//src/", dest = "/app/", exclude = ["*.pyc"], mode = 0o755, owner = "1000:2000")
+g = files(".", "/srv", owner = 33)
+a = accounts(users = [{"name": "svc", "uid": 10, "gid": 20, "home": "/var/lib/svc", "shell": "/bin/sh"}],
+             groups = [{"name": "g", "gid": 30}])
+image(name = "x", contents = [p, f, g, a], ports = [80, "53/udp", "8080"], volumes = ["/data/"],
+      entrypoint = [], cmd = ["serve"], stop_signal = "SIGINT", layers = 1, compression = "zstd")
+"#,
+    );
+    let has = |node: Node| {
+        assert!(
+            plan.nodes.contains_key(&NodeId::of(&node)),
+            "{node:?} missing from {:#?}",
+            plan.nodes
+        );
+    };
+    has(Node::Debian {
+        repo: DebianRepo {
+            mirror: "https://mirror.example/debian".into(),
+            suite: "bookworm".into(),
+            components: vec!["main".into(), "contrib".into()],
+            security: false,
+            security_mirror: "http://deb.debian.org/debian-security".into(),
+            arch: "arm64".into(),
+        },
+        packages: vec!["curl".into()],
+        recommends: true,
+    });
+    has(Node::Files {
+        src: "app/src".into(),
+        dest: "/app".into(),
+        exclude: vec!["*.pyc".into()],
+        mode: Some(0o755),
+        owner: Some(Owner {
+            uid: 1000,
+            gid: 2000,
+        }),
+    });
+    has(Node::Files {
+        src: ".".into(),
+        dest: "/srv".into(),
+        exclude: vec![],
+        mode: None,
+        owner: Some(Owner { uid: 33, gid: 33 }),
+    });
+    has(Node::Accounts {
+        users: vec![User {
+            name: "svc".into(),
+            uid: 10,
+            gid: 20,
+            home: "/var/lib/svc".into(),
+            shell: "/bin/sh".into(),
+        }],
+        groups: vec![Group {
+            name: "g".into(),
+            gid: 30,
+            members: vec![],
+        }],
+    });
+    let (_, image) = plan.image("x").unwrap();
+    assert_eq!(image.ports, ["80/tcp", "53/udp", "8080/tcp"]);
+    assert_eq!(image.volumes, ["/data"]);
+    assert_eq!(image.entrypoint, Some(vec![]));
+    assert_eq!(image.cmd, Some(vec!["serve".to_owned()]));
+    assert_eq!(image.stop_signal.as_deref(), Some("SIGINT"));
+    assert_eq!((image.layers, image.compression.as_str()), (1, "zstd"));
+    assert_eq!(image.user, None);
+    assert_eq!(image.workdir, None);
+}
+
+#[test]
+fn evaluating_twice_gives_the_same_plan() {
+    let dir = project(&[
+        ("cairn.star", EXAMPLE),
+        ("lib/defs.star", "x = write_file('/x', 'x')\n"),
+    ]);
+    let a = evaluate(dir.path()).unwrap();
+    let b = evaluate(dir.path()).unwrap();
+    assert_eq!(a.to_json(), b.to_json());
+    assert_eq!(a, b);
+    let c = evaluate_source(dir.path(), "cairn.star", EXAMPLE).unwrap();
+    assert_eq!(a.to_json(), c.to_json());
+}
+
+/// `starlark` turns on `serde_json`'s `arbitrary_precision` for every crate built with
+/// it; the plan's JSON (numbers inside internally tagged nodes) must still read back.
+#[test]
+fn the_plan_json_reads_back() {
+    let plan = eval_ok(EXAMPLE);
+    let back: Plan = serde_json::from_slice(&plan.to_json()).unwrap();
+    assert_eq!(back.nodes, plan.nodes);
+    assert_eq!(back.images, plan.images);
+    assert_eq!(back.to_json(), plan.to_json());
+}
+
+#[test]
+fn moving_whitespace_and_comments_moves_spans_not_ids() {
+    let a = eval_ok(EXAMPLE);
+    let moved = format!(
+        "# a new comment\n\n{}",
+        EXAMPLE
+            .replace(", dest = ", ",\n      dest  =  ")
+            .replace("[py, site", "[  # the contents\n   py,site")
+    );
+    let b = eval_ok(&moved);
+    assert_eq!(a.to_json(), b.to_json());
+    assert_eq!(
+        a.nodes.keys().collect::<Vec<_>>(),
+        b.nodes.keys().collect::<Vec<_>>()
+    );
+    for (id, spans) in &a.spans {
+        let moved_spans = &b.spans[id];
+        assert_ne!(spans.call, moved_spans.call, "the span moved");
+        assert_eq!(
+            text_at(EXAMPLE, spans.call.as_ref().unwrap()).replace(char::is_whitespace, ""),
+            text_at(&moved, moved_spans.call.as_ref().unwrap())
+                .replace(char::is_whitespace, "")
+                .replace("#thecontents", ""),
+        );
+    }
+}
+
+#[test]
+fn the_same_call_twice_is_one_node_with_the_first_span() {
+    let text = "a = write_file('/a', 'x')\nb = write_file('/a', 'x')\nok = a == b\nif not ok:\n    fail('not equal')\n";
+    let plan = eval_ok(text);
+    assert_eq!(plan.nodes.len(), 1);
+    let span = plan.spans.values().next().unwrap().call.as_ref().unwrap();
+    assert_eq!(span.start, 4);
+}
+
+#[test]
+fn package_spans_fall_back_to_the_call_when_the_list_is_not_a_literal() {
+    let text = "names = ['a', 'b']\ndebian().packages(names + ['c'])\n";
+    let plan = eval_ok(text);
+    let spans = plan.spans.values().next().unwrap();
+    let call = spans.call.as_ref().unwrap();
+    assert_eq!(text_at(text, call), "debian().packages(names + ['c'])");
+    assert_eq!(spans.items, vec![call.clone(); 3]);
+
+    // By name too.
+    let text = "debian().packages(recommends = True, packages = ['a', 'b'])\n";
+    let plan = eval_ok(text);
+    let items: Vec<&str> = plan
+        .spans
+        .values()
+        .next()
+        .unwrap()
+        .items
+        .iter()
+        .map(|s| text_at(text, s))
+        .collect();
+    assert_eq!(items, ["'a'", "'b'"]);
+}
+
+#[test]
+fn many_images_in_a_loop_and_in_functions() {
+    let text = r#"
+deb = debian()
+base = deb.packages(["libc6"])
+def app(name, port):
+    return image(
+        name = name,
+        contents = [base, write_file("/etc/" + name, name)],
+        ports = [port],
+    )
+for i in range(50):
+    app("app-%d" % i, 8000 + i)
+"#;
+    let plan = eval_ok(text);
+    assert_eq!(plan.images.len(), 50);
+    assert_eq!(plan.nodes.len(), 1 + 50 + 50);
+    let (_, image) = plan.image("app-49").unwrap();
+    assert_eq!(image.ports, ["8049/tcp"]);
+    // Spans of nodes made in a function point into the function.
+    let (id, _) = plan.image("app-0").unwrap();
+    assert!(
+        text_at(text, plan.spans[id].call.as_ref().unwrap())
+            .starts_with("image(\n        name = name")
+    );
+}
+
+#[test]
+fn loads_from_the_root_and_relative_ones_from_subdirectories() {
+    let dir = project(&[
+        (
+            "cairn.star",
+            "load('//lib/defs.star', 'app', 'base')\nload('lib/common.star', 'motd')\napp('web', [motd])\n",
+        ),
+        (
+            "lib/defs.star",
+            "load(':common.star', 'deb', 'motd')\nload('sub/more.star', 'extra')\nbase = deb.packages(['python3'])\ndef app(name, more):\n    image(name = name, contents = [base, extra] + more)\n",
+        ),
+        (
+            "lib/common.star",
+            "deb = debian()\nmotd = write_file('/etc/motd', 'hi')\n# Evaluated once however often it is loaded: else this is a duplicate.\nimage(name = 'common')\n",
+        ),
+        (
+            "lib/sub/more.star",
+            "load('../common.star', 'motd')\nload('//lib/common.star', m2 = 'motd')\nextra = symlink('/x', 'y')\n",
+        ),
+    ]);
+    let plan = evaluate(dir.path()).unwrap();
+    assert_eq!(plan.images.keys().collect::<Vec<_>>(), ["common", "web"]);
+    let (_, web) = plan.image("web").unwrap();
+    let kinds: Vec<&str> = web
+        .contents
+        .iter()
+        .map(|id| plan.nodes[id].kind())
+        .collect();
+    assert_eq!(kinds, ["debian", "symlink", "write_file"]);
+    let file_of = |id: &NodeId| plan.spans[id].call.as_ref().unwrap().file.as_str();
+    assert_eq!(file_of(&web.contents[0]), "lib/defs.star");
+    assert_eq!(file_of(&web.contents[1]), "lib/sub/more.star");
+    assert_eq!(file_of(&web.contents[2]), "lib/common.star");
+    let items = &plan.spans[&web.contents[0]].items;
+    assert_eq!(items.len(), 1);
+    let defs = fs::read_to_string(dir.path().join("lib/defs.star")).unwrap();
+    assert_eq!(text_at(&defs, &items[0]), "'python3'");
+    assert_eq!(items[0].file, "lib/defs.star");
+}
+
+#[test]
+fn evaluate_source_names_the_file_and_loads_relative_to_it() {
+    let dir = project(&[("sub/lib.star", "x = write_file('/x', 'x')\n")]);
+    let plan = evaluate_source(
+        dir.path(),
+        "sub/spec.star",
+        "load(':lib.star', 'x')\nimage(name = 'a', contents = [x])\n",
+    )
+    .unwrap();
+    let (id, _) = plan.image("a").unwrap();
+    assert_eq!(plan.spans[id].call.as_ref().unwrap().file, "sub/spec.star");
+}
+
+/// Evaluates `files` (the first is the spec) and returns the error.
+fn error_in(files: &[(&str, &str)]) -> EvalError {
+    let dir = project(files);
+    match evaluate(dir.path()) {
+        Ok(plan) => panic!("expected an error, got {:?}", plan.images),
+        Err(e) => e,
+    }
+}
+
+fn error(text: &str) -> EvalError {
+    error_in(&[("cairn.star", text)])
+}
+
+#[track_caller]
+fn assert_error(error: &EvalError, message: &str, file: &str, at: &str) {
+    assert!(
+        error.message().contains(message),
+        "{:?} does not contain {message:?}",
+        error.message()
+    );
+    assert_eq!(spanned(error), (file, at), "{error:?}");
+}
+
+#[test]
+fn syntax_errors() {
+    let text = "deb = debian(\nimage(name = 'a'))\nx = = 1\n";
+    let e = error(text);
+    assert!(e.message().starts_with("Parse error"), "{e:?}");
+    assert!(e.message().contains("unexpected symbol '='"), "{e:?}");
+    let span = e.span().unwrap();
+    assert_eq!(span.file, "cairn.star");
+    assert_eq!(span.start, text.find("= 1").unwrap(), "{e:?}");
+
+    let e = error("x = (\n");
+    assert!(e.message().starts_with("Parse error"), "{e:?}");
+}
+
+#[test]
+fn wrong_argument_types_and_unknown_arguments() {
+    let e = error("image(name = 1)\n");
+    assert_error(
+        &e,
+        "Type of parameter `name` doesn't match",
+        "cairn.star",
+        "image(name = 1)",
+    );
+    assert!(e.message().contains("expected `str`"), "{e:?}");
+
+    let e = error("write_file('/a', 'x', mode = '644')\n");
+    assert_error(
+        &e,
+        "Type of parameter `mode` doesn't match",
+        "cairn.star",
+        "write_file('/a', 'x', mode = '644')",
+    );
+
+    let e = error("debian().packages('python3')\n");
+    assert_error(
+        &e,
+        "Type of parameter `packages` doesn't match",
+        "cairn.star",
+        "debian().packages('python3')",
+    );
+
+    let e = error("x = 1\nimage(name = 'a', bogus = 1)\n");
+    assert_error(
+        &e,
+        "extra named parameter",
+        "cairn.star",
+        "image(name = 'a', bogus = 1)",
+    );
+    assert!(e.message().contains("bogus"), "{e:?}");
+
+    let e = error("files('site')\n");
+    assert_error(
+        &e,
+        "Missing parameter `dest`",
+        "cairn.star",
+        "files('site')",
+    );
+
+    let e = error("image('a')\n");
+    assert_error(&e, "", "cairn.star", "image('a')");
+}
+
+#[test]
+fn duplicate_image_names() {
+    let text = "image(name = 'web')\nimage(name = 'api')\nimage(\n    name = 'web',\n)\n";
+    let e = error(text);
+    assert_error(
+        &e,
+        "there is already an image named \"web\"",
+        "cairn.star",
+        "'web'",
+    );
+    assert_eq!(
+        e.span().unwrap().start,
+        text.rfind("'web'").unwrap(),
+        "the second"
+    );
+
+    // From a function in another file: the span is where the call is, with a traceback.
+    let e = error_in(&[
+        (
+            "cairn.star",
+            "load('//defs.star', 'mk')\nmk('a')\nmk('a')\n",
+        ),
+        ("defs.star", "def mk(name):\n    image(name = name)\n"),
+    ]);
+    assert_error(&e, "already an image named \"a\"", "defs.star", "name");
+    let help = miette::Diagnostic::help(&e).unwrap().to_string();
+    assert!(help.contains("cairn.star:3"), "{help}");
+}
+
+#[test]
+fn bad_paths() {
+    for (text, message, at) in [
+        (
+            "files('../up', dest = '/a')",
+            "must stay inside the project",
+            "'../up'",
+        ),
+        ("files('a/../../b', dest = '/a')", "no `..`", "'a/../../b'"),
+        ("files('/etc', dest = '/a')", "not absolute", "'/etc'"),
+        (
+            "files('site', dest = 'srv')",
+            "must be an absolute path",
+            "'srv'",
+        ),
+        ("files('site', 'srv')", "must be an absolute path", "'srv'"),
+        (
+            "files('site', dest = '/srv/../etc')",
+            "can't contain `..`",
+            "'/srv/../etc'",
+        ),
+        (
+            "write_file('etc/motd', 'x')",
+            "must be an absolute path",
+            "'etc/motd'",
+        ),
+        ("write_file('/', 'x')", "must name a file", "'/'"),
+        (
+            "symlink('bin/app', '/app')",
+            "must be an absolute path",
+            "'bin/app'",
+        ),
+        (
+            "symlink('/bin/app', '')",
+            "`target` must be a non-empty",
+            "''",
+        ),
+        ("image(name = 'a', workdir = 'srv')", "`workdir`", "'srv'"),
+        (
+            "image(name = 'a', volumes = ['/ok', 'data'])",
+            "a volume",
+            "'data'",
+        ),
+        (
+            "accounts(users = [{'name': 'a', 'uid': 1, 'home': 'home/a'}])",
+            "`home`",
+            "{'name': 'a', 'uid': 1, 'home': 'home/a'}",
+        ),
+    ] {
+        let e = error(&format!("x = 1\n{text}\n"));
+        assert_error(&e, message, "cairn.star", at);
+    }
+}
+
+#[test]
+fn bad_modes_and_other_values() {
+    for (text, message, at) in [
+        (
+            "write_file('/a', 'x', mode = 0o10000)",
+            "between 0 and 0o7777",
+            "0o10000",
+        ),
+        ("write_file('/a', 'x', mode = -1)", "got -1", "-1"),
+        (
+            "files('a', dest = '/a', mode = 0o20000)",
+            "got 0o20000",
+            "0o20000",
+        ),
+        (
+            "files('a', dest = '/a', owner = 'app')",
+            "`owner` must be",
+            "'app'",
+        ),
+        (
+            "files('a', dest = '/a', owner = -5)",
+            "`owner` must be",
+            "-5",
+        ),
+        ("image(name = 'a', layers = 0)", "at least 1", "0"),
+        (
+            "image(name = 'a', compression = 'xz')",
+            "\"gzip\" or \"zstd\"",
+            "'xz'",
+        ),
+        (
+            "image(name = 'a', ports = [80, 70000])",
+            "a port must be",
+            "70000",
+        ),
+        (
+            "image(name = 'a', ports = ['53/icmp'])",
+            "a port must be",
+            "'53/icmp'",
+        ),
+        (
+            "image(name = 'a', env = {'A=B': 'x'})",
+            "without `=`",
+            "{'A=B': 'x'}",
+        ),
+        ("image(name = '')", "non-empty", "''"),
+        ("debian().packages([])", "can't be empty", "[]"),
+        (
+            "debian().packages(['python3', ''])",
+            "package name must be non-empty",
+            "''",
+        ),
+        (
+            "debian().packages(['python3 curl'])",
+            "without spaces",
+            "'python3 curl'",
+        ),
+        (
+            "debian(mirror = 'ftp://x')",
+            "http:// or https://",
+            "'ftp://x'",
+        ),
+        ("debian(components = [])", "can't be empty", "[]"),
+        (
+            "accounts(users = [{'name': 'a'}])",
+            "needs a `uid`",
+            "{'name': 'a'}",
+        ),
+        (
+            "accounts(users = [{'name': 'a', 'uid': 1, 'id': 2}])",
+            "unknown key \"id\"",
+            "{'name': 'a', 'uid': 1, 'id': 2}",
+        ),
+        ("accounts(users = ['a'])", "must be a dict", "'a'"),
+        (
+            "accounts(users = [{'name': 'a:b', 'uid': 1}])",
+            "not a valid account name",
+            "{'name': 'a:b', 'uid': 1}",
+        ),
+        (
+            "accounts(groups = [{'name': 'g', 'gid': 1}, {'name': 'g', 'gid': 2}])",
+            "declared twice",
+            "{'name': 'g', 'gid': 2}",
+        ),
+        (
+            "accounts(groups = [{'name': 'g', 'gid': 1, 'members': 'a'}])",
+            "must be a list",
+            "{'name': 'g', 'gid': 1, 'members': 'a'}",
+        ),
+    ] {
+        let e = error(&format!("x = 1\n{text}\n"));
+        assert_error(&e, message, "cairn.star", at);
+    }
+}
+
+#[test]
+fn contents_of_the_wrong_type() {
+    let e = error("deb = debian()\nimage(name = 'a', contents = [deb.packages(['a']), 'site'])\n");
+    assert_error(
+        &e,
+        "item 1 is a value of type `string`",
+        "cairn.star",
+        "'site'",
+    );
+
+    let e = error("deb = debian()\nimage(name = 'a', contents = [deb])\n");
+    assert_error(&e, "of type `debian`", "cairn.star", "deb");
+    assert!(e.message().contains("deb.packages("), "{e:?}");
+
+    // Not a list literal: the span is the argument.
+    let e = error("c = [None]\nimage(name = 'a', contents = c + [])\n");
+    assert_error(&e, "of type `NoneType`", "cairn.star", "c + []");
+
+    let e = error("image(name = 'a', contents = [image(name = 'b')])\n");
+    assert_error(&e, "of type `NoneType`", "cairn.star", "image(name = 'b')");
+}
+
+#[test]
+fn loads_escaping_the_project() {
+    let e = error("load('../outside.star', 'x')\n");
+    assert_error(&e, "outside the project", "cairn.star", "'../outside.star'");
+
+    let e = error("load('//../outside.star', 'x')\n");
+    assert_error(
+        &e,
+        "outside the project",
+        "cairn.star",
+        "'//../outside.star'",
+    );
+
+    let e = error("load('/etc/defs.star', 'x')\n");
+    assert_error(
+        &e,
+        "absolute paths are not allowed",
+        "cairn.star",
+        "'/etc/defs.star'",
+    );
+
+    let e = error("load('//lib/defs.py', 'x')\n");
+    assert_error(&e, "only `.star` files", "cairn.star", "'//lib/defs.py'");
+
+    let e = error_in(&[
+        ("cairn.star", "load('//lib/a.star', 'x')\n"),
+        ("lib/a.star", "load('../../b.star', 'y')\nx = 1\n"),
+    ]);
+    assert_error(&e, "outside the project", "lib/a.star", "'../../b.star'");
+
+    let e = error("load('//lib/missing.star', 'x')\n");
+    assert_error(&e, "no such file", "cairn.star", "'//lib/missing.star'");
+}
+
+#[test]
+fn loads_through_symlinks_leaving_the_project() {
+    let outside = project(&[("defs.star", "x = 1\n")]);
+    let dir = project(&[
+        ("cairn.star", "load('//lib/defs.star', 'x')\n"),
+        ("inside.star", "x = 1\n"),
+    ]);
+    fs::create_dir(dir.path().join("lib")).unwrap();
+    fs::os::unix::fs::symlink(
+        outside.path().join("defs.star"),
+        dir.path().join("lib/defs.star"),
+    )
+    .unwrap();
+    let e = evaluate(dir.path()).unwrap_err();
+    assert_error(
+        &e,
+        "a symlink leads it outside the project",
+        "cairn.star",
+        "'//lib/defs.star'",
+    );
+
+    // Through a symlinked directory, to a file that does not even exist.
+    fs::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
+    let e =
+        evaluate_source(dir.path(), "cairn.star", "load('//out/nope.star', 'x')\n").unwrap_err();
+    assert_error(&e, "outside the project", "cairn.star", "'//out/nope.star'");
+
+    // A symlink that stays inside is fine.
+    fs::os::unix::fs::symlink(
+        dir.path().join("inside.star"),
+        dir.path().join("lib/link.star"),
+    )
+    .unwrap();
+    evaluate_source(dir.path(), "cairn.star", "load('//lib/link.star', 'x')\n").unwrap();
+}
+
+#[test]
+fn load_cycles() {
+    let e = error_in(&[
+        ("cairn.star", "load('//lib/a.star', 'x')\n"),
+        ("lib/a.star", "load(':b.star', 'y')\nx = 1\n"),
+        ("lib/b.star", "load('//lib/a.star', 'x')\ny = 1\n"),
+    ]);
+    assert_error(
+        &e,
+        "load cycle: lib/a.star -> lib/b.star -> lib/a.star",
+        "lib/b.star",
+        "'//lib/a.star'",
+    );
+
+    let e = error_in(&[
+        ("cairn.star", "load('//lib/a.star', 'x')\n"),
+        ("lib/a.star", "load('//cairn.star', 'y')\nx = 1\n"),
+    ]);
+    assert_error(
+        &e,
+        "load cycle: cairn.star -> lib/a.star -> cairn.star",
+        "lib/a.star",
+        "'//cairn.star'",
+    );
+
+    let e = error("load('cairn.star', 'x')\n");
+    assert_error(
+        &e,
+        "load cycle: cairn.star -> cairn.star",
+        "cairn.star",
+        "'cairn.star'",
+    );
+}
+
+#[test]
+fn errors_in_loaded_files_point_into_them() {
+    let e = error_in(&[
+        ("cairn.star", "load('//lib/a.star', 'x')\n"),
+        (
+            "lib/a.star",
+            "x = 1\nwrite_file('/a', 'b', mode = 0o77777)\n",
+        ),
+    ]);
+    assert_error(&e, "0o7777", "lib/a.star", "0o77777");
+    assert_eq!(
+        e.source_text().unwrap(),
+        "x = 1\nwrite_file('/a', 'b', mode = 0o77777)\n"
+    );
+
+    let e = error_in(&[
+        ("cairn.star", "load('//lib/a.star', 'x')\n"),
+        ("lib/a.star", "x = = 1\n"),
+    ]);
+    assert!(e.message().starts_with("Parse error"), "{e:?}");
+    assert_eq!(e.span().unwrap().file, "lib/a.star");
+
+    let e = error("load('//cairn.star', 'nope')\n");
+    assert!(e.message().contains("load cycle"), "{e:?}");
+}
+
+#[test]
+fn the_spec_is_hermetic() {
+    // Only standard Starlark and cairn's functions.
+    for name in ["print", "open", "read_file", "getenv", "time", "struct"] {
+        let e = error(&format!("x = {name}\n"));
+        assert!(e.message().contains("not found"), "{name}: {e:?}");
+        assert_eq!(spanned(&e), ("cairn.star", name));
+    }
+}
+
+#[test]
+fn a_missing_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = evaluate(dir.path()).unwrap_err();
+    assert!(e.message().contains("cairn.star"), "{e:?}");
+    assert!(e.span().is_none());
+    assert!(std::error::Error::source(&e).is_some());
+}
+
+#[test]
+fn errors_are_miette_diagnostics() {
+    use miette::Diagnostic;
+
+    let text = "image(name = 'a')\nimage(name = 'a')\n";
+    let e = eval(text).unwrap_err();
+    let labels: Vec<_> = e.labels().unwrap().collect();
+    assert_eq!(labels.len(), 1);
+    assert_eq!((labels[0].offset(), labels[0].len()), (31, 3));
+    let source = e.source_code().unwrap();
+    let contents = source.read_span(labels[0].inner(), 0, 0).unwrap();
+    assert_eq!(contents.data(), b"'a'");
+    assert_eq!(contents.name(), Some("cairn.star"));
+    assert_eq!(contents.line(), 1);
+
+    let mut rendered = String::new();
+    miette::NarratableReportHandler::new()
+        .render_report(&mut rendered, &e)
+        .unwrap();
+    assert!(
+        rendered.contains("there is already an image named \"a\""),
+        "{rendered}"
+    );
+    assert!(rendered.contains("cairn.star"), "{rendered}");
+
+    // Errors starlark raised itself carry the same.
+    let e = eval("image(name = 'a', bogus = 1)\n").unwrap_err();
+    assert_eq!(e.labels().unwrap().count(), 1);
+    assert!(e.source_code().is_some());
+}
+
+#[test]
+fn fail_is_an_error_with_a_span() {
+    let e = error("def check():\n    fail('no good')\ncheck()\n");
+    assert_error(&e, "no good", "cairn.star", "fail('no good')");
+}
+
+#[test]
+fn a_root_given_relatively_works() {
+    let dir = project(&[
+        (
+            "p/cairn.star",
+            "load('//lib.star', 'x')\nimage(name = 'a', contents = [x])\n",
+        ),
+        ("p/lib.star", "x = symlink('/a', 'b')\n"),
+    ]);
+    let cwd = std::env::current_dir().unwrap();
+    // Not changing the process's directory (tests run in parallel): a path with `..`.
+    let relative = pathdiff(dir.path(), &cwd);
+    let plan = evaluate(&relative.join("p")).unwrap();
+    assert_eq!(plan.images.len(), 1);
+}
+
+/// `target` relative to `base` (both absolute).
+fn pathdiff(target: &Path, base: &Path) -> std::path::PathBuf {
+    let mut up = std::path::PathBuf::new();
+    for _ in base.components().skip(1) {
+        up.push("..");
+    }
+    up.join(target.strip_prefix("/").unwrap())
+}

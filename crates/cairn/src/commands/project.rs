@@ -1,0 +1,396 @@
+//! `cairn init`, `cairn plan`, `cairn lock`, `cairn build`: the project commands.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use cairn_build::{BuildOptions, ImageReport, ProjectLock, Upgrade, build_images, lock_plan};
+use cairn_debian::{FetchOptions, Fetcher, InstallReporter, RepoContext, Trust};
+use cairn_image::Output;
+use cairn_plan::{Node, Plan, Span};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+use serde::Serialize;
+
+use crate::cli::{BuildArgs, GlobalArgs, LockArgs, ProjectArgs};
+use crate::commands::debian::Progress;
+
+/// The spec's file name.
+pub(crate) const SPEC: &str = "cairn.star";
+/// The lock's file name.
+pub(crate) const LOCK: &str = "cairn.lock";
+
+/// An error already rendered as a diagnostic (with the spec's source and a span):
+/// `main` prints it as it is.
+#[derive(Debug)]
+pub(crate) struct Rendered(pub(crate) String);
+
+impl std::fmt::Display for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.trim_end())
+    }
+}
+
+impl std::error::Error for Rendered {}
+
+fn render(diagnostic: &dyn Diagnostic) -> Rendered {
+    let mut out = String::new();
+    let handler =
+        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+    if handler.render_report(&mut out, diagnostic).is_err() {
+        out = diagnostic.to_string();
+    }
+    Rendered(out)
+}
+
+/// A message pointing at `span` in the project's spec files.
+#[derive(Debug)]
+struct AtSpan {
+    message: String,
+    help: Option<String>,
+    source: NamedSource<String>,
+    span: SourceSpan,
+}
+
+impl std::fmt::Display for AtSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AtSpan {}
+
+impl Diagnostic for AtSpan {
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(Some("here".into()), self.span),
+        )))
+    }
+}
+
+/// `message`, shown at `span` when the spec file can be read, else as it is.
+fn at_span(
+    root: &Path,
+    span: Option<&Span>,
+    message: String,
+    help: Option<String>,
+) -> anyhow::Error {
+    let Some(span) = span else {
+        return anyhow::Error::msg(message);
+    };
+    let Ok(text) = fs_err::read_to_string(root.join(&span.file)) else {
+        return anyhow::Error::msg(message);
+    };
+    let diagnostic = AtSpan {
+        message,
+        help,
+        source: NamedSource::new(&span.file, text),
+        span: (span.start, span.end.saturating_sub(span.start)).into(),
+    };
+    render(&diagnostic).into()
+}
+
+fn evaluate(project: &ProjectArgs) -> Result<Plan> {
+    let root = &project.project;
+    if !root.join(SPEC).is_file() {
+        bail!(
+            "there is no `{SPEC}` in `{}`: run `cairn init` to write one",
+            root.display()
+        );
+    }
+    cairn_eval::evaluate(root).map_err(|e| render(&e).into())
+}
+
+/// `cairn init`.
+pub(crate) fn init(project: &ProjectArgs, force: bool) -> Result<ExitCode> {
+    let path = project.project.join(SPEC);
+    if path.exists() && !force {
+        bail!("`{}` exists; pass `--force` to replace it", path.display());
+    }
+    fs_err::write(&path, STARTER)?;
+    eprintln!(
+        "wrote {}: run `cairn lock`, then `cairn build`",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The starter spec: a Debian example (Python projects get their own template once
+/// Python support exists).
+const STARTER: &str = r#"# cairn.star: the images of this project. `cairn lock` pins the packages in
+# cairn.lock; `cairn build` builds the images from it.
+
+deb = debian(suite = "trixie")
+
+image(
+    name = "hello",
+    contents = [deb.packages(["busybox-static"])],
+    entrypoint = ["/usr/bin/busybox"],
+    cmd = ["echo", "hello from cairn"],
+    user = "nonroot",
+)
+"#;
+
+/// `cairn plan`.
+pub(crate) fn plan(project: &ProjectArgs, json: bool) -> Result<ExitCode> {
+    let plan = evaluate(project)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    if json {
+        out.write_all(&plan.to_json())?;
+        writeln!(out)?;
+    } else {
+        for (name, id) in &plan.images {
+            writeln!(out, "image {name} {id}")?;
+            if let Some(Node::Image(image)) = plan.nodes.get(id) {
+                for content in &image.contents {
+                    if let Some(node) = plan.nodes.get(content) {
+                        writeln!(out, "  {} {}", node.kind(), describe(node))?;
+                    }
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(node: &Node) -> String {
+    match node {
+        Node::Debian { repo, packages, .. } => {
+            format!("{} {}: {}", repo.suite, repo.arch, packages.join(" "))
+        }
+        Node::Files { src, dest, .. } => format!("{src} -> {dest}"),
+        Node::WriteFile { path, .. } => path.clone(),
+        Node::Symlink { path, target } => format!("{path} -> {target}"),
+        Node::Accounts { users, groups } => {
+            format!("{} users, {} groups", users.len(), groups.len())
+        }
+        Node::Image(image) => image.name.clone(),
+    }
+}
+
+fn trust(keyrings: &[PathBuf]) -> Result<Trust> {
+    if keyrings.is_empty() {
+        return Ok(Trust::Debian);
+    }
+    let mut keys = Vec::new();
+    for path in keyrings {
+        keys.push((path.display().to_string(), fs_err::read_to_string(path)?));
+    }
+    Ok(Trust::Keys(keys))
+}
+
+fn read_lock(root: &Path) -> Result<Option<ProjectLock>> {
+    let path = root.join(LOCK);
+    match fs_err::read_to_string(&path) {
+        Ok(text) => Ok(Some(ProjectLock::parse(&text).with_context(|| {
+            format!(
+                "cannot use `{}`; fix it or delete it and run `cairn lock`",
+                path.display()
+            )
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `cairn lock`.
+pub(crate) fn lock(global: &GlobalArgs, args: &LockArgs) -> Result<ExitCode> {
+    let root = &args.project.project;
+    let plan = evaluate(&args.project)?;
+    let previous = read_lock(root)?;
+    let upgrade = match &args.upgrade {
+        None => Upgrade::Nothing,
+        Some(names) if names.is_empty() => Upgrade::All,
+        Some(names) => Upgrade::Packages(names.clone()),
+    };
+    if upgrade == Upgrade::Nothing
+        && previous
+            .as_ref()
+            .is_some_and(|p| p.inputs == plan.resolution_inputs())
+    {
+        if !global.quiet {
+            eprintln!("{LOCK} is up to date");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (store, _) = crate::commands::store::open(global)?;
+    let fetcher = Fetcher::new(FetchOptions {
+        offline: args.offline,
+        ..FetchOptions::default()
+    })?;
+    let progress = Progress::new(global.quiet);
+    let context = RepoContext {
+        store: &store,
+        fetcher: &fetcher,
+        trust: trust(&args.keyrings)?,
+        now: SystemTime::now(),
+        reporter: &progress,
+    };
+    let (lock, report) = lock_plan(&plan, previous.as_ref(), &context, &upgrade).map_err(|e| {
+        let hint = matches!(
+            &e,
+            cairn_build::LockPlanError::Resolve {
+                source: cairn_debian::ResolveError::Unknown { .. },
+                ..
+            }
+        )
+        .then(|| "check the name with `cairn debian show NAME`".to_owned());
+        at_span(root, e.span(), e.to_string(), hint)
+    })?;
+    fs_err::write(root.join(LOCK), lock.to_toml())?;
+    if !global.quiet {
+        for (name, old, new) in &report.changed {
+            match old {
+                Some(old) => eprintln!("  {name} {old} -> {new}"),
+                None => eprintln!("  {name} {new}"),
+            }
+        }
+        eprintln!(
+            "locked {} package sets ({} resolved, {} kept) in {LOCK}",
+            report.resolved + report.kept,
+            report.resolved,
+            report.kept
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The report `cairn build --json` prints.
+#[derive(Serialize)]
+struct BuildJson<'a> {
+    images: Vec<ImageJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ImageJson<'a> {
+    name: &'a str,
+    manifest: &'a str,
+    object: String,
+    packages: usize,
+    layers: usize,
+    layers_written: usize,
+    packages_installed: usize,
+    files_added: usize,
+}
+
+impl<'a> From<&'a ImageReport> for ImageJson<'a> {
+    fn from(r: &'a ImageReport) -> Self {
+        Self {
+            name: &r.name,
+            manifest: &r.manifest,
+            object: r.object.to_string(),
+            packages: r.packages,
+            layers: r.layers,
+            layers_written: r.layers_written,
+            packages_installed: r.packages_installed,
+            files_added: r.files_added,
+        }
+    }
+}
+
+/// Whether `CI` is set to something true.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// `cairn build`.
+pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
+    let root = &args.project.project;
+    let plan = evaluate(&args.project)?;
+    let Some(lock) = read_lock(root)? else {
+        bail!("there is no {LOCK}: run `cairn lock` first");
+    };
+    if lock.inputs != plan.resolution_inputs() {
+        // A stale lock may still hold every node the images need (a node was removed);
+        // `--locked` (CI) refuses it anyway.
+        let complete = plan
+            .debian_nodes()
+            .keys()
+            .all(|id| lock.debian(id).is_some());
+        if args.locked || in_ci() || !complete {
+            bail!("{LOCK} is stale: `{SPEC}` changed since it was locked; run `cairn lock`");
+        }
+        if !global.quiet {
+            eprintln!("warning: {LOCK} is stale, but holds everything these images need");
+        }
+    }
+    let (store, _) = crate::commands::store::open(global)?;
+    let fetcher = Fetcher::new(FetchOptions {
+        offline: args.offline,
+        ..FetchOptions::default()
+    })?;
+    let progress = Arc::new(Progress::new(global.quiet || args.json));
+    let reporter: Arc<dyn InstallReporter> = progress.clone();
+    let options = BuildOptions {
+        store: &store,
+        fetcher: &fetcher,
+        root,
+        mtime: crate::commands::image::source_date_epoch()?,
+        reporter,
+        provider_hint: &|_| None,
+    };
+    let several = args.images.len() != 1 && plan.images.len() > 1;
+    let output = |name: &str| -> Option<Output> {
+        let dest = args.output.as_ref()?;
+        Output::parse(&dest.replace("{name}", name))
+    };
+    if let Some(dest) = &args.output {
+        if Output::parse(dest).is_none() {
+            bail!(
+                "`{dest}` is not an output: use oci:DIR, oci-archive:FILE or docker-archive:FILE"
+            );
+        }
+        if several && !dest.contains("{name}") {
+            bail!("`--output {dest}` for several images: put `{{name}}` in the path");
+        }
+    }
+    let reports = build_images(&plan, &lock, &args.images, &options, &output).map_err(|e| {
+        let hint = e.hint();
+        at_span(root, e.span(), e.to_string(), hint)
+    })?;
+    if !args.no_link {
+        for report in &reports {
+            let link = if several {
+                root.join(format!("result-{}", report.name))
+            } else {
+                root.join("result")
+            };
+            store.add_indirect_root(&link, &report.object)?;
+        }
+    }
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        let json = BuildJson {
+            images: reports.iter().map(ImageJson::from).collect(),
+        };
+        serde_json::to_writer(&mut out, &json)?;
+        writeln!(out)?;
+    } else {
+        for r in &reports {
+            writeln!(out, "{} {}", r.name, r.manifest)?;
+        }
+    }
+    out.flush()?;
+    if !global.quiet && !args.json {
+        for r in &reports {
+            eprintln!(
+                "{}: {} packages ({} installed now), {} layers ({} written now), {} file objects new",
+                r.name, r.packages, r.packages_installed, r.layers, r.layers_written, r.files_added
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,262 @@
+//! Live: every project in `examples/` locked against the real trixie mirror, built by
+//! `cairn build` and run by podman with runc. Each test works on a copy of the example,
+//! so the repository gets no `cairn.lock` or `result` link.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cairn_test::require_tool;
+use support::{cairn, lowercase_tempdir, ok, podman, run};
+
+/// A copy of `examples/<name>` under `dir`.
+fn example(name: &str, dir: &Path) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    let to = dir.join(name);
+    copy_tree(&from, &to);
+    to
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        // A developer's own lock or result link stays behind.
+        if name == "cairn.lock" || name.to_string_lossy().starts_with("result") {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(&name));
+        } else {
+            fs_err::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// `cairn -C project ARGS` with `store`.
+fn project(store: &Path, dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["-C", dir.to_str().unwrap()];
+    all.splice(0..0, args.iter().take(1).copied());
+    all.extend(args.iter().skip(1).copied());
+    ok(&cairn(store, &all))
+}
+
+/// `cairn build --json`'s report: `(name, manifest, layers_written, packages_installed,
+/// files_added)` per image.
+fn build_json(store: &Path, dir: &Path) -> Vec<(String, String, u64, u64, u64)> {
+    build_json_with(store, dir, &[])
+}
+
+fn build_json_with(
+    store: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> Vec<(String, String, u64, u64, u64)> {
+    let mut args = vec!["build", "--json"];
+    args.extend(extra);
+    let json: serde_json::Value = serde_json::from_str(&project(store, dir, &args)).unwrap();
+    json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().to_owned(),
+                i["manifest"].as_str().unwrap().to_owned(),
+                i["layers_written"].as_u64().unwrap(),
+                i["packages_installed"].as_u64().unwrap(),
+                i["files_added"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn hello_prints_a_line_and_builds_the_same_in_two_stores() {
+    let Some(tool) = require_tool("podman") else {
+        return;
+    };
+    let tmp = lowercase_tempdir("ex-hello");
+    let dir = example("hello", tmp.path());
+    let store = tmp.path().join("store");
+    project(&store, &dir, &["lock"]);
+    let first = build_json(&store, &dir);
+    assert_eq!(first.len(), 1);
+    assert!(first[0].2 > 0, "the first build writes layers: {first:?}");
+    // The second build does no work.
+    let second = build_json(&store, &dir);
+    assert_eq!(second[0].1, first[0].1);
+    assert_eq!(
+        (second[0].2, second[0].3, second[0].4),
+        (0, 0, 0),
+        "{second:?}"
+    );
+    // Another store, the same lock: the same image (`result` stays with the first).
+    let other = build_json_with(&tmp.path().join("store-2"), &dir, &["--no-link"]);
+    assert_eq!(other[0].1, first[0].1);
+
+    let result = dir.join("result");
+    let printed = run(
+        &tool,
+        tmp.path(),
+        &format!("oci:{}:latest", result.display()),
+        &[],
+    );
+    assert_eq!(printed.trim(), "hello from cairn");
+}
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET /` from 127.0.0.1:`port`, retried while the server starts.
+fn get(port: u16) -> String {
+    for _ in 0..100 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            if stream
+                .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .is_ok()
+            {
+                let mut response = String::new();
+                if stream.read_to_string(&mut response).is_ok() && !response.is_empty() {
+                    return response;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nothing answered on port {port}");
+}
+
+#[test]
+fn python_http_serves_its_page_as_nonroot() {
+    let Some(tool) = require_tool("podman") else {
+        return;
+    };
+    let tmp = lowercase_tempdir("ex-python-http");
+    let dir = example("python-http", tmp.path());
+    fs_err::write(dir.join("site/draft.swp"), "left out by .cairnignore").unwrap();
+    let store = tmp.path().join("store");
+    project(&store, &dir, &["lock"]);
+    let built = build_json(&store, &dir);
+    let image = format!("oci:{}:latest", dir.join("result").display());
+
+    // The user, and what `.cairnignore` left out.
+    let id = ok(&podman(&tool, tmp.path())
+        .args([
+            "run",
+            "--rm",
+            "--network=none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "--entrypoint",
+            "/usr/bin/python3",
+            &image,
+            "-c",
+            "import os; print(os.getuid(), sorted(os.listdir('/srv/site')))",
+        ])
+        .output()
+        .unwrap());
+    assert_eq!(id.trim(), "65532 ['.cairnignore', 'index.html']", "{id}");
+
+    let port = free_port();
+    let name = format!("cairn-test-web-{}", std::process::id());
+    let started = podman(&tool, tmp.path())
+        .args([
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            &name,
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "-p",
+            &format!("127.0.0.1:{port}:8000"),
+            &image,
+        ])
+        .output()
+        .unwrap();
+    ok(&started);
+    let response = get(port);
+    let _ = podman(&tool, tmp.path()).args(["rm", "-f", &name]).output();
+    assert!(response.starts_with("HTTP/1.0 200"), "{response}");
+    assert!(response.contains("Served by a cairn image"), "{response}");
+
+    // Editing one file of the site rebuilds only its object and its layer.
+    fs_err::write(dir.join("site/index.html"), "<h1>changed</h1>\n").unwrap();
+    let rebuilt = build_json(&store, &dir);
+    assert_ne!(rebuilt[0].1, built[0].1);
+    assert_eq!(
+        (rebuilt[0].2, rebuilt[0].3, rebuilt[0].4),
+        (1, 0, 1),
+        "{rebuilt:?}"
+    );
+}
+
+/// The layer digests of `layout`'s image.
+fn layer_digests(layout: &Path) -> BTreeSet<String> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs_err::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap(),
+    )
+    .unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn two_images_share_their_base_layers() {
+    let Some(tool) = require_tool("podman") else {
+        return;
+    };
+    let tmp = lowercase_tempdir("ex-two-images");
+    let dir = example("two-images", tmp.path());
+    let store = tmp.path().join("store");
+    project(&store, &dir, &["lock"]);
+    let built = build_json(&store, &dir);
+    assert_eq!(built.len(), 2);
+    let api = layer_digests(&dir.join("result-api"));
+    let worker = layer_digests(&dir.join("result-worker"));
+    let shared = api.intersection(&worker).count();
+    // Every package layer of `api` (python3's closure) is in `worker` too; only the
+    // generated files and the application differ.
+    assert!(shared + 4 >= api.len(), "{shared} of {} shared", api.len());
+    for (name, expected) in [("api", "api"), ("worker", "worker: ok")] {
+        let printed = run(
+            &tool,
+            tmp.path(),
+            &format!(
+                "oci:{}:latest",
+                dir.join(format!("result-{name}")).display()
+            ),
+            &[],
+        );
+        assert_eq!(printed.trim(), expected);
+    }
+}

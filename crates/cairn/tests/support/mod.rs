@@ -1,0 +1,68 @@
+//! What the CLI's live tests share: running `cairn`, and podman with its storage in
+//! the test's directory.
+
+#![allow(dead_code)] // each test file uses some of these
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use cairn_test::Oracle;
+
+/// A temporary directory whose path podman accepts in an image name (lowercase).
+pub(crate) fn lowercase_tempdir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("cairn-{name}-{}", std::process::id()))
+        .rand_bytes(0)
+        .tempdir()
+        .unwrap()
+}
+
+pub(crate) fn cairn(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--store")
+        .arg(store)
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+pub(crate) fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// `podman run` of an image with storage under `dir`.
+pub(crate) fn podman(podman: &Oracle, dir: &Path) -> Command {
+    let mut command = podman.command();
+    command
+        .arg("--root")
+        .arg(dir.join("root"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args(["--runtime", "/usr/sbin/runc"]);
+    command
+}
+
+pub(crate) fn run(tool: &Oracle, dir: &Path, image: &str, args: &[&str]) -> String {
+    let output = podman(tool, dir)
+        .args([
+            "run",
+            "--rm",
+            "--network=none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            image,
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    ok(&output)
+}
