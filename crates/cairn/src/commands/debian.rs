@@ -1,6 +1,7 @@
 //! `cairn debian …`
 
 use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -9,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use cairn_debian::{
     BinaryPackage, DebianLock, FetchError, FetchOptions, FetchReporter, Fetcher, InstallReporter,
-    LockFile, LockedPackage, RepoContext, Repository, Request, Resolution, Source, Trust,
-    debian_sources, fetch_locked, resolve,
+    Installed, LockFile, LockedPackage, RepoContext, Repository, Request, Resolution, Source,
+    Trust, debian_sources, fetch_locked, resolve,
 };
 use cairn_store::{Store, StorePath};
 use serde::Serialize;
@@ -70,24 +71,20 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
         } => {
             let (store, _) = crate::commands::store::open(global)?;
             let fetcher = fetcher(&repo, connections)?;
-            let lock = if let Some(path) = lock {
-                let text = fs_err::read_to_string(&path)?;
-                LockFile::parse(&text)
-                    .with_context(|| format!("cannot use the lock `{}`", path.display()))?
-                    .debian
-                    .with_context(|| format!("`{}` has no [debian] part", path.display()))?
-            } else {
-                let repository = open_repository(&store, &fetcher, &repo, global.quiet)?;
-                let request = Request {
-                    packages,
-                    recommends: with_recommends,
-                };
-                let resolution = resolve(&repository, &request)?;
-                DebianLock::new(&repository, &request, &resolution)
-            };
             let progress = Arc::new(Progress::new(global.quiet));
-            let reporter: Arc<dyn InstallReporter> = progress.clone();
-            let installed = fetch_locked(&store, &fetcher, &lock, &reporter)?;
+            let request = Request {
+                packages,
+                recommends: with_recommends,
+            };
+            let (_, installed) = locked_and_installed(
+                &store,
+                &fetcher,
+                &repo,
+                lock.as_deref(),
+                &request,
+                &progress,
+                global.quiet,
+            )?;
             for path in installed.values() {
                 writeln!(out, "{}", store.object_dir(path).display())?;
             }
@@ -96,6 +93,33 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lock at `lock_path`, or `request` resolved against `repo`'s suites; its packages
+/// installed into `store`.
+pub(crate) fn locked_and_installed(
+    store: &Store,
+    fetcher: &Fetcher,
+    repo: &RepoArgs,
+    lock_path: Option<&Path>,
+    request: &Request,
+    progress: &Arc<Progress>,
+    quiet: bool,
+) -> Result<(DebianLock, Installed)> {
+    let lock = if let Some(path) = lock_path {
+        let text = fs_err::read_to_string(path)?;
+        LockFile::parse(&text)
+            .with_context(|| format!("cannot use the lock `{}`", path.display()))?
+            .debian
+            .with_context(|| format!("`{}` has no [debian] part", path.display()))?
+    } else {
+        let repository = open_repository(store, fetcher, repo, quiet)?;
+        let resolution = resolve(&repository, request)?;
+        DebianLock::new(&repository, request, &resolution)
+    };
+    let reporter: Arc<dyn InstallReporter> = progress.clone();
+    let installed = fetch_locked(store, fetcher, &lock, &reporter)?;
+    Ok((lock, installed))
 }
 
 pub(crate) fn fetcher(repo: &RepoArgs, connections: usize) -> Result<Fetcher> {

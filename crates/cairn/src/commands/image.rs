@@ -7,16 +7,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use cairn_debian::{
-    DebianLock, InstallReporter, LockFile, Request, Source, fetch_locked, library_providers,
-    resolve,
-};
+use cairn_debian::{Request, Source, library_providers};
 use cairn_image::synth::{Account, Group};
 use cairn_image::{Contents, Excludes, ImageSpec, Output};
 use cairn_oci::{Compression, ImageConfig};
 
 use crate::cli::{GlobalArgs, ImageBuildArgs, ImageCommand};
-use crate::commands::debian::{Progress, fetcher, open_repository, open_sources, repo_context};
+use crate::commands::debian::{
+    Progress, fetcher, locked_and_installed, open_sources, repo_context,
+};
 
 /// Every timestamp in an image when `SOURCE_DATE_EPOCH` is not set: the epoch itself.
 const DEFAULT_MTIME: u64 = 0;
@@ -187,24 +186,20 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
     let spec = spec(args)?;
     let (store, _) = crate::commands::store::open(global)?;
     let fetcher = fetcher(&args.repo, 8)?;
-    let lock = if let Some(path) = &args.lock {
-        let text = fs_err::read_to_string(path)?;
-        LockFile::parse(&text)
-            .with_context(|| format!("cannot use the lock `{}`", path.display()))?
-            .debian
-            .with_context(|| format!("`{}` has no [debian] part", path.display()))?
-    } else {
-        let repository = open_repository(&store, &fetcher, &args.repo, global.quiet)?;
-        let request = Request {
-            packages: args.packages.clone(),
-            recommends: false,
-        };
-        let resolution = resolve(&repository, &request)?;
-        DebianLock::new(&repository, &request, &resolution)
-    };
     let progress = Arc::new(Progress::new(global.quiet));
-    let reporter: Arc<dyn InstallReporter> = progress.clone();
-    let installed = fetch_locked(&store, &fetcher, &lock, &reporter)?;
+    let request = Request {
+        packages: args.packages.clone(),
+        recommends: false,
+    };
+    let (lock, installed) = locked_and_installed(
+        &store,
+        &fetcher,
+        &args.repo,
+        args.lock.as_deref(),
+        &request,
+        &progress,
+        global.quiet,
+    )?;
     // Which package ships a missing library: asked only when one is missing.
     let hint_progress = Progress::new(true);
     let hint_repository = OnceCell::new();
