@@ -83,24 +83,11 @@ impl Store {
             ),
         };
         validate_name(&name)?;
-        // Protect the references from a concurrent GC for as long as this handle lives.
-        self.add_temp_roots(&options.references)?;
-        self.check_references(&options.references)?;
-        let permissions = match &options.permissions {
-            PermissionsSource::Normalized => PermissionsManifest::default(),
-            PermissionsSource::Capture => PermissionsManifest::capture(source)?,
-            PermissionsSource::Explicit(m) => m.clone(),
-        };
+        self.protect_references(&options.references)?;
+        let spec = ObjectSpec::new(name, options, source)?;
         let staging = Staging::new(&self.tmp_dir(), &self.gc_lock_path())?;
         let tree = staging.path().join("tree");
         copy_tree(source, &tree)?;
-        let spec = ObjectSpec {
-            name,
-            permissions,
-            metadata: options.metadata.clone(),
-            references: options.references.clone(),
-            addressing: options.addressing.clone().unwrap_or(Addressing::Content),
-        };
         let staged = stage(tree, spec, true)?;
         let nar_size = staged.nar_size;
         let (mut paths, fresh) = self.register(vec![staged])?;
@@ -108,6 +95,13 @@ impl Store {
         reporter.on_add_complete(&path, nar_size, fresh == 0);
         drop(staging);
         Ok(path)
+    }
+
+    /// Temp-roots `references` (so a concurrent GC keeps them for as long as this
+    /// handle lives), then checks that each is valid.
+    pub(crate) fn protect_references(&self, references: &[StorePath]) -> Result<()> {
+        self.add_temp_roots(references)?;
+        self.check_references(references)
     }
 
     fn check_references(&self, references: &[StorePath]) -> Result<()> {
@@ -233,6 +227,25 @@ pub(crate) struct ObjectSpec {
     pub(crate) metadata: ObjectMetadata,
     pub(crate) references: Vec<StorePath>,
     pub(crate) addressing: Addressing,
+}
+
+impl ObjectSpec {
+    /// The spec `options` give an object named `name` whose tree is at `source`
+    /// (where captured permissions are read).
+    pub(crate) fn new(name: String, options: &AddOptions, source: &Path) -> Result<Self> {
+        let permissions = match &options.permissions {
+            PermissionsSource::Normalized => PermissionsManifest::default(),
+            PermissionsSource::Capture => PermissionsManifest::capture(source)?,
+            PermissionsSource::Explicit(m) => m.clone(),
+        };
+        Ok(Self {
+            name,
+            permissions,
+            metadata: options.metadata.clone(),
+            references: options.references.clone(),
+            addressing: options.addressing.clone().unwrap_or(Addressing::Content),
+        })
+    }
 }
 
 /// Hashes, checks and freezes a tree in staging.

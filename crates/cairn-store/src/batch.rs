@@ -12,11 +12,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::Store;
-use crate::add::{AddOptions, ObjectSpec, PermissionsSource, Staged, stage};
+use crate::add::{AddOptions, ObjectSpec, Staged, stage};
 use crate::error::{Result, StoreError};
 use crate::lock::Staging;
-use crate::path::{Addressing, StorePath, validate_name};
-use crate::permissions::PermissionsManifest;
+use crate::path::{StorePath, validate_name};
 use crate::tree::sync_filesystem;
 
 /// A staging directory shared by the objects of one batch.
@@ -67,24 +66,8 @@ impl Batch<'_> {
                 reason: "the tree is not in this batch's staging directory",
             });
         }
-        self.store.add_temp_roots(&options.references)?;
-        for r in &options.references {
-            if !self.store.is_valid(r)? {
-                return Err(StoreError::InvalidReference(r.to_string()));
-            }
-        }
-        let permissions = match &options.permissions {
-            PermissionsSource::Normalized => PermissionsManifest::default(),
-            PermissionsSource::Capture => PermissionsManifest::capture(&tree)?,
-            PermissionsSource::Explicit(m) => m.clone(),
-        };
-        let spec = ObjectSpec {
-            name,
-            permissions,
-            metadata: options.metadata.clone(),
-            references: options.references.clone(),
-            addressing: options.addressing.clone().unwrap_or(Addressing::Content),
-        };
+        self.store.protect_references(&options.references)?;
+        let spec = ObjectSpec::new(name, options, &tree)?;
         let staged = stage(tree, spec, false)?;
         let path = staged.path.clone();
         self.staged
