@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cairn_test::require_tool;
-use support::{cairn, lowercase_tempdir, ok, podman, run};
+use support::{cairn, lowercase_tempdir, ok, podman, podman_run, run};
 
 /// A copy of `examples/<name>` under `dir`.
 fn example(name: &str, dir: &Path) -> PathBuf {
@@ -158,15 +158,9 @@ fn python_http_serves_its_page_as_nonroot() {
     let image = format!("oci:{}:latest", dir.join("result").display());
 
     // The user, and what `.cairnignore` left out.
-    let id = ok(&podman(&tool, tmp.path())
+    let id = ok(&podman_run(&tool, tmp.path())
         .args([
-            "run",
-            "--rm",
             "--network=none",
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
             "--entrypoint",
             "/usr/bin/python3",
             &image,
@@ -179,17 +173,11 @@ fn python_http_serves_its_page_as_nonroot() {
 
     let port = free_port();
     let name = format!("cairn-test-web-{}", std::process::id());
-    let started = podman(&tool, tmp.path())
+    let started = podman_run(&tool, tmp.path())
         .args([
-            "run",
             "-d",
-            "--rm",
             "--name",
             &name,
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
             "-p",
             &format!("127.0.0.1:{port}:8000"),
             &image,

@@ -163,6 +163,20 @@ fn spec_errors_point_into_the_spec() {
 }
 
 #[test]
+fn an_error_near_a_very_long_line_is_still_reported() {
+    let project = Project::new();
+    project.spec(&format!("x = \"{}\"\ny = undefined\n", "a".repeat(70_000)));
+    let output = project.cairn(&["plan"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("undefined") && stderr.contains("cairn.star:2:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn lock_pins_packages_and_points_at_unknown_ones() {
     let project = Project::new();
     project.spec(&spec(r#""app""#));

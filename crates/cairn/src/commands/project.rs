@@ -35,7 +35,24 @@ impl std::fmt::Display for Rendered {
 
 impl std::error::Error for Rendered {}
 
-fn render(diagnostic: &dyn Diagnostic) -> Rendered {
+/// miette's graphical handler cannot draw very long lines (it panics past 65,535
+/// columns): a diagnostic whose source has a line longer than this is shown as its
+/// message and position only.
+const LONGEST_DRAWN_LINE: usize = 4096;
+
+/// `diagnostic`, drawn with its source (`text`, which `span` is in) when it can be.
+fn render(diagnostic: &dyn Diagnostic, source: Option<(&str, &Span)>) -> Rendered {
+    if let Some((text, span)) = source
+        && text.lines().any(|l| l.len() > LONGEST_DRAWN_LINE)
+    {
+        let before = text.get(..span.start).unwrap_or(text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        return Rendered(format!(
+            "error: {diagnostic}\n  --> {}:{line}:{column}",
+            span.file
+        ));
+    }
     let mut out = String::new();
     let handler =
         GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
@@ -96,10 +113,10 @@ fn at_span(
     let diagnostic = AtSpan {
         message,
         help,
-        source: NamedSource::new(&span.file, text),
+        source: NamedSource::new(&span.file, text.clone()),
         span: (span.start, span.end.saturating_sub(span.start)).into(),
     };
-    render(&diagnostic).into()
+    render(&diagnostic, Some((&text, span))).into()
 }
 
 fn evaluate(project: &ProjectArgs) -> Result<Plan> {
@@ -110,7 +127,10 @@ fn evaluate(project: &ProjectArgs) -> Result<Plan> {
             root.display()
         );
     }
-    cairn_eval::evaluate(root).map_err(|e| render(&e).into())
+    cairn_eval::evaluate(root).map_err(|e| {
+        let source = e.source_text().zip(e.span());
+        render(&e, source).into()
+    })
 }
 
 /// `cairn init`.

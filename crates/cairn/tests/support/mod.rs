@@ -49,18 +49,25 @@ pub(crate) fn podman(podman: &Oracle, dir: &Path) -> Command {
     command
 }
 
+/// `podman run --rm` with the limits these machines need (runc fails without them),
+/// ready for more flags, the image and its arguments.
+pub(crate) fn podman_run(tool: &Oracle, dir: &Path) -> Command {
+    let mut command = podman(tool, dir);
+    command.args([
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+    ]);
+    command
+}
+
+/// What `image` prints when run with `args`, without a network.
 pub(crate) fn run(tool: &Oracle, dir: &Path, image: &str, args: &[&str]) -> String {
-    let output = podman(tool, dir)
-        .args([
-            "run",
-            "--rm",
-            "--network=none",
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-            image,
-        ])
+    let output = podman_run(tool, dir)
+        .args(["--network=none", image])
         .args(args)
         .output()
         .unwrap();
