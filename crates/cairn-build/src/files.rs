@@ -1,16 +1,22 @@
 //! The project's own files as store objects: `files(src, dest=…)`, `write_file(…)`,
 //! `symlink(…)`.
 //!
-//! A `files` tree is read from the project, filtered the way git would (`.gitignore`
-//! files, also outside a git repository, `.git/info/exclude` is not read), by
-//! `.cairnignore` files (same syntax) and by the node's `exclude` globs, and copied under
-//! its destination path into a staging tree; the object is content-addressed, so an
-//! unchanged tree is the same object and its layer is reused. Files keep only their
-//! executable bit (0755 or 0644) unless the node gives a `mode`; everything is owned by
-//! root unless it gives an `owner`. Symbolic links are kept as links. Nothing outside
-//! `src` is read: a link is never followed, and a `src` that leaves the project is
-//! refused.
+//! A `files` tree is read from the project, filtered the way git would: the
+//! `.gitignore` files of `src` and of every directory between the project's root and
+//! `src` (also outside a git repository; nothing above the root is read), `.cairnignore`
+//! files (same syntax), and the node's `exclude` globs. It is copied under its
+//! destination path into a staging tree; the object is content-addressed, so an
+//! unchanged tree is the same object and its layer is reused.
+//!
+//! Nothing outside the project is read: `src` may not go through a symbolic link, and
+//! links inside it are copied as links, never followed. The links `cairn build` itself
+//! writes at the project's root (`result`, `result-<name>`) are left out, or a tree of
+//! the whole project would change with every build and name the store's location.
+//!
+//! A file is `0o755` when its owner may execute it and `0o644` otherwise, unless the node
+//! gives a `mode`; everything is owned by root unless it gives an `owner`.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Component, Path, PathBuf};
 
 use cairn_plan::Owner;
@@ -26,10 +32,17 @@ pub const CAIRNIGNORE: &str = ".cairnignore";
 pub enum FilesError {
     #[error("`{src}` is not in the project (it must be a relative path inside `{root}`)")]
     OutsideProject { src: String, root: String },
+    #[error(
+        "`{src}` goes through the symbolic link `{link}`; files() reads only the project's \
+         own files: name the directory it points to, if it is in the project"
+    )]
+    ThroughLink { src: String, link: String },
     #[error("`{0}` does not exist in the project")]
     Missing(String),
     #[error("`{path}` must be an absolute path in the image")]
     NotAbsolute { path: String },
+    #[error("`{src}` is a file: it cannot be the image's root directory; give `dest` a file name")]
+    FileAtRoot { src: String },
     #[error("bad `exclude` glob `{glob}`: {reason}")]
     Glob { glob: String, reason: String },
     #[error("cannot read the project's files: {0}")]
@@ -61,6 +74,118 @@ fn image_path(path: &str) -> Result<PathBuf, FilesError> {
     Ok(out)
 }
 
+/// The metadata of what is staged: modes and owners into the permissions manifest, the
+/// executable bit onto the files (the store keeps only that bit and checks it agrees).
+struct Metadata {
+    mode: Option<u32>,
+    owner: Option<Owner>,
+    manifest: PermissionsManifest,
+}
+
+impl Metadata {
+    fn new(mode: Option<u32>, owner: Option<Owner>) -> Self {
+        Self {
+            mode,
+            owner,
+            manifest: PermissionsManifest::default(),
+        }
+    }
+
+    fn record(&mut self, rel: &Path, mode: u32, default: u32) {
+        let (uid, gid) = self.owner.map_or((0, 0), |o| (o.uid, o.gid));
+        if mode != default || uid != 0 || gid != 0 {
+            self.manifest.insert(
+                rel.as_os_str().as_encoded_bytes().to_vec(),
+                Permissions {
+                    mode,
+                    uid,
+                    gid,
+                    xattrs: std::collections::BTreeMap::new(),
+                },
+            );
+        }
+    }
+
+    fn directory(&mut self, rel: &Path) {
+        self.record(rel, 0o755, 0o755);
+    }
+
+    /// A regular file staged at `disk`; `source_executable` when no mode is given.
+    fn file(&mut self, disk: &Path, rel: &Path, source_executable: bool) -> Result<(), FilesError> {
+        let executable = self.mode.map_or(source_executable, |m| m & 0o100 != 0);
+        let default = if executable { 0o755 } else { 0o644 };
+        fs_err::set_permissions(disk, std::fs::Permissions::from_mode(default))?;
+        self.record(rel, self.mode.unwrap_or(default), default);
+        Ok(())
+    }
+
+    fn options(self, name: String) -> AddOptions {
+        AddOptions {
+            name: Some(cairn_store::sanitize_name(&name)),
+            permissions: PermissionsSource::Explicit(self.manifest),
+            ..AddOptions::default()
+        }
+    }
+}
+
+/// `src` (relative to `root`) checked: inside the project, through no symbolic link.
+fn project_path(root: &Path, src: &str) -> Result<PathBuf, FilesError> {
+    let outside = || FilesError::OutsideProject {
+        src: src.to_owned(),
+        root: root.display().to_string(),
+    };
+    let mut path = root.to_owned();
+    for c in Path::new(src).components() {
+        match c {
+            Component::CurDir => {}
+            Component::Normal(name) => {
+                path.push(name);
+                match fs_err::symlink_metadata(&path) {
+                    Ok(meta) if meta.file_type().is_symlink() => {
+                        return Err(FilesError::ThroughLink {
+                            src: src.to_owned(),
+                            link: path
+                                .strip_prefix(root)
+                                .unwrap_or(&path)
+                                .display()
+                                .to_string(),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(_) => return Err(FilesError::Missing(src.to_owned())),
+                }
+            }
+            _ => return Err(outside()),
+        }
+    }
+    Ok(path)
+}
+
+/// The matcher of the node's `exclude` globs (gitignore syntax, relative to `source`).
+fn excludes(source: &Path, exclude: &[String]) -> Result<ignore::gitignore::Gitignore, FilesError> {
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(source);
+    for glob in exclude {
+        builder.add_line(None, glob).map_err(|e| FilesError::Glob {
+            glob: glob.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    builder.build().map_err(|e| FilesError::Glob {
+        glob: exclude.join(" "),
+        reason: e.to_string(),
+    })
+}
+
+/// Whether `path` is a link `cairn build` made at the project's root.
+fn is_result_link(root: &Path, path: &Path, file_type: Option<std::fs::FileType>) -> bool {
+    path.parent() == Some(root)
+        && file_type.is_some_and(|t| t.is_symlink())
+        && path.file_name().is_some_and(|n| {
+            let n = n.to_string_lossy();
+            n == "result" || n.starts_with("result-")
+        })
+}
+
 /// Stages the `files` node's tree: `src` (relative to `root`) under `dest`.
 pub fn stage_files(
     batch: &Batch<'_>,
@@ -71,109 +196,77 @@ pub fn stage_files(
     mode: Option<u32>,
     owner: Option<Owner>,
 ) -> Result<StorePath, FilesError> {
-    let outside = || FilesError::OutsideProject {
-        src: src.to_owned(),
-        root: root.display().to_string(),
-    };
-    if Path::new(src)
-        .components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-    {
-        return Err(outside());
-    }
-    let source = root.join(src);
-    let meta =
-        fs_err::symlink_metadata(&source).map_err(|_| FilesError::Missing(src.to_owned()))?;
+    let source = project_path(root, src)?;
+    let meta = fs_err::symlink_metadata(&source)?;
     let dest_rel = image_path(dest)?;
-
     let tree = batch.tree_path()?;
-    fs_err::create_dir(&tree)?;
     let target = tree.join(&dest_rel);
-    let mut manifest = PermissionsManifest::default();
-    let mut record = |rel: &Path, is_dir: bool, executable: bool| {
-        let file_mode = match (is_dir, mode) {
-            (true, _) => 0o755,
-            (false, Some(m)) => m,
-            (false, None) if executable => 0o755,
-            (false, None) => 0o644,
-        };
-        let default = if is_dir || executable { 0o755 } else { 0o644 };
-        let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
-        if file_mode != default || uid != 0 || gid != 0 {
-            manifest.insert(
-                rel.as_os_str().as_encoded_bytes().to_vec(),
-                Permissions {
-                    mode: file_mode,
-                    uid,
-                    gid,
-                    xattrs: std::collections::BTreeMap::new(),
-                },
-            );
+    let mut metadata = Metadata::new(mode, owner);
+    if !meta.is_dir() {
+        if dest_rel.as_os_str().is_empty() {
+            return Err(FilesError::FileAtRoot {
+                src: src.to_owned(),
+            });
         }
-    };
-    // The directories leading to `dest` belong to the image's root, as root's.
-    if let Some(parent) = target.parent() {
-        fs_err::create_dir_all(parent)?;
+        // The directories leading to `dest` belong to the image's root, as root's.
+        fs_err::create_dir_all(target.parent().unwrap_or(&tree))?;
+        copy_entry(&source, &target, &dest_rel, &mut metadata)?;
+        return Ok(batch.stage(
+            tree,
+            &metadata.options(format!("files{dest}").replace('/', "-")),
+        )?);
     }
-    if meta.is_dir() {
-        fs_err::create_dir(&target)?;
-        record(&dest_rel, true, false);
-        let overrides = overrides(&source, exclude)?;
-        let walker = ignore::WalkBuilder::new(&source)
-            .standard_filters(false)
-            .git_ignore(true)
-            .require_git(false)
-            .parents(false)
-            .add_custom_ignore_filename(CAIRNIGNORE)
-            .overrides(overrides)
-            .follow_links(false)
-            .sort_by_file_name(std::cmp::Ord::cmp)
-            .filter_entry(|e| e.file_name() != ".git")
-            .build();
-        for entry in walker {
-            let entry = entry.map_err(|e| FilesError::Walk(e.to_string()))?;
-            let rel = entry
-                .path()
-                .strip_prefix(&source)
-                .map_err(|_| outside())?
-                .to_owned();
-            if rel.as_os_str().is_empty() {
-                continue;
+    fs_err::create_dir_all(&target)?;
+    metadata.directory(&dest_rel);
+    let excluded = excludes(&source, exclude)?;
+    // From the root, so the ignore files between it and `src` apply; only the
+    // directories leading to `src`, and `src`'s own tree, are entered.
+    let walk_root = root.to_owned();
+    let filter_source = source.clone();
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .git_ignore(true)
+        .require_git(false)
+        .parents(false)
+        .add_custom_ignore_filename(CAIRNIGNORE)
+        .follow_links(false)
+        .sort_by_file_name(std::cmp::Ord::cmp)
+        .filter_entry(move |e| {
+            let path = e.path();
+            if e.file_name() == ".git" || is_result_link(&walk_root, path, e.file_type()) {
+                return false;
             }
-            copy_entry(
-                entry.path(),
-                &target.join(&rel),
-                &dest_rel.join(&rel),
-                &mut record,
-            )?;
+            if filter_source.starts_with(path) {
+                return true;
+            }
+            if !path.starts_with(&filter_source) {
+                return false;
+            }
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            !excluded
+                .matched_path_or_any_parents(path, is_dir)
+                .is_ignore()
+        })
+        .build();
+    for entry in walker {
+        let entry = entry.map_err(|e| FilesError::Walk(e.to_string()))?;
+        let Ok(rel) = entry.path().strip_prefix(&source) else {
+            continue;
+        };
+        if rel.as_os_str().is_empty() {
+            continue;
         }
-    } else {
-        copy_entry(&source, &target, &dest_rel, &mut record)?;
+        copy_entry(
+            entry.path(),
+            &target.join(rel),
+            &dest_rel.join(rel),
+            &mut metadata,
+        )?;
     }
-    let name = cairn_store::sanitize_name(&format!("files{}", dest.replace('/', "-")));
-    let options = AddOptions {
-        name: Some(name),
-        permissions: PermissionsSource::Explicit(manifest),
-        ..AddOptions::default()
-    };
-    Ok(batch.stage(tree, &options)?)
-}
-
-fn overrides(source: &Path, exclude: &[String]) -> Result<ignore::overrides::Override, FilesError> {
-    let mut builder = ignore::overrides::OverrideBuilder::new(source);
-    for glob in exclude {
-        // In an override, `!glob` excludes what it matches.
-        builder
-            .add(&format!("!{glob}"))
-            .map_err(|e| FilesError::Glob {
-                glob: glob.clone(),
-                reason: e.to_string(),
-            })?;
-    }
-    builder.build().map_err(|e| FilesError::Glob {
-        glob: exclude.join(" "),
-        reason: e.to_string(),
-    })
+    Ok(batch.stage(
+        tree,
+        &metadata.options(format!("files{dest}").replace('/', "-")),
+    )?)
 }
 
 /// Copies one entry (never following a link) and records its metadata.
@@ -181,7 +274,7 @@ fn copy_entry(
     from: &Path,
     to: &Path,
     rel: &Path,
-    record: &mut dyn FnMut(&Path, bool, bool),
+    metadata: &mut Metadata,
 ) -> Result<(), FilesError> {
     let meta = fs_err::symlink_metadata(from)?;
     let kind = meta.file_type();
@@ -189,19 +282,10 @@ fn copy_entry(
         std::os::unix::fs::symlink(fs_err::read_link(from)?, to)?;
     } else if kind.is_dir() {
         fs_err::create_dir(to)?;
-        record(rel, true, false);
+        metadata.directory(rel);
     } else if kind.is_file() {
         fs_err::copy(from, to)?;
-        let executable = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0;
-        // What the store keeps is the executable bit; the mode in the image comes from
-        // the manifest.
-        let mut permissions = fs_err::metadata(to)?.permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(
-            &mut permissions,
-            if executable { 0o755 } else { 0o644 },
-        );
-        fs_err::set_permissions(to, permissions)?;
-        record(rel, false, executable);
+        metadata.file(to, rel, meta.permissions().mode() & 0o100 != 0)?;
     } else {
         return Err(FilesError::Special(from.display().to_string()));
     }
@@ -220,32 +304,12 @@ pub fn stage_write_file(
     let target = tree.join(&rel);
     fs_err::create_dir_all(target.parent().unwrap_or(&tree))?;
     fs_err::write(&target, content)?;
-    let executable = mode & 0o111 != 0;
-    let mut permissions = fs_err::metadata(&target)?.permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(
-        &mut permissions,
-        if executable { 0o755 } else { 0o644 },
-    );
-    fs_err::set_permissions(&target, permissions)?;
-    let mut manifest = PermissionsManifest::default();
-    if mode != if executable { 0o755 } else { 0o644 } {
-        manifest.insert(
-            rel.as_os_str().as_encoded_bytes().to_vec(),
-            Permissions {
-                mode,
-                ..Permissions::default()
-            },
-        );
-    }
-    let options = AddOptions {
-        name: Some(cairn_store::sanitize_name(&format!(
-            "file{}",
-            path.replace('/', "-")
-        ))),
-        permissions: PermissionsSource::Explicit(manifest),
-        ..AddOptions::default()
-    };
-    Ok(batch.stage(tree, &options)?)
+    let mut metadata = Metadata::new(Some(mode), None);
+    metadata.file(&target, &rel, false)?;
+    Ok(batch.stage(
+        tree,
+        &metadata.options(format!("file{path}").replace('/', "-")),
+    )?)
 }
 
 /// Stages a `symlink` node.
@@ -255,12 +319,9 @@ pub fn stage_symlink(batch: &Batch<'_>, path: &str, target: &str) -> Result<Stor
     let link = tree.join(&rel);
     fs_err::create_dir_all(link.parent().unwrap_or(&tree))?;
     std::os::unix::fs::symlink(target, &link)?;
-    let options = AddOptions {
-        name: Some(cairn_store::sanitize_name(&format!(
-            "link{}",
-            path.replace('/', "-")
-        ))),
-        ..AddOptions::default()
-    };
-    Ok(batch.stage(tree, &options)?)
+    let metadata = Metadata::new(None, None);
+    Ok(batch.stage(
+        tree,
+        &metadata.options(format!("link{path}").replace('/', "-")),
+    )?)
 }
