@@ -119,9 +119,9 @@ impl Metadata {
         Ok(())
     }
 
-    fn options(self, name: String) -> AddOptions {
+    fn options(self, name: &str) -> AddOptions {
         AddOptions {
-            name: Some(cairn_store::sanitize_name(&name)),
+            name: Some(cairn_store::sanitize_name(name)),
             permissions: PermissionsSource::Explicit(self.manifest),
             ..AddOptions::default()
         }
@@ -213,7 +213,7 @@ pub fn stage_files(
         copy_entry(&source, &target, &dest_rel, &mut metadata)?;
         return Ok(batch.stage(
             tree,
-            &metadata.options(format!("files{dest}").replace('/', "-")),
+            &metadata.options(&format!("files{dest}").replace('/', "-")),
         )?);
     }
     fs_err::create_dir_all(&target)?;
@@ -265,7 +265,7 @@ pub fn stage_files(
     }
     Ok(batch.stage(
         tree,
-        &metadata.options(format!("files{dest}").replace('/', "-")),
+        &metadata.options(&format!("files{dest}").replace('/', "-")),
     )?)
 }
 
@@ -308,7 +308,7 @@ pub fn stage_write_file(
     metadata.file(&target, &rel, false)?;
     Ok(batch.stage(
         tree,
-        &metadata.options(format!("file{path}").replace('/', "-")),
+        &metadata.options(&format!("file{path}").replace('/', "-")),
     )?)
 }
 
@@ -322,6 +322,6 @@ pub fn stage_symlink(batch: &Batch<'_>, path: &str, target: &str) -> Result<Stor
     let metadata = Metadata::new(None, None);
     Ok(batch.stage(
         tree,
-        &metadata.options(format!("link{path}").replace('/', "-")),
+        &metadata.options(&format!("link{path}").replace('/', "-")),
     )?)
 }
