@@ -105,20 +105,8 @@ impl ProjectLock {
         }
         let lock: Self =
             toml::from_str(text).map_err(|e| ProjectLockError::Syntax(e.to_string()))?;
-        if !lock.inputs.starts_with("sha256:") || NodeId::parse(&lock.inputs).is_none() {
-            return Err(ProjectLockError::Inconsistent(format!(
-                "`inputs` is `{}`, not a sha256: hash",
-                lock.inputs
-            )));
-        }
         let mut nodes = std::collections::BTreeSet::new();
         for entry in &lock.debian {
-            if NodeId::parse(entry.node.as_str()).is_none() {
-                return Err(ProjectLockError::Inconsistent(format!(
-                    "`{}` is not a node id",
-                    entry.node
-                )));
-            }
             if !nodes.insert(&entry.node) {
                 return Err(ProjectLockError::Inconsistent(format!(
                     "node `{}` is locked twice",
@@ -131,6 +119,14 @@ impl ProjectLock {
                 }
                 other => ProjectLockError::Inconsistent(other.to_string()),
             })?;
+        }
+        // `inputs` is derived from the entries: a lock whose entries were edited
+        // without it would be called up to date by `cairn lock` and incomplete by
+        // `cairn build`.
+        if lock.inputs != cairn_plan::resolution_inputs(nodes) {
+            return Err(ProjectLockError::Inconsistent(
+                "`inputs` does not match the locked nodes".into(),
+            ));
         }
         Ok(lock)
     }
@@ -150,5 +146,73 @@ impl ProjectLock {
     /// The entry for `node`.
     pub fn debian(&self, node: &NodeId) -> Option<&LockedDebianNode> {
         self.debian.iter().find(|e| &e.node == node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock() -> ProjectLock {
+        let node = NodeId::parse(&format!("sha256:{}", "b".repeat(64))).unwrap();
+        let sha = "a".repeat(64);
+        ProjectLock {
+            version: PROJECT_LOCK_VERSION,
+            inputs: cairn_plan::resolution_inputs([&node]),
+            debian: vec![LockedDebianNode {
+                node,
+                architecture: "amd64".into(),
+                request: vec!["app".into()],
+                recommends: false,
+                repositories: vec![LockedRepository {
+                    mirror: "http://deb.debian.org/debian".into(),
+                    suite: "trixie".into(),
+                    components: vec!["main".into()],
+                    inrelease_sha256: sha.clone(),
+                    date: "Sat, 08 Nov 2025 09:43:28 UTC".into(),
+                }],
+                packages: vec![LockedPackage {
+                    name: "app".into(),
+                    version: "1.0-1".into(),
+                    architecture: "amd64".into(),
+                    repository: "trixie".into(),
+                    filename: "pool/main/a/app/app_1.0-1_amd64.deb".into(),
+                    size: 1,
+                    sha256: sha,
+                    source: "app".into(),
+                    depends: Vec::new(),
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_lock_round_trips_and_edits_that_break_it_are_refused() {
+        let text = lock().to_toml();
+        assert_eq!(ProjectLock::parse(&text).unwrap(), lock());
+        for (from, to, expected) in [
+            ("version = 2", "version = 1", "version 1"),
+            ("node = \"sha256:", "node = \"sha1:", "not a node id"),
+            (
+                "inputs = \"sha256:",
+                "inputs = \"sha256:0",
+                "does not match",
+            ),
+            (
+                "name = \"app\"\n",
+                "name = \"app\"\nbogus = 1\n",
+                "unknown field",
+            ),
+        ] {
+            assert!(text.contains(from), "{from}");
+            let error = ProjectLock::parse(&text.replacen(from, to, 1)).unwrap_err();
+            assert!(error.to_string().contains(expected), "{from}: {error}");
+        }
+        // The entries removed, `inputs` kept: `cairn lock` and `cairn build` would
+        // disagree about it.
+        let mut emptied = lock();
+        emptied.debian.clear();
+        let error = ProjectLock::parse(&emptied.to_toml()).unwrap_err();
+        assert!(error.to_string().contains("does not match"), "{error}");
     }
 }

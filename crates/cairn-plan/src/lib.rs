@@ -22,8 +22,22 @@ pub const PLAN_VERSION: u32 = 1;
 
 /// A node's identity: `sha256:<hex>` of its canonical JSON.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "String", try_from = "String")]
 pub struct NodeId(String);
+
+impl From<NodeId> for String {
+    fn from(id: NodeId) -> Self {
+        id.0
+    }
+}
+
+impl TryFrom<String> for NodeId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("`{text}` is not a node id (sha256:<64 hex>)"))
+    }
+}
 
 impl NodeId {
     /// The id of `node`: SHA-256 over the plan version and the node's canonical JSON.
@@ -39,11 +53,6 @@ impl NodeId {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// The lowercase hex digest, without `sha256:`.
-    pub fn hex(&self) -> &str {
-        self.0.strip_prefix("sha256:").unwrap_or(&self.0)
     }
 
     /// Reads an id written by [`NodeId::as_str`].
@@ -190,6 +199,21 @@ pub struct Image {
     pub compression: String,
 }
 
+/// The resolution inputs of a plan whose `debian` nodes are `ids`: a hash of the set
+/// (what [`Plan::resolution_inputs`] gives, and what a lock is checked against).
+pub fn resolution_inputs<'a>(ids: impl IntoIterator<Item = &'a NodeId>) -> String {
+    let mut inputs: Vec<&NodeId> = ids.into_iter().collect();
+    inputs.sort();
+    inputs.dedup();
+    let mut hasher = Sha256::new();
+    hasher.update(format!("cairn-resolution-inputs-v{PLAN_VERSION}\n").as_bytes());
+    hasher.update(cairn_json::to_canonical(&inputs));
+    format!(
+        "sha256:{}",
+        data_encoding::HEXLOWER.encode(&hasher.finalize())
+    )
+}
+
 /// A whole plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -234,7 +258,7 @@ impl Plan {
         cairn_json::to_canonical(self)
     }
 
-    /// The `debian` nodes that `images` (all when empty) need, by id.
+    /// Every `debian` node, by id.
     pub fn debian_nodes(&self) -> BTreeMap<&NodeId, (&DebianRepo, &[String], bool)> {
         self.nodes
             .iter()
@@ -252,14 +276,7 @@ impl Plan {
     /// The hash of everything resolution depends on: every `debian` node (its
     /// repository and request). A lock made for other inputs is stale.
     pub fn resolution_inputs(&self) -> String {
-        let inputs: Vec<&NodeId> = self.debian_nodes().into_keys().collect();
-        let mut hasher = Sha256::new();
-        hasher.update(format!("cairn-resolution-inputs-v{PLAN_VERSION}\n").as_bytes());
-        hasher.update(cairn_json::to_canonical(&inputs));
-        format!(
-            "sha256:{}",
-            data_encoding::HEXLOWER.encode(&hasher.finalize())
-        )
+        resolution_inputs(self.debian_nodes().into_keys())
     }
 
     /// The image node named `name`.
