@@ -5,7 +5,7 @@
 //! Errors point at the argument at fault when its span is known (see
 //! [`crate::calls`]), else at the call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_plan::{DebianRepo, Group, Image, Node, NodeId, NodeSpans, Owner, Span, User};
 use starlark::codemap::{FileSpan, Pos};
@@ -22,7 +22,7 @@ use crate::paths;
 use crate::values::{Content, Debian, Session};
 use crate::{
     DEFAULT_ARCH, DEFAULT_COMPRESSION, DEFAULT_LAYERS, DEFAULT_MIRROR, DEFAULT_MODE,
-    DEFAULT_SECURITY_MIRROR, DEFAULT_SHELL, DEFAULT_SUITE,
+    DEFAULT_SECURITY_MIRROR, DEFAULT_SHELL, DEFAULT_SUITE, MAX_LAYERS,
 };
 
 /// A spec error raised by a builtin; its span is set by [`Site::error`].
@@ -141,37 +141,75 @@ impl Site<'_> {
     }
 }
 
-/// `Ok(())` when `text` is a non-empty token without whitespace.
+/// Whether `text` is a word: non-empty, without whitespace or control characters (NUL
+/// among them).
+fn is_word(text: &str) -> bool {
+    !text.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// `Ok(())` when `text` is a [word](is_word); else why not, as `{what} must be …`.
+fn word(what: &str, text: &str) -> Result<(), String> {
+    if !is_word(text) {
+        return Err(format!(
+            "{what} must be non-empty, without spaces or control characters; got {text:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// `Ok(())` when `text` has no NUL byte, which no field of an image's config or file
+/// system can hold.
+fn no_nul(what: &str, text: &str) -> Result<(), String> {
+    if text.contains('\0') {
+        return Err(format!("{what} can't contain a NUL byte, got {text:?}"));
+    }
+    Ok(())
+}
+
+/// [`word`] for the argument of parameter `param`.
 fn check_word(
     site: &Site<'_>,
     param: (&str, Option<usize>),
     what: &str,
     text: &str,
 ) -> starlark::Result<()> {
-    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(site.arg_error(
-            param.0,
-            param.1,
-            format!("{what} must be a non-empty word without spaces, got {text:?}"),
-        ));
-    }
-    Ok(())
+    word(what, text).map_err(|e| site.arg_error(param.0, param.1, e))
 }
 
+/// Checks and converts each element of the list given for `param` with `check`
+/// (given the index too); an error points at the element.
+fn each<T, U>(
+    site: &Site<'_>,
+    param: (&str, Option<usize>),
+    items: &[T],
+    mut check: impl FnMut(usize, &T) -> Result<U, String>,
+) -> starlark::Result<Vec<U>> {
+    let len = items.len();
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| check(i, item).map_err(|e| site.element_error(param, (i, len), e)))
+        .collect()
+}
+
+/// An archive's URL, without its trailing `/`: `http://` or `https://`, then a host.
 fn check_mirror(site: &Site<'_>, param: &str, url: &str) -> starlark::Result<String> {
-    let valid = (url.starts_with("http://") || url.starts_with("https://"))
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !valid {
+    let trimmed = url.trim_end_matches('/');
+    let host = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .and_then(|rest| rest.split('/').next());
+    if host.is_none_or(str::is_empty) || !is_word(trimmed) {
         return Err(site.arg_error(
             param,
             None,
-            format!("`{param}` must be an http:// or https:// URL, got {url:?}"),
+            format!("`{param}` must be an http:// or https:// URL with a host, got {url:?}"),
         ));
     }
-    Ok(url.trim_end_matches('/').to_owned())
+    Ok(trimmed.to_owned())
 }
 
-fn check_mode(site: &Site<'_>, param: (&str, Option<usize>), mode: i32) -> starlark::Result<u32> {
+fn check_mode(site: &Site<'_>, param: (&str, Option<usize>), mode: i64) -> starlark::Result<u32> {
     match u32::try_from(mode) {
         Ok(mode) if mode <= 0o7777 => Ok(mode),
         _ => {
@@ -192,11 +230,28 @@ fn check_mode(site: &Site<'_>, param: (&str, Option<usize>), mode: i32) -> starl
     }
 }
 
+/// The largest uid or gid: `u32::MAX` is `(uid_t) -1`, "no id".
+const MAX_ID: u32 = u32::MAX - 1;
+
 fn check_id(value: i64) -> Option<u32> {
-    u32::try_from(value).ok().filter(|&id| id != u32::MAX)
+    u32::try_from(value).ok().filter(|&id| id <= MAX_ID)
+}
+
+/// A value as the spec would write it, shortened when long (an int may have thousands
+/// of digits).
+fn shown(v: Value<'_>) -> String {
+    let repr = v.to_repr();
+    match repr.char_indices().nth(24) {
+        Some((end, _)) => format!("{}…", &repr[..end]),
+        None => repr,
+    }
 }
 
 /// A user or group name as `/etc/passwd` can hold it.
+///
+/// Stricter than the build's check (`check_name` in cairn-image's `synth`), which also
+/// takes names starting with a digit (but not all digits) or `.`, and a final `$`:
+/// every name this accepts, the build accepts.
 fn valid_account_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
@@ -204,6 +259,17 @@ fn valid_account_name(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
         && name.len() <= 32
+}
+
+/// An image's name, which names files (`result-<name>`) and directories: 1 to 128
+/// ASCII letters, digits, `.`, `_` and `-`, the first a letter or digit.
+fn valid_image_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.len() <= 128
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn absolute(site: &Site<'_>, param: (&str, Option<usize>), path: &str) -> starlark::Result<String> {
@@ -232,22 +298,9 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
         if components.items.is_empty() {
             return Err(site.arg_error("components", None, "`components` can't be empty"));
         }
-        let len = components.items.len();
-        for (i, component) in components.items.iter().enumerate() {
-            if component.is_empty()
-                || component
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control())
-            {
-                return Err(site.element_error(
-                    ("components", None),
-                    (i, len),
-                    format!(
-                        "a component must be a non-empty word without spaces, got {component:?}"
-                    ),
-                ));
-            }
-        }
+        each(&site, ("components", None), &components.items, |_, c| {
+            word("a component", c)
+        })?;
         Ok(Debian {
             repo: DebianRepo {
                 mirror,
@@ -265,7 +318,7 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
         src: &str,
         dest: &str,
         #[starlark(require = named, default = UnpackList::default())] exclude: UnpackList<String>,
-        #[starlark(require = named, default = NoneOr::None)] mode: NoneOr<i32>,
+        #[starlark(require = named, default = NoneOr::None)] mode: NoneOr<i64>,
         #[starlark(require = named, default = NoneOr::None)] owner: NoneOr<Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<Content> {
@@ -273,24 +326,20 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
         let src = paths::project_relative(src)
             .map_err(|e| site.arg_error("src", Some(0), format!("`src`: {e}")))?;
         let dest = absolute(&site, ("dest", Some(1)), dest)?;
-        let len = exclude.items.len();
-        for (i, glob) in exclude.items.iter().enumerate() {
-            if glob.is_empty() || glob.contains('\0') {
-                return Err(site.element_error(
-                    ("exclude", None),
-                    (i, len),
-                    "an `exclude` glob can't be empty",
-                ));
+        each(&site, ("exclude", None), &exclude.items, |_, glob| {
+            if glob.is_empty() {
+                return Err("an `exclude` glob can't be empty".to_owned());
             }
-        }
-        let mode = match mode {
-            NoneOr::None => None,
-            NoneOr::Other(mode) => Some(check_mode(&site, ("mode", None), mode)?),
-        };
-        let owner = match owner {
-            NoneOr::None => None,
-            NoneOr::Other(owner) => Some(parse_owner(&site, owner)?),
-        };
+            no_nul("an `exclude` glob", glob)
+        })?;
+        let mode = mode
+            .into_option()
+            .map(|mode| check_mode(&site, ("mode", None), mode))
+            .transpose()?;
+        let owner = owner
+            .into_option()
+            .map(|owner| parse_owner(&site, owner))
+            .transpose()?;
         Ok(site.add(
             Node::Files {
                 src,
@@ -307,7 +356,7 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
     fn write_file<'v>(
         path: &str,
         content: &str,
-        #[starlark(require = named, default = DEFAULT_MODE)] mode: i32,
+        #[starlark(require = named, default = i64::from(DEFAULT_MODE))] mode: i64,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<Content> {
         let site = Site::of(eval);
@@ -337,13 +386,10 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
         if path == "/" {
             return Err(site.arg_error("path", Some(0), "`path` must name a link, not `/`"));
         }
-        if target.is_empty() || target.contains('\0') {
-            return Err(site.arg_error(
-                "target",
-                Some(1),
-                "`target` must be a non-empty path without NUL bytes",
-            ));
+        if target.is_empty() {
+            return Err(site.arg_error("target", Some(1), "`target` can't be empty"));
         }
+        no_nul("`target`", target).map_err(|e| site.arg_error("target", Some(1), e))?;
         Ok(site.add(
             Node::Symlink {
                 path,
@@ -385,12 +431,21 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
         labels: UnpackDictEntries<String, String>,
         #[starlark(require = named, default = UnpackList::default())] volumes: UnpackList<String>,
         #[starlark(require = named, default = NoneOr::None)] stop_signal: NoneOr<&str>,
-        #[starlark(require = named, default = DEFAULT_LAYERS)] layers: i32,
+        #[starlark(require = named, default = i64::from(DEFAULT_LAYERS))] layers: i64,
         #[starlark(require = named, default = DEFAULT_COMPRESSION)] compression: &str,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<NoneType> {
         let site = Site::of(eval);
-        check_word(&site, ("name", None), "an image's `name`", name)?;
+        if !valid_image_name(name) {
+            return Err(site.arg_error(
+                "name",
+                None,
+                format!(
+                    "an image's `name` must be 1 to 128 ASCII letters, digits, `.`, `_` or `-`, \
+                     starting with a letter or digit (it names files); got {name:?}"
+                ),
+            ));
+        }
         if site.session.plan.borrow().images.contains_key(name) {
             return Err(site.arg_error(
                 "name",
@@ -399,45 +454,42 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
             ));
         }
         let contents = parse_contents(&site, &contents.items)?;
-        let workdir = match workdir {
-            NoneOr::None => None,
-            NoneOr::Other(dir) => Some(absolute(&site, ("workdir", None), dir)?),
-        };
-        let user = match user {
-            NoneOr::None => None,
-            NoneOr::Other(user) => {
-                check_word(&site, ("user", None), "`user`", user)?;
-                Some(user.to_owned())
-            }
-        };
-        let stop_signal = match stop_signal {
-            NoneOr::None => None,
-            NoneOr::Other(signal) => {
-                check_word(&site, ("stop_signal", None), "`stop_signal`", signal)?;
-                Some(signal.to_owned())
-            }
-        };
-        let env = parse_env(&site, env.entries)?;
-        let labels = parse_labels(&site, labels.entries)?;
+        let workdir = workdir
+            .into_option()
+            .map(|dir| absolute(&site, ("workdir", None), dir))
+            .transpose()?;
+        let user = user
+            .into_option()
+            .map(|user| check_word(&site, ("user", None), "`user`", user).map(|()| user.to_owned()))
+            .transpose()?;
+        let stop_signal = stop_signal
+            .into_option()
+            .map(|signal| {
+                check_word(&site, ("stop_signal", None), "`stop_signal`", signal)
+                    .map(|()| signal.to_owned())
+            })
+            .transpose()?;
+        let entrypoint = parse_command(&site, "entrypoint", entrypoint)?;
+        let cmd = parse_command(&site, "cmd", cmd)?;
+        let env = parse_string_dict(&site, "env", env.entries)?;
+        let labels = parse_string_dict(&site, "labels", labels.entries)?;
         let ports = parse_ports(&site, &ports.items)?;
-        let len = volumes.items.len();
-        let mut volume_paths = Vec::with_capacity(len);
-        for (i, volume) in volumes.items.iter().enumerate() {
-            let path = paths::absolute(volume).map_err(|e| {
-                site.element_error(("volumes", None), (i, len), format!("a volume: {e}"))
-            })?;
-            volume_paths.push(path);
+        let mut volumes = each(&site, ("volumes", None), &volumes.items, |_, volume| {
+            paths::absolute(volume).map_err(|e| format!("a volume: {e}"))
+        })?;
+        volumes.sort_unstable();
+        volumes.dedup();
+        if !(1..=i64::from(MAX_LAYERS)).contains(&layers) {
+            return Err(site.arg_error(
+                "layers",
+                None,
+                format!(
+                    "`layers` (the layer budget) must be between 1 and {MAX_LAYERS} \
+                     (the most layers container engines accept), got {layers}"
+                ),
+            ));
         }
-        let layers = match usize::try_from(layers) {
-            Ok(n) if n >= 1 => n,
-            _ => {
-                return Err(site.arg_error(
-                    "layers",
-                    None,
-                    format!("`layers` (the layer budget) must be at least 1, got {layers}"),
-                ));
-            }
-        };
+        let layers = usize::try_from(layers).expect("between 1 and MAX_LAYERS");
         if !matches!(compression, "gzip" | "zstd") {
             return Err(site.arg_error(
                 "compression",
@@ -448,14 +500,14 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
         let image = Image {
             name: name.to_owned(),
             contents,
-            entrypoint: entrypoint.into_option().map(|l| l.items),
-            cmd: cmd.into_option().map(|l| l.items),
+            entrypoint,
+            cmd,
             user,
             workdir,
             env,
             ports,
             labels,
-            volumes: volume_paths,
+            volumes,
             stop_signal,
             layers,
             compression: compression.to_owned(),
@@ -484,15 +536,9 @@ pub(crate) fn debian_methods(builder: &mut MethodsBuilder) {
         if len == 0 {
             return Err(site.arg_error("packages", Some(0), "`packages` can't be empty"));
         }
-        for (i, name) in packages.items.iter().enumerate() {
-            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(site.element_error(
-                    ("packages", Some(0)),
-                    (i, len),
-                    format!("a package name must be non-empty and without spaces, got {name:?}"),
-                ));
-            }
-        }
+        each(&site, ("packages", Some(0)), &packages.items, |_, name| {
+            word("a package name", name)
+        })?;
         let items = match site.element_ranges("packages", Some(0), len) {
             Some(ranges) => ranges.into_iter().filter_map(|r| site.span_of(r)).collect(),
             None => site.call_span().map(|s| vec![s; len]).unwrap_or_default(),
@@ -509,11 +555,13 @@ pub(crate) fn debian_methods(builder: &mut MethodsBuilder) {
 }
 
 fn parse_owner(site: &Site<'_>, owner: Value<'_>) -> starlark::Result<Owner> {
-    let bad = |detail: String| {
+    let bad = |got: String| {
         site.arg_error(
             "owner",
             None,
-            format!("`owner` must be a uid (int) or \"uid:gid\" (numbers), {detail}"),
+            format!(
+                "`owner` must be a uid (int) or \"uid:gid\" (numbers), each 0 to {MAX_ID}; got {got}"
+            ),
         )
     };
     if let Some(text) = owner.unpack_str() {
@@ -526,113 +574,115 @@ fn parse_owner(site: &Site<'_>, owner: Value<'_>) -> starlark::Result<Owner> {
         };
         return match (parse(uid), parse(gid)) {
             (Some(uid), Some(gid)) => Ok(Owner { uid, gid }),
-            _ => Err(bad(format!("got {text:?}"))),
+            _ => Err(bad(format!("{text:?}"))),
         };
     }
     match i64::unpack_value(owner) {
-        Ok(Some(uid)) => match check_id(uid) {
-            Some(uid) => Ok(Owner { uid, gid: uid }),
-            None => Err(bad(format!("got {uid}, out of range"))),
-        },
-        _ => Err(bad(format!("got a value of type `{}`", owner.get_type()))),
+        Ok(Some(uid)) => check_id(uid)
+            .map(|uid| Owner { uid, gid: uid })
+            .ok_or_else(|| bad(uid.to_string())),
+        // An int too big for an i64.
+        Err(_) => Err(bad(shown(owner))),
+        Ok(None) => Err(bad(format!("a value of type `{}`", owner.get_type()))),
     }
 }
 
+/// `entrypoint` or `cmd`: strings without NUL bytes.
+fn parse_command(
+    site: &Site<'_>,
+    param: &str,
+    args: NoneOr<UnpackList<String>>,
+) -> starlark::Result<Option<Vec<String>>> {
+    args.into_option()
+        .map(|args| {
+            each(site, (param, None), &args.items, |_, arg| {
+                no_nul(&format!("an argument in `{param}`"), arg)
+            })?;
+            Ok(args.items)
+        })
+        .transpose()
+}
+
+/// The nodes in `contents`, each once, where it first appears.
 fn parse_contents(site: &Site<'_>, items: &[Value<'_>]) -> starlark::Result<Vec<NodeId>> {
-    let len = items.len();
-    let mut ids = Vec::with_capacity(len);
-    for (i, item) in items.iter().enumerate() {
+    let mut ids = each(site, ("contents", None), items, |i, item| {
         if let Some(content) = item.downcast_ref::<Content>() {
-            ids.push(content.id.clone());
-            continue;
+            return Ok(content.id.clone());
         }
         let hint = if item.downcast_ref::<Debian>().is_some() {
             "; a `debian` archive is not content itself, use its packages: `deb.packages([...])`"
         } else {
             ""
         };
-        return Err(site.element_error(
-            ("contents", None),
-            (i, len),
-            format!(
-                "`contents` takes what deb.packages(), files(), write_file(), symlink() and accounts() return, \
-                 but item {i} is a value of type `{}`{hint}",
-                item.get_type()
-            ),
-        ));
-    }
+        Err(format!(
+            "`contents` takes what deb.packages(), files(), write_file(), symlink() and accounts() return, \
+             but item {i} is a value of type `{}`{hint}",
+            item.get_type()
+        ))
+    })?;
+    let mut seen = BTreeSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
     Ok(ids)
 }
 
+/// The ports, as `<number>/<protocol>`, each once, by number then protocol.
 fn parse_ports(site: &Site<'_>, items: &[Value<'_>]) -> starlark::Result<Vec<String>> {
-    let len = items.len();
-    let mut ports = Vec::with_capacity(len);
-    for (i, item) in items.iter().enumerate() {
+    let mut ports = each(site, ("ports", None), items, |_, item| {
         let port = if let Some(text) = item.unpack_str() {
             let (number, proto) = text.split_once('/').unwrap_or((text, "tcp"));
+            // Leading zeros are fine: `080` is 80.
             let number = number
                 .parse::<u16>()
                 .ok()
-                .filter(|&n| n != 0 && number.bytes().all(|b| b.is_ascii_digit()));
-            match number {
-                Some(n) if matches!(proto, "tcp" | "udp" | "sctp") => Some(format!("{n}/{proto}")),
-                _ => None,
-            }
+                .filter(|_| number.bytes().all(|b| b.is_ascii_digit()));
+            number.zip(["tcp", "udp", "sctp"].into_iter().find(|&p| p == proto))
         } else {
             item.unpack_i32()
                 .and_then(|n| u16::try_from(n).ok())
-                .filter(|&n| n != 0)
-                .map(|n| format!("{n}/tcp"))
+                .map(|n| (n, "tcp"))
         };
-        match port {
-            Some(port) => ports.push(port),
-            None => {
-                return Err(site.element_error(
-                    ("ports", None),
-                    (i, len),
-                    format!(
-                        "a port must be a number from 1 to 65535 or a string like \"53/udp\" (tcp, udp or sctp), got {}",
-                        item.to_repr()
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(ports)
+        port.filter(|&(n, _)| n != 0).ok_or_else(|| {
+            format!(
+                "a port must be a number from 1 to 65535 or a string like \"53/udp\" (tcp, udp or sctp), got {}",
+                shown(*item)
+            )
+        })
+    })?;
+    ports.sort_unstable();
+    ports.dedup();
+    Ok(ports
+        .into_iter()
+        .map(|(n, proto)| format!("{n}/{proto}"))
+        .collect())
 }
 
-fn parse_env(
+/// `env` or `labels`: names (keys) non-empty, and for `env` without `=`; no NUL bytes.
+fn parse_string_dict(
     site: &Site<'_>,
+    param: &str,
     entries: Vec<(String, String)>,
 ) -> starlark::Result<BTreeMap<String, String>> {
-    let mut env = BTreeMap::new();
+    let (what, no_equals) = if param == "env" {
+        ("an environment variable's name", true)
+    } else {
+        ("a label's key", false)
+    };
+    let mut dict = BTreeMap::new();
     for (key, value) in entries {
-        if key.is_empty() || key.contains('=') || key.contains('\0') || value.contains('\0') {
-            return Err(site.arg_error(
-                "env",
-                None,
-                format!(
-                    "an environment variable's name must be non-empty and without `=`, got {key:?}"
-                ),
-            ));
-        }
-        env.insert(key, value);
+        let problem = if key.is_empty() || (no_equals && key.contains('=')) {
+            Err(if no_equals {
+                format!("{what} must be non-empty and without `=`, got {key:?}")
+            } else {
+                format!("{what} can't be empty")
+            })
+        } else {
+            no_nul(what, &key)
+                .and_then(|()| no_nul(&format!("the value of {key:?} in `{param}`"), &value))
+        };
+        problem.map_err(|e| site.arg_error(param, None, e))?;
+        dict.insert(key, value);
     }
-    Ok(env)
-}
-
-fn parse_labels(
-    site: &Site<'_>,
-    entries: Vec<(String, String)>,
-) -> starlark::Result<BTreeMap<String, String>> {
-    let mut labels = BTreeMap::new();
-    for (key, value) in entries {
-        if key.is_empty() {
-            return Err(site.arg_error("labels", None, "a label's key can't be empty"));
-        }
-        labels.insert(key, value);
-    }
-    Ok(labels)
+    Ok(dict)
 }
 
 /// The entries of one `users`/`groups` dict, checked against the keys it may have.
@@ -722,11 +772,15 @@ impl<'v> Entry<'v, '_> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
+        let out_of_range =
+            |got: String| self.error(format!("`{key}` must be between 0 and {MAX_ID}, got {got}"));
         match i64::unpack_value(v) {
-            Ok(Some(n)) => check_id(n).map(Some).ok_or_else(|| {
-                self.error(format!("`{key}` must be between 0 and 4294967294, got {n}"))
-            }),
-            _ => Err(self.error(format!(
+            Ok(Some(n)) => check_id(n)
+                .map(Some)
+                .ok_or_else(|| out_of_range(n.to_string())),
+            // An int too big for an i64.
+            Err(_) => Err(out_of_range(shown(v))),
+            Ok(None) => Err(self.error(format!(
                 "`{key}` in `{}` must be an int, got a value of type `{}`",
                 self.param,
                 v.get_type()
@@ -734,13 +788,19 @@ impl<'v> Entry<'v, '_> {
         }
     }
 
-    fn path(&self, key: &str) -> starlark::Result<Option<String>> {
-        match self.string(key)? {
-            None => Ok(None),
-            Some(path) => paths::absolute(&path)
-                .map(Some)
-                .map_err(|e| self.error(format!("`{key}`: {e}"))),
+    /// An absolute path that is a field of `/etc/passwd` (`home`, `shell`): no `:`,
+    /// which separates the fields, nor control characters (a newline ends the line).
+    fn passwd_path(&self, key: &str) -> starlark::Result<Option<String>> {
+        let Some(path) = self.string(key)? else {
+            return Ok(None);
+        };
+        let path = paths::absolute(&path).map_err(|e| self.error(format!("`{key}`: {e}")))?;
+        if path.contains(':') || path.chars().any(char::is_control) {
+            return Err(self.error(format!(
+                "`{key}` can't contain `:` or control characters (it is a field of /etc/passwd), got {path:?}"
+            )));
         }
+        Ok(Some(path))
     }
 }
 
@@ -757,16 +817,22 @@ fn parse_users(site: &Site<'_>, items: &[Value<'_>]) -> starlark::Result<Vec<Use
         let user = User {
             gid: entry.id("gid")?.unwrap_or(uid),
             home: entry
-                .path("home")?
+                .passwd_path("home")?
                 .unwrap_or_else(|| format!("/home/{name}")),
             shell: entry
-                .path("shell")?
+                .passwd_path("shell")?
                 .unwrap_or_else(|| DEFAULT_SHELL.to_owned()),
             name,
             uid,
         };
         if let Some(other) = users.iter().find(|u| u.name == user.name) {
             return Err(entry.error(format!("user {:?} is declared twice", other.name)));
+        }
+        if let Some(other) = users.iter().find(|u| u.uid == user.uid) {
+            return Err(entry.error(format!(
+                "users {:?} and {:?} both have uid {}; each user needs its own",
+                other.name, user.name, user.uid
+            )));
         }
         users.push(user);
     }
@@ -800,7 +866,78 @@ fn parse_groups(site: &Site<'_>, items: &[Value<'_>]) -> starlark::Result<Vec<Gr
         if groups.iter().any(|g| g.name == name) {
             return Err(entry.error(format!("group {name:?} is declared twice")));
         }
+        if let Some(other) = groups.iter().find(|g| g.gid == gid) {
+            return Err(entry.error(format!(
+                "groups {:?} and {name:?} both have gid {gid}; each group needs its own",
+                other.name
+            )));
+        }
         groups.push(Group { name, gid, members });
     }
     Ok(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// cairn-image's `synth::check_name`, as written there (which this crate can't
+    /// depend on): what the build accepts in `/etc/passwd` and `/etc/group`.
+    fn build_accepts(name: &str) -> bool {
+        let body = name.strip_suffix('$').unwrap_or(name);
+        !body.is_empty()
+            && name.len() <= 32
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            && !body.starts_with('-')
+            && !body.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    #[test]
+    fn every_account_name_eval_accepts_the_build_accepts() {
+        // Every name of up to three characters from a set covering each class, and some
+        // long ones.
+        let alphabet = ["a", "Z", "0", "9", "_", "-", ".", "$", ":", " ", "é", "/"];
+        let mut names = vec![String::new(), "a".repeat(32), "a".repeat(33)];
+        for a in alphabet {
+            names.push(a.to_owned());
+            for b in alphabet {
+                names.push(format!("{a}{b}"));
+                for c in alphabet {
+                    names.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        for name in &names {
+            if valid_account_name(name) {
+                assert!(build_accepts(name), "{name:?}");
+            }
+        }
+        // Not the other way round: eval is the stricter.
+        for name in ["1a", ".a", "a$"] {
+            assert!(build_accepts(name) && !valid_account_name(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn image_names() {
+        for good in ["a", "0", "a.b_c-d", &"x".repeat(128)] {
+            assert!(valid_image_name(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "-a",
+            "_a",
+            ".a",
+            "a/b",
+            "a b",
+            "a\0",
+            &"x".repeat(129),
+        ] {
+            assert!(!valid_image_name(bad), "{bad:?}");
+        }
+    }
 }

@@ -50,8 +50,8 @@
 //! | parameter | default | meaning |
 //! |---|---|---|
 //! | `suite` | `"trixie"` | the suite (codename or `stable`, …); may be given positionally |
-//! | `mirror` | `"http://deb.debian.org/debian"` | `http://` or `https://` URL; a trailing `/` is dropped |
-//! | `components` | `["main"]` | non-empty list of component names |
+//! | `mirror` | `"http://deb.debian.org/debian"` | `http://` or `https://` URL with a host; a trailing `/` is dropped |
+//! | `components` | `["main"]` | non-empty list of component names (non-empty, no spaces) |
 //! | `security` | `True` | also use `<suite>-security` from `security_mirror` (stable suites only) |
 //! | `security_mirror` | `"http://deb.debian.org/debian-security"` | as `mirror` |
 //! | `arch` | `"amd64"` | Debian's architecture name (`amd64`, `arm64`, …) |
@@ -75,9 +75,9 @@
 //! |---|---|---|
 //! | **`src`** | | a file or directory relative to the project's root (whichever `.star` file calls `files`), `/`-separated; no `..`, not absolute; `"."` is the root |
 //! | **`dest`** | | absolute path in the image |
-//! | `exclude` | `[]` | globs (gitignore syntax) left out, besides `.gitignore` and `.cairnignore` |
+//! | `exclude` | `[]` | non-empty globs (gitignore syntax) left out, besides `.gitignore` and `.cairnignore` |
 //! | `mode` | `None` | when given, the permission bits of every file, `0` to `0o7777` (e.g. `0o644`); directories keep `0o755` |
-//! | `owner` | `None` | when given, the numeric owner of every file: an int uid (the gid is the same) or a string `"uid:gid"` |
+//! | `owner` | `None` | when given, the numeric owner of every file: an int uid (the gid is the same) or a string `"uid:gid"`; ids 0 to 4294967294 |
 //!
 //! ## `write_file(path, content, *, mode = 0o644)`
 //!
@@ -110,8 +110,8 @@
 //! | **`name`** | | a letter or `_`, then letters, digits, `_`, `-`, `.`; at most 32 |
 //! | **`uid`** | | 0 to 4294967294 |
 //! | `gid` | the `uid` | primary group id |
-//! | `home` | `"/home/<name>"` | absolute path |
-//! | `shell` | `"/sbin/nologin"` | absolute path |
+//! | `home` | `"/home/<name>"` | absolute path, without `:` or control characters (it is a field of `/etc/passwd`) |
+//! | `shell` | `"/sbin/nologin"` | as `home` |
 //!
 //! Each group is a dict with the keys:
 //!
@@ -121,8 +121,9 @@
 //! | **`gid`** | | 0 to 4294967294 |
 //! | `members` | `[]` | user names |
 //!
-//! Other keys are an error, as are two users (or two groups) of the same name in one
-//! call.
+//! Other keys are an error, as are two users (or two groups) of the same name, or two
+//! users of the same uid (two groups of the same gid), in one call. A group may share
+//! its gid with a user's uid.
 //!
 //! ## `image(*, name, contents = [], …)`
 //!
@@ -131,18 +132,18 @@
 //!
 //! | parameter | default | meaning |
 //! |---|---|---|
-//! | **`name`** | | the image's name (non-empty, no spaces); unique in the project |
-//! | `contents` | `[]` | what goes in, in order: values returned by `deb.packages()`, `files()`, `write_file()`, `symlink()`, `accounts()` |
+//! | **`name`** | | the image's name, unique in the project: 1 to 128 ASCII letters, digits, `.`, `_` and `-`, starting with a letter or digit (it names files, such as `result-<name>`) |
+//! | `contents` | `[]` | what goes in, in order: values returned by `deb.packages()`, `files()`, `write_file()`, `symlink()`, `accounts()`; a value given twice goes in once, where it first appears |
 //! | `entrypoint` | `None` | list of strings: the program and its arguments |
 //! | `cmd` | `None` | list of strings: default arguments |
 //! | `user` | `None` | a name (`"nonroot"`, `"root"`, a declared account) or `"uid[:gid]"` |
 //! | `workdir` | `None` | absolute path |
 //! | `env` | `{}` | dict of strings: environment variables (names non-empty, without `=`) |
-//! | `ports` | `[]` | ints (`8000` means `"8000/tcp"`) or strings `"<port>/<tcp\|udp\|sctp>"`; ports 1 to 65535 |
+//! | `ports` | `[]` | ints (`8000` means `"8000/tcp"`) or strings `"<port>/<tcp\|udp\|sctp>"`; ports 1 to 65535; kept sorted by number, each once (`"080"` is `"80/tcp"`) |
 //! | `labels` | `{}` | dict of strings: OCI config labels |
-//! | `volumes` | `[]` | list of absolute paths |
+//! | `volumes` | `[]` | list of absolute paths; kept normalised and sorted, each once |
 //! | `stop_signal` | `None` | e.g. `"SIGTERM"` |
-//! | `layers` | `64` | the layer budget: the most layers the image may have, at least 1 |
+//! | `layers` | `64` | the layer budget: the most layers the image may have, 1 to 127 (overlay-based container storage, as Docker's and Podman's, refuses images of more than 127 layers) |
 //! | `compression` | `"gzip"` | layer compression: `"gzip"` or `"zstd"` |
 //!
 //! ## `load()`
@@ -151,9 +152,11 @@
 //! project: `//path` is from the project's root, `:file.star` or `file.star` (or
 //! `sub/file.star`, `../file.star`) from the directory of the file that loads. Only
 //! `.star` files below the project's root can be loaded: absolute paths, `..` leaving
-//! the root and symlinks pointing outside it are errors, and so is a cycle of loads. A
-//! file is evaluated once however often it is loaded; the nodes it creates (for
-//! instance a shared `deb.packages()`) are part of the plan like any other.
+//! the root and symlinks pointing outside it are errors, as is a `.star` name that is a
+//! symlink to a file not named `.star`, a cycle of loads, and loads nested more than 64
+//! files deep (the spec counts). A file is evaluated once however often it is loaded,
+//! and under whichever name (a symlink to it is the same file); the nodes it creates
+//! (for instance a shared `deb.packages()`) are part of the plan like any other.
 //!
 //! ## The rest of the language
 //!
@@ -163,8 +166,11 @@
 //! `print`, `struct` or type annotations. Numbers can be written in octal (`0o644`).
 //!
 //! Paths in the image are normalised (`/srv//site/` is `/srv/site`), and may not
-//! contain `..`. Errors name the argument at fault and point at it (or at the list
-//! element) in the file.
+//! contain `..`. No string may contain a NUL byte, but for `write_file`'s `content`.
+//! Ints beyond a parameter's range are errors (an int too big for 64 bits given as
+//! `mode` or `layers` is reported at the call rather than at the argument). Errors
+//! name the argument at fault and point at it (or at the list element) in the file;
+//! they name files by their paths in the project.
 
 mod builtins;
 mod calls;
@@ -181,14 +187,14 @@ use std::sync::OnceLock;
 use cairn_plan::Plan;
 use starlark::codemap::FileSpan;
 use starlark::environment::{FrozenModule, Globals, GlobalsBuilder, Module};
-use starlark::eval::{Evaluator, FileLoader};
+use starlark::eval::{Evaluator, ReturnFileLoader};
 use starlark::syntax::{AstModule, Dialect};
 use starlark::values::FrozenHeapName;
 
 pub use error::EvalError;
 
 use crate::calls::CallIndex;
-use crate::values::Session;
+use crate::values::{Loading, Session};
 
 /// The spec's file name, at the root of a project.
 pub const SPEC_FILE: &str = "cairn.star";
@@ -207,8 +213,18 @@ pub const DEFAULT_MODE: i32 = 0o644;
 pub const DEFAULT_SHELL: &str = "/sbin/nologin";
 /// `image(layers=)`'s default (as `cairn_image::DEFAULT_BUDGET`).
 pub const DEFAULT_LAYERS: i32 = 64;
+/// `image(layers=)`'s largest value: overlay-based container storage (Docker, Podman)
+/// refuses images of more layers.
+pub const MAX_LAYERS: i32 = 127;
 /// `image(compression=)`'s default.
 pub const DEFAULT_COMPRESSION: &str = "gzip";
+/// How many files a chain of `load()`s may hold, the spec included.
+pub const MAX_LOAD_DEPTH: usize = 64;
+
+/// The stack evaluation runs on. Starlark's parser and compiler recurse once per level
+/// of nesting of an expression; a thread's usual few MiB overflow (which aborts the
+/// process) at a few thousand levels. The memory is reserved, not used, until needed.
+const STACK_SIZE: usize = 256 << 20;
 
 /// Evaluates `root/cairn.star` (and the files it loads) into a plan.
 pub fn evaluate(root: &Path) -> Result<Plan, EvalError> {
@@ -225,9 +241,31 @@ pub fn evaluate(root: &Path) -> Result<Plan, EvalError> {
 pub fn evaluate_source(root: &Path, file: &str, text: &str) -> Result<Plan, EvalError> {
     let file = paths::project_relative(file)
         .map_err(|e| EvalError::new(format!("the spec's file name: {e}")))?;
-    let session = Session::new(root);
-    session.evaluate_file(&file, text.to_owned(), false)?;
-    Ok(session.plan.into_inner())
+    on_a_large_stack(|| {
+        let session = Session::new(root);
+        // The spec's real path when it is on disk (for cycles back to it), else where
+        // it would be.
+        let path = root.join(&file);
+        let key = std::fs::canonicalize(&path).unwrap_or(path);
+        session.evaluate_file(&file, key, text.to_owned(), false)?;
+        Ok(session.plan.into_inner())
+    })
+}
+
+/// Runs `f` on a thread of [`STACK_SIZE`], and waits for it.
+fn on_a_large_stack<T: Send>(
+    f: impl FnOnce() -> Result<T, EvalError> + Send,
+) -> Result<T, EvalError> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("cairn-eval".to_owned())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, f)
+            .map_err(|e| EvalError::new("cannot start the evaluator's thread").with_cause(e))?;
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Starlark as cairn speaks it: the standard dialect, plus top-level `if`/`for` (to
@@ -245,22 +283,6 @@ fn globals() -> &'static Globals {
     static GLOBALS: OnceLock<Globals> = OnceLock::new();
     GLOBALS.get_or_init(|| GlobalsBuilder::standard().with(builtins::globals).build())
 }
-
-/// Hands starlark the modules a file loads, evaluated beforehand.
-struct Loads(HashMap<String, FrozenModule>);
-
-impl FileLoader for Loads {
-    fn load(&self, label: &str) -> starlark::Result<FrozenModule> {
-        self.0
-            .get(label)
-            .cloned()
-            .ok_or_else(|| starlark::Error::new_other(LoadNotPrepared(label.to_owned())))
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("`{0}` was not loaded beforehand (internal error)")]
-struct LoadNotPrepared(String);
 
 impl Session {
     fn new(root: &Path) -> Self {
@@ -284,11 +306,12 @@ impl Session {
             .map_err(Clone::clone)
     }
 
-    /// Evaluates the project-relative file `file`, after the files it loads. Frozen,
-    /// to be loaded by others, when `freeze`.
+    /// Evaluates the project-relative file `file`, whose real path is `key`, after the
+    /// files it loads. Frozen, to be loaded by others, when `freeze`.
     fn evaluate_file(
         &self,
         file: &str,
+        key: PathBuf,
         text: String,
         freeze: bool,
     ) -> Result<Option<FrozenModule>, EvalError> {
@@ -298,16 +321,24 @@ impl Session {
             .borrow_mut()
             .insert(file.to_owned(), CallIndex::new(&ast));
 
-        self.loading.borrow_mut().push(file.to_owned());
+        self.loading.borrow_mut().push(Loading {
+            key,
+            label: file.to_owned(),
+        });
         let loads = self.load_all(file, &ast);
         self.loading.borrow_mut().pop();
-        let loads = Loads(loads?);
+        let loads = loads?;
+        let modules = loads
+            .iter()
+            .map(|(id, module)| (id.as_str(), module))
+            .collect();
+        let loader = ReturnFileLoader { modules: &modules };
 
         Module::with_temp_heap(|module| {
             {
                 let mut eval = Evaluator::new(&module);
                 eval.extra = Some(self);
-                eval.set_loader(&loads);
+                eval.set_loader(&loader);
                 eval.eval_module(ast, globals())
                     .map_err(|e| EvalError::from_starlark(&e))?;
             }
@@ -321,7 +352,8 @@ impl Session {
         })
     }
 
-    /// Evaluates (or finds in the cache) every file `ast`, the file `file`, loads.
+    /// Evaluates (or finds in the cache) every file `ast`, the file `file`, loads; by
+    /// the string each `load()` names it with.
     fn load_all(
         &self,
         file: &str,
@@ -331,39 +363,51 @@ impl Session {
         for load in ast.loads() {
             let error = |message: String| error_at(&load.span, message);
             let target = paths::resolve_load(file, load.module_id).map_err(error)?;
-            if let Some(module) = self.modules.borrow().get(&target) {
+            // By the real path: a file reached through a symlink is the same file.
+            let key = self.locate(&target).map_err(error)?;
+            if let Some(module) = self.modules.borrow().get(&key) {
                 loaded.insert(load.module_id.to_owned(), module.clone());
                 continue;
             }
-            if self.loading.borrow().contains(&target) {
+            {
                 let loading = self.loading.borrow();
-                let start = loading.iter().position(|f| *f == target).unwrap_or(0);
-                let mut cycle: Vec<&str> = loading[start..].iter().map(String::as_str).collect();
-                cycle.push(&target);
-                return Err(error(format!("load cycle: {}", cycle.join(" -> "))));
-            }
-            let text = self.read(&target).map_err(|(message, cause)| {
-                let e = error(message);
-                match cause {
-                    Some(cause) => e.with_cause(cause),
-                    None => e,
+                if let Some(start) = loading.iter().position(|l| l.key == key) {
+                    let mut cycle: Vec<&str> =
+                        loading[start..].iter().map(|l| l.label.as_str()).collect();
+                    cycle.push(&target);
+                    let first = &loading[start].label;
+                    let alias = if target == *first {
+                        String::new()
+                    } else {
+                        format!(" (`{target}` is `{first}`)")
+                    };
+                    return Err(error(format!("load cycle: {}{alias}", cycle.join(" -> "))));
                 }
-            })?;
+                if loading.len() >= MAX_LOAD_DEPTH {
+                    return Err(error(format!(
+                        "cannot load `{target}`: loads nest deeper than {MAX_LOAD_DEPTH} files"
+                    )));
+                }
+            }
+            let text = read(&target, &key).map_err(error)?;
             let module = self
-                .evaluate_file(&target, text, true)?
+                .evaluate_file(&target, key.clone(), text, true)?
                 .expect("a loaded file is frozen");
-            self.modules.borrow_mut().insert(target, module.clone());
+            self.modules.borrow_mut().insert(key, module.clone());
             loaded.insert(load.module_id.to_owned(), module);
         }
         Ok(loaded)
     }
 
-    /// Reads the project-relative `.star` file `file`, which must be inside the root
-    /// once symlinks are resolved.
-    fn read(&self, file: &str) -> Result<String, (String, Option<io::Error>)> {
-        let root = self.canonical_root().map_err(|e| (e, None))?;
+    /// The real path of the project-relative `.star` file `file`: inside the root once
+    /// symlinks are resolved, an existing file, and a `.star` one.
+    ///
+    /// Errors name files by their project-relative paths, never by host paths.
+    fn locate(&self, file: &str) -> Result<PathBuf, String> {
+        let root = self.canonical_root()?;
         let path = self.root.join(file);
-        let (real, exists) = match fs_err::canonicalize(&path) {
+        // `std`'s, not `fs_err`'s: its errors leave the (host) path out.
+        let (real, exists) = match std::fs::canonicalize(&path) {
             Ok(real) => (real, true),
             // Where it would be: a missing file behind a symlink out of the project is
             // reported as leaving the project.
@@ -371,31 +415,41 @@ impl Session {
                 let existing = path
                     .ancestors()
                     .skip(1)
-                    .find_map(|dir| fs_err::canonicalize(dir).ok());
+                    .find_map(|dir| std::fs::canonicalize(dir).ok());
                 (existing.unwrap_or_else(|| path.clone()), false)
             }
-            Err(e) => return Err((format!("cannot load `{file}`"), Some(e))),
+            Err(e) => return Err(format!("cannot load `{file}`: {e}")),
         };
-        if !real.starts_with(root) {
-            return Err((
-                format!(
-                    "cannot load `{file}`: a symlink leads it outside the project, to `{}`",
-                    real.display()
-                ),
-                None,
+        let Ok(inside) = real.strip_prefix(root) else {
+            return Err(format!(
+                "cannot load `{file}`: a symlink leads it outside the project"
+            ));
+        };
+        if !exists {
+            return Err(format!(
+                "cannot load `{file}`: there is no such file in the project"
             ));
         }
-        if !exists {
-            return Err((
-                format!("cannot load `{file}`: there is no such file in the project"),
-                None,
+        if real.extension().is_none_or(|e| e != "star") {
+            return Err(format!(
+                "cannot load `{file}`: it is a symlink to `{}`, not a `.star` file",
+                inside.display()
             ));
         }
         if !real.is_file() {
-            return Err((format!("cannot load `{file}`: not a file"), None));
+            return Err(format!("cannot load `{file}`: not a file"));
         }
-        fs_err::read_to_string(&real).map_err(|e| (format!("cannot load `{file}`"), Some(e)))
+        Ok(real)
     }
+}
+
+/// The text of the project-relative file `file`, at the real path `real`.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "fs_err's errors name the host path, which errors about a spec must not show"
+)]
+fn read(file: &str, real: &Path) -> Result<String, String> {
+    std::fs::read_to_string(real).map_err(|e| format!("cannot load `{file}`: {e}"))
 }
 
 fn error_at(span: &FileSpan, message: String) -> EvalError {
@@ -406,4 +460,61 @@ fn error_at(span: &FileSpan, message: String) -> EvalError {
         span.span.begin().get() as usize,
         span.span.end().get() as usize,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// Hermetic: the spec sees standard Starlark and cairn's functions, and nothing
+    /// else. A new global must be added here on purpose.
+    #[test]
+    fn the_globals_are_exactly_these() {
+        let mut names: Vec<String> = super::globals()
+            .names()
+            .map(|name| name.as_str().to_owned())
+            .collect();
+        names.sort();
+        let expected = [
+            // Starlark's standard library (the spec's "built-in constants and functions").
+            "False",
+            "None",
+            "True",
+            "abs",
+            "all",
+            "any",
+            "bool",
+            "bytes",
+            "chr",
+            "dict",
+            "dir",
+            "enumerate",
+            "fail",
+            "float",
+            "getattr",
+            "hasattr",
+            "hash",
+            "int",
+            "len",
+            "list",
+            "max",
+            "min",
+            "ord",
+            "range",
+            "repr",
+            "reversed",
+            "sorted",
+            "str",
+            "tuple",
+            "type",
+            "zip", // cairn's
+            "accounts",
+            "debian",
+            "files",
+            "image",
+            "symlink",
+            "write_file",
+        ];
+        let mut expected: Vec<&str> = expected.to_vec();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+    }
 }

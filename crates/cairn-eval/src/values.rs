@@ -91,8 +91,16 @@ pub(crate) struct Session {
     pub(crate) plan: RefCell<Plan>,
     /// Where each call's arguments are, per project-relative file.
     pub(crate) calls: RefCell<HashMap<String, CallIndex>>,
-    /// Files evaluated, by project-relative path.
-    pub(crate) modules: RefCell<HashMap<String, FrozenModule>>,
-    /// Files being evaluated, outermost first (to find cycles).
-    pub(crate) loading: RefCell<Vec<String>>,
+    /// Files evaluated, by real path (a file reached through two names is one file).
+    pub(crate) modules: RefCell<HashMap<PathBuf, FrozenModule>>,
+    /// Files being evaluated, outermost first (to find cycles, and bound the depth).
+    pub(crate) loading: RefCell<Vec<Loading>>,
+}
+
+/// A file being evaluated.
+pub(crate) struct Loading {
+    /// Its real path, which identifies it.
+    pub(crate) key: PathBuf,
+    /// Its project-relative path, as first loaded: what spans and errors name it by.
+    pub(crate) label: String,
 }
