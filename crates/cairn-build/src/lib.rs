@@ -14,4 +14,4 @@ mod realise;
 pub use files::{CAIRNIGNORE, FilesError, stage_files, stage_symlink, stage_write_file};
 pub use lock::{LockedDebianNode, PROJECT_LOCK_VERSION, ProjectLock, ProjectLockError};
 pub use lock_plan::{LockPlanError, LockReport, Upgrade, lock_plan};
-pub use realise::{BuildOptions, BuildPlanError, ImageReport, build_images, merge_locks};
+pub use realise::{BuildOptions, BuildPlanError, ImageReport, build_images};

@@ -41,6 +41,12 @@ pub enum LockPlanError {
         /// Where the package that failed was written, when known.
         span: Option<Span>,
     },
+    #[error(
+        "`--upgrade {}`: no locked package set holds {}",
+        .names.join(" "),
+        if .names.len() == 1 { "it" } else { "them" }
+    )]
+    NothingToUpgrade { names: Vec<String> },
     #[error("cannot read the package indexes ({suites}): {source}")]
     Repository {
         suites: String,
@@ -53,7 +59,19 @@ impl LockPlanError {
     pub fn span(&self) -> Option<&Span> {
         match self {
             Self::Resolve { span, .. } => span.as_ref(),
-            Self::Repository { .. } => None,
+            Self::Repository { .. } | Self::NothingToUpgrade { .. } => None,
+        }
+    }
+
+    /// A suggestion, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Resolve {
+                source: ResolveError::Unknown { .. },
+                ..
+            } => Some("check the name with `cairn debian show NAME`".into()),
+            Self::Repository { source, .. } => source.hint(),
+            _ => None,
         }
     }
 }
@@ -65,6 +83,21 @@ pub fn lock_plan(
     context: &RepoContext<'_>,
     upgrade: &Upgrade,
 ) -> Result<(ProjectLock, LockReport), LockPlanError> {
+    if let (Upgrade::Packages(names), Some(previous)) = (upgrade, previous) {
+        let unknown: Vec<String> = names
+            .iter()
+            .filter(|n| {
+                !previous
+                    .debian
+                    .iter()
+                    .any(|e| e.packages.iter().any(|p| &&p.name == n))
+            })
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(LockPlanError::NothingToUpgrade { names: unknown });
+        }
+    }
     let mut report = LockReport::default();
     let mut repositories: BTreeMap<&DebianRepo, Repository> = BTreeMap::new();
     let mut entries = Vec::new();
@@ -113,15 +146,14 @@ pub fn lock_plan(
             LockPlanError::Resolve { source, span }
         })?;
         let lock = DebianLock::new(repository, &request, &resolution);
+        // What the previous lock pinned, in any node (an edited package set is a new
+        // node whose packages are mostly not new).
         let old: BTreeMap<&str, &str> = previous
-            .and_then(|p| p.debian(id))
-            .map(|e| {
-                e.packages
-                    .iter()
-                    .map(|p| (p.name.as_str(), p.version.as_str()))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .iter()
+            .flat_map(|p| &p.debian)
+            .flat_map(|e| &e.packages)
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect();
         for p in &lock.packages {
             let before = old.get(p.name.as_str()).copied();
             if before != Some(p.version.as_str()) {

@@ -1,6 +1,6 @@
 //! `cairn build`: the images of a plan, from its lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +13,7 @@ use cairn_debian::{
 use cairn_image::synth::{Account, Group};
 use cairn_image::{BuildError, Contents, Excludes, ImageSpec, Output};
 use cairn_oci::{Compression, ImageConfig};
-use cairn_plan::{Image, Node, Plan, Span};
+use cairn_plan::{Image, Node, NodeId, Plan, Span};
 use cairn_store::{Store, StoreError, StorePath};
 
 use crate::files::{FilesError, stage_files, stage_symlink, stage_write_file};
@@ -121,7 +121,7 @@ impl BuildPlanError {
 
 /// One lock for several `debian` nodes of an image: the union of their packages. The
 /// same package at two versions (nodes locked at different times) is refused.
-pub fn merge_locks(image: &str, locks: &[DebianLock]) -> Result<DebianLock, BuildPlanError> {
+fn merge_locks(image: &str, locks: &[DebianLock]) -> Result<DebianLock, BuildPlanError> {
     let mut merged = locks.first().cloned().unwrap_or_else(|| DebianLock {
         architecture: String::new(),
         request: Vec::new(),
@@ -162,7 +162,11 @@ pub fn merge_locks(image: &str, locks: &[DebianLock]) -> Result<DebianLock, Buil
                         image: image.to_owned(),
                         package: p.name.clone(),
                         first: m.version.clone(),
-                        second: p.version.clone(),
+                        second: if m.version == p.version {
+                            format!("{} (another build of it: a different sha256)", p.version)
+                        } else {
+                            p.version.clone()
+                        },
                     });
                 }
                 Some(_) => {}
@@ -186,9 +190,16 @@ pub fn build_images(
     let names: Vec<String> = if names.is_empty() {
         plan.images.keys().cloned().collect()
     } else {
-        names.to_vec()
+        let mut unique = Vec::new();
+        for name in names {
+            if !unique.contains(name) {
+                unique.push(name.clone());
+            }
+        }
+        unique
     };
-    let mut reports = Vec::new();
+    // Every name is checked before anything is built.
+    let mut images = Vec::new();
     for name in &names {
         let Some((_, image)) = plan.image(name) else {
             return Err(BuildPlanError::UnknownImage {
@@ -196,21 +207,93 @@ pub fn build_images(
                 known: plan.images.keys().cloned().collect(),
             });
         };
+        images.push(image);
+    }
+    let application = stage_application(plan, &images, options)?;
+    let mut reports = Vec::new();
+    for image in images {
         reports.push(build_image(
             plan,
             lock,
             image,
+            &application,
             options,
-            output(name).as_ref(),
+            output(&image.name).as_ref(),
         )?);
     }
     Ok(reports)
+}
+
+/// The application's parts of every image, each node once: `(label, object)` by node,
+/// and which objects are new to the store.
+struct Application {
+    parts: BTreeMap<NodeId, (String, StorePath)>,
+    fresh: BTreeSet<StorePath>,
+}
+
+/// Makes the `files`, `write_file` and `symlink` nodes of `images` objects, in one
+/// batch: a tree several images share is read once.
+fn stage_application(
+    plan: &Plan,
+    images: &[&Image],
+    options: &BuildOptions<'_>,
+) -> Result<Application, BuildPlanError> {
+    let batch = options.store.batch()?;
+    let mut parts = BTreeMap::new();
+    for image in images {
+        for content in &image.contents {
+            if parts.contains_key(content) {
+                continue;
+            }
+            let files_error = |source| BuildPlanError::Files {
+                image: image.name.clone(),
+                span: plan.spans.get(content).and_then(|s| s.call.clone()),
+                source: Box::new(source),
+            };
+            let part = match plan.nodes.get(content) {
+                Some(Node::Files {
+                    src,
+                    dest,
+                    exclude,
+                    mode,
+                    owner,
+                }) => (
+                    format!("files:{dest}"),
+                    stage_files(&batch, options.root, src, dest, exclude, *mode, *owner)
+                        .map_err(files_error)?,
+                ),
+                Some(Node::WriteFile {
+                    path,
+                    content,
+                    mode,
+                }) => (
+                    format!("file:{path}"),
+                    stage_write_file(&batch, path, content, *mode).map_err(files_error)?,
+                ),
+                Some(Node::Symlink { path, target }) => (
+                    format!("link:{path}"),
+                    stage_symlink(&batch, path, target).map_err(files_error)?,
+                ),
+                _ => continue,
+            };
+            parts.insert(content.clone(), part);
+        }
+    }
+    let mut fresh = BTreeSet::new();
+    for (_, object) in parts.values() {
+        if !options.store.is_valid(object)? {
+            fresh.insert(object.clone());
+        }
+    }
+    batch.commit()?;
+    Ok(Application { parts, fresh })
 }
 
 fn build_image(
     plan: &Plan,
     lock: &ProjectLock,
     image: &Image,
+    staged: &Application,
     options: &BuildOptions<'_>,
     output: Option<&Output>,
 ) -> Result<ImageReport, BuildPlanError> {
@@ -219,7 +302,7 @@ fn build_image(
         image: name.clone(),
         reason,
     };
-    let gathered = gather(plan, lock, image, options)?;
+    let gathered = gather(plan, lock, image, staged)?;
     let Gathered {
         locks,
         users,
@@ -291,28 +374,25 @@ fn gather(
     plan: &Plan,
     lock: &ProjectLock,
     image: &Image,
-    options: &BuildOptions<'_>,
+    staged: &Application,
 ) -> Result<Gathered, BuildPlanError> {
     let name = &image.name;
     let invalid = |reason: String| BuildPlanError::Invalid {
         image: name.clone(),
         reason,
     };
-    let mut locks = Vec::new();
-    let mut users: Vec<Account> = Vec::new();
-    let mut groups: Vec<Group> = Vec::new();
-    let batch = options.store.batch()?;
-    let mut application: Vec<(String, StorePath)> = Vec::new();
+    let mut gathered = Gathered {
+        locks: Vec::new(),
+        users: Vec::new(),
+        groups: Vec::new(),
+        application: Vec::new(),
+        files_added: 0,
+    };
     for content in &image.contents {
         let node = plan
             .nodes
             .get(content)
             .ok_or_else(|| invalid(format!("the plan has no node {content}")))?;
-        let files_error = |source| BuildPlanError::Files {
-            image: name.clone(),
-            span: plan.spans.get(content).and_then(|s| s.call.clone()),
-            source: Box::new(source),
-        };
         match node {
             Node::Debian { .. } => {
                 let entry = lock
@@ -321,43 +401,27 @@ fn gather(
                         image: name.clone(),
                         span: plan.spans.get(content).and_then(|s| s.call.clone()),
                     })?;
-                locks.push(entry.debian_lock());
+                gathered.locks.push(entry.debian_lock());
             }
-            Node::Files {
-                src,
-                dest,
-                exclude,
-                mode,
-                owner,
-            } => {
-                let object = stage_files(&batch, options.root, src, dest, exclude, *mode, *owner)
-                    .map_err(files_error)?;
-                application.push((format!("files:{dest}"), object));
+            Node::Files { .. } | Node::WriteFile { .. } | Node::Symlink { .. } => {
+                let (label, object) = staged
+                    .parts
+                    .get(content)
+                    .ok_or_else(|| invalid(format!("node {content} was not staged")))?;
+                if staged.fresh.contains(object) {
+                    gathered.files_added += 1;
+                }
+                gathered.application.push((label.clone(), object.clone()));
             }
-            Node::WriteFile {
-                path,
-                content,
-                mode,
-            } => {
-                let object = stage_write_file(&batch, path, content, *mode).map_err(files_error)?;
-                application.push((format!("file:{path}"), object));
-            }
-            Node::Symlink { path, target } => {
-                let object = stage_symlink(&batch, path, target).map_err(files_error)?;
-                application.push((format!("link:{path}"), object));
-            }
-            Node::Accounts {
-                users: declared_users,
-                groups: declared_groups,
-            } => {
-                users.extend(declared_users.iter().map(|u| Account {
+            Node::Accounts { users, groups } => {
+                gathered.users.extend(users.iter().map(|u| Account {
                     name: u.name.clone(),
                     uid: u.uid,
                     gid: u.gid,
                     home: u.home.clone(),
                     shell: u.shell.clone(),
                 }));
-                groups.extend(declared_groups.iter().map(|g| Group {
+                gathered.groups.extend(groups.iter().map(|g| Group {
                     name: g.name.clone(),
                     gid: g.gid,
                     members: g.members.clone(),
@@ -366,14 +430,7 @@ fn gather(
             Node::Image(_) => return Err(invalid("an image cannot contain an image".into())),
         }
     }
-    let files_added = batch.commit()?;
-    Ok(Gathered {
-        locks,
-        users,
-        groups,
-        application,
-        files_added,
-    })
+    Ok(gathered)
 }
 
 /// The image's configuration and options.

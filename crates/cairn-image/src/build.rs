@@ -4,7 +4,7 @@
 //! passed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cairn_debian::{DebianLock, Installed, parse_relations};
 use cairn_oci::{
@@ -29,6 +29,13 @@ pub enum Output {
 }
 
 impl Output {
+    /// The directory or file it writes.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::OciDir(p) | Self::OciArchive(p) | Self::DockerArchive(p) => p,
+        }
+    }
+
     /// Parses `oci:DIR`, `oci-archive:FILE` or `docker-archive:FILE`.
     pub fn parse(text: &str) -> Option<Self> {
         let (kind, path) = text.split_once(':')?;

@@ -445,12 +445,20 @@ impl Rootfs {
         // The application's files win over a package's (a configuration file, say),
         // never over another application part's.
         let old_is_package = old.part.is_some_and(|i| !self.parts[i].application);
-        let new_replaces_old = new.part.is_some_and(|i| {
-            self.parts[i].replaces.contains(&first) || (self.parts[i].application && old_is_package)
-        });
-        let old_replaces_new = old
-            .part
-            .is_some_and(|i| self.parts[i].replaces.contains(&second));
+        // A directory is never replaced by something else, nor something else by a
+        // directory: what was under it would be left without a parent (found in review:
+        // `write_file("/etc", …)` replaced all of `/etc`).
+        let kind_changes = matches!(old.entry.kind, EntryKind::Directory)
+            != matches!(new.entry.kind, EntryKind::Directory);
+        let new_replaces_old = !kind_changes
+            && new.part.is_some_and(|i| {
+                self.parts[i].replaces.contains(&first)
+                    || (self.parts[i].application && old_is_package)
+            });
+        let old_replaces_new = !kind_changes
+            && old
+                .part
+                .is_some_and(|i| self.parts[i].replaces.contains(&second));
         if new_replaces_old {
             let old_part = old.part;
             self.contribute(&new, old_part);

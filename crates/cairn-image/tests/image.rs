@@ -1142,3 +1142,43 @@ fn application_parts_come_last_and_may_overwrite_package_files() {
             .is_ok()
     );
 }
+
+#[test]
+fn a_file_where_a_package_has_a_directory_is_a_conflict_even_for_the_application() {
+    let Some(env) = setup() else { return };
+    let store = env.store("store");
+    let (lock, installed) = env.install(&store, &["app"]);
+    let flat = env.path("flat-tree");
+    fs_err::create_dir_all(flat.join("usr/share/doc")).unwrap();
+    cairn_test::write_file(&flat.join("usr/share/doc/app"), b"not a dir\n", 0o644);
+    let object = store
+        .add_path(
+            &flat,
+            &cairn_store::AddOptions {
+                name: Some("flat".into()),
+                ..cairn_store::AddOptions::default()
+            },
+            &cairn_store::NoReporter,
+        )
+        .unwrap();
+    let application = [("file:/usr/share/doc/app".to_owned(), object)];
+    let contents = Contents {
+        lock: &lock,
+        installed: &installed,
+        application: &application,
+    };
+    let refused_output = env.path("refused");
+    let error = build(
+        &store,
+        &contents,
+        &spec("/usr/bin/app", None),
+        Some(&Output::OciDir(refused_output.clone())),
+        &no_hint,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, BuildError::Compose(ComposeError::Conflict { path, .. }) if path == b"usr/share/doc/app"),
+        "{error:?}"
+    );
+    assert!(!refused_output.exists());
+}

@@ -87,6 +87,14 @@ impl Batch<'_> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut seen = std::collections::BTreeSet::new();
         staged.retain(|s| seen.insert(s.path.clone()));
+        // What the store has already needs neither a sync nor a transaction (a no-op
+        // build stages only such objects); `register` checks again under the locks.
+        // Temp-rooted first (as `register` roots what it adds), so an object found here
+        // cannot be collected before its caller roots it for good.
+        let paths: Vec<StorePath> = staged.iter().map(|s| s.path.clone()).collect();
+        let present: std::collections::BTreeSet<StorePath> =
+            self.store.add_temp_roots(&paths)?.into_iter().collect();
+        staged.retain(|s| !present.contains(&s.path));
         if staged.is_empty() {
             return Ok(0);
         }

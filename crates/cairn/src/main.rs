@@ -55,6 +55,12 @@ fn hint_of(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = cause.downcast_ref::<cairn_image::BuildError>() {
         return e.hint();
     }
+    if let Some(e) = cause.downcast_ref::<cairn_build::LockPlanError>() {
+        return e.hint();
+    }
+    if let Some(e) = cause.downcast_ref::<cairn_build::BuildPlanError>() {
+        return e.hint();
+    }
     None
 }
 

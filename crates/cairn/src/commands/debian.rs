@@ -1,7 +1,7 @@
 //! `cairn debian …`
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -49,7 +49,7 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
                     version: cairn_debian::LOCK_VERSION,
                     debian: Some(DebianLock::new(&repository, &request, &resolution)),
                 };
-                fs_err::write(&path, lock.to_toml())?;
+                crate::commands::project::write_atomically(&path, lock.to_toml().as_bytes())?;
             }
         }
         DebianCommand::Show {
@@ -123,9 +123,14 @@ pub(crate) fn locked_and_installed(
 }
 
 pub(crate) fn fetcher(repo: &RepoArgs, connections: usize) -> Result<Fetcher> {
+    offline_or_not(repo.offline, connections)
+}
+
+/// A fetcher with `connections` downloads at a time, refusing every one when `offline`.
+pub(crate) fn offline_or_not(offline: bool, connections: usize) -> Result<Fetcher> {
     Ok(Fetcher::new(FetchOptions {
         connections,
-        offline: repo.offline,
+        offline,
         ..FetchOptions::default()
     })?)
 }
@@ -158,6 +163,18 @@ pub(crate) fn open_sources(
         .with_context(|| format!("cannot read the package indexes ({})", names.join(", ")))
 }
 
+/// Debian's archive keys, or the armored keys in `keyrings` when there are any.
+pub(crate) fn trust(keyrings: &[PathBuf]) -> Result<Trust> {
+    if keyrings.is_empty() {
+        return Ok(Trust::Debian);
+    }
+    let mut keys = Vec::new();
+    for path in keyrings {
+        keys.push((path.display().to_string(), fs_err::read_to_string(path)?));
+    }
+    Ok(Trust::Keys(keys))
+}
+
 /// How repositories are read: the trusted keys of `args`, checked as of now.
 pub(crate) fn repo_context<'a>(
     store: &'a Store,
@@ -165,19 +182,10 @@ pub(crate) fn repo_context<'a>(
     args: &RepoArgs,
     reporter: &'a dyn FetchReporter,
 ) -> Result<RepoContext<'a>> {
-    let trust = if args.keyrings.is_empty() {
-        Trust::Debian
-    } else {
-        let mut keys = Vec::new();
-        for path in &args.keyrings {
-            keys.push((path.display().to_string(), fs_err::read_to_string(path)?));
-        }
-        Trust::Keys(keys)
-    };
     Ok(RepoContext {
         store,
         fetcher,
-        trust,
+        trust: trust(&args.keyrings)?,
         now: SystemTime::now(),
         reporter,
     })

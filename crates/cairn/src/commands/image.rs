@@ -3,19 +3,22 @@
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Read as _, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use cairn_debian::{Request, Source, library_providers};
+use cairn_debian::{
+    Fetcher, LockedRepository, RepoContext, Repository, Request, Source, library_providers,
+};
 use cairn_image::synth::{Account, Group};
 use cairn_image::{Contents, Excludes, ImageSpec, Output};
 use cairn_oci::{Compression, ImageConfig};
+use cairn_store::Store;
 
 use crate::cli::{GlobalArgs, ImageBuildArgs, ImageCommand};
-use crate::commands::debian::{
-    Progress, fetcher, locked_and_installed, open_sources, repo_context,
-};
+use crate::commands::debian::{Progress, fetcher, locked_and_installed, open_sources, trust};
 
 /// Every timestamp in an image when `SOURCE_DATE_EPOCH` is not set: the epoch itself.
 const DEFAULT_MTIME: u64 = 0;
@@ -200,25 +203,14 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
         &progress,
         global.quiet,
     )?;
-    // Which package ships a missing library: asked only when one is missing.
-    let hint_progress = Progress::new(true);
-    let hint_repository = OnceCell::new();
-    let hint = |soname: &str| -> Option<String> {
-        let context = repo_context(&store, &fetcher, &args.repo, &hint_progress).ok()?;
-        let repository = hint_repository
-            .get_or_init(|| {
-                let sources: Vec<Source> = lock
-                    .repositories
-                    .iter()
-                    .map(|r| Source::new(&r.mirror, &r.suite, &r.components))
-                    .collect();
-                open_sources(&context, &sources, &lock.architecture).ok()
-            })
-            .as_ref()?;
-        let triplet = cairn_image::check::multiarch_triplet(&lock.architecture)?;
-        let providers = library_providers(&context, repository, soname, triplet).ok()?;
-        (!providers.is_empty()).then(|| providers.join("` or `"))
-    };
+    let hints = ProviderHint::new(
+        &store,
+        &fetcher,
+        &args.repo.keyrings,
+        &lock.repositories,
+        &lock.architecture,
+    );
+    let hint = |soname: &str| hints.hint(soname);
     let contents = Contents {
         lock: &lock,
         installed: &installed,
@@ -359,6 +351,62 @@ fn inspect(image: &str, json: bool) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Names the package that ships a missing library, from the locked suites' signed
+/// `Contents` indexes. The suites are opened only when a library is missing, once.
+pub(crate) struct ProviderHint<'a> {
+    store: &'a Store,
+    fetcher: &'a Fetcher,
+    keyrings: &'a [PathBuf],
+    sources: Vec<Source>,
+    arch: String,
+    repository: OnceCell<Option<Repository>>,
+}
+
+impl<'a> ProviderHint<'a> {
+    pub(crate) fn new(
+        store: &'a Store,
+        fetcher: &'a Fetcher,
+        keyrings: &'a [PathBuf],
+        repositories: &[LockedRepository],
+        arch: &str,
+    ) -> Self {
+        let mut sources: Vec<Source> = repositories
+            .iter()
+            .map(|r| Source::new(&r.mirror, &r.suite, &r.components))
+            .collect();
+        sources.sort();
+        sources.dedup();
+        Self {
+            store,
+            fetcher,
+            keyrings,
+            sources,
+            arch: arch.to_owned(),
+            repository: OnceCell::new(),
+        }
+    }
+
+    /// The packages that ship `soname`, as `a` or `` `a` or `b` ``; `None` when none
+    /// is known (or the indexes cannot be read: a hint never fails a build).
+    pub(crate) fn hint(&self, soname: &str) -> Option<String> {
+        let progress = Progress::new(true);
+        let context = RepoContext {
+            store: self.store,
+            fetcher: self.fetcher,
+            trust: trust(self.keyrings).ok()?,
+            now: SystemTime::now(),
+            reporter: &progress,
+        };
+        let repository = self
+            .repository
+            .get_or_init(|| open_sources(&context, &self.sources, &self.arch).ok())
+            .as_ref()?;
+        let triplet = cairn_image::check::multiarch_triplet(&self.arch)?;
+        let providers = library_providers(&context, repository, soname, triplet).ok()?;
+        (!providers.is_empty()).then(|| providers.join("` or `"))
+    }
 }
 
 #[cfg(test)]

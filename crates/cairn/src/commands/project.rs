@@ -1,21 +1,22 @@
 //! `cairn init`, `cairn plan`, `cairn lock`, `cairn build`: the project commands.
 
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use cairn_build::{BuildOptions, ImageReport, ProjectLock, Upgrade, build_images, lock_plan};
-use cairn_debian::{FetchOptions, Fetcher, InstallReporter, RepoContext, Trust};
+use cairn_debian::{InstallReporter, LockedRepository, RepoContext};
 use cairn_image::Output;
 use cairn_plan::{Node, Plan, Span};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
 use serde::Serialize;
 
 use crate::cli::{BuildArgs, GlobalArgs, LockArgs, ProjectArgs};
-use crate::commands::debian::Progress;
+use crate::commands::debian::{Progress, offline_or_not, trust};
+use crate::commands::image::ProviderHint;
 
 /// The spec's file name.
 pub(crate) const SPEC: &str = "cairn.star";
@@ -97,19 +98,28 @@ impl Diagnostic for AtSpan {
     }
 }
 
-/// `message`, shown at `span` when the spec file can be read, else as it is.
+/// `error`, shown at `span` in the spec when there is one (with its causes in the
+/// message), else as it is, so its causes and hint are printed as for any error.
 fn at_span(
     root: &Path,
     span: Option<&Span>,
-    message: String,
+    error: anyhow::Error,
     help: Option<String>,
 ) -> anyhow::Error {
     let Some(span) = span else {
-        return anyhow::Error::msg(message);
+        return error;
     };
     let Ok(text) = fs_err::read_to_string(root.join(&span.file)) else {
-        return anyhow::Error::msg(message);
+        return error;
     };
+    // The causes a message does not already repeat.
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message = format!("{message}: {cause}");
+        }
+    }
     let diagnostic = AtSpan {
         message,
         help,
@@ -117,6 +127,24 @@ fn at_span(
         span: (span.start, span.end.saturating_sub(span.start)).into(),
     };
     render(&diagnostic, Some((&text, span))).into()
+}
+
+/// Writes `bytes` to `path` whole or not at all: a temporary file beside it, synced,
+/// then renamed over it.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".cairn-")
+        .tempfile_in(parent)
+        .with_context(|| format!("cannot write in `{}`", parent.display()))?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(())
 }
 
 fn evaluate(project: &ProjectArgs) -> Result<Plan> {
@@ -201,17 +229,6 @@ fn describe(node: &Node) -> String {
     }
 }
 
-fn trust(keyrings: &[PathBuf]) -> Result<Trust> {
-    if keyrings.is_empty() {
-        return Ok(Trust::Debian);
-    }
-    let mut keys = Vec::new();
-    for path in keyrings {
-        keys.push((path.display().to_string(), fs_err::read_to_string(path)?));
-    }
-    Ok(Trust::Keys(keys))
-}
-
 fn read_lock(root: &Path) -> Result<Option<ProjectLock>> {
     let path = root.join(LOCK);
     match fs_err::read_to_string(&path) {
@@ -247,10 +264,7 @@ pub(crate) fn lock(global: &GlobalArgs, args: &LockArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (store, _) = crate::commands::store::open(global)?;
-    let fetcher = Fetcher::new(FetchOptions {
-        offline: args.offline,
-        ..FetchOptions::default()
-    })?;
+    let fetcher = offline_or_not(args.offline, 8)?;
     let progress = Progress::new(global.quiet);
     let context = RepoContext {
         store: &store,
@@ -260,17 +274,10 @@ pub(crate) fn lock(global: &GlobalArgs, args: &LockArgs) -> Result<ExitCode> {
         reporter: &progress,
     };
     let (lock, report) = lock_plan(&plan, previous.as_ref(), &context, &upgrade).map_err(|e| {
-        let hint = matches!(
-            &e,
-            cairn_build::LockPlanError::Resolve {
-                source: cairn_debian::ResolveError::Unknown { .. },
-                ..
-            }
-        )
-        .then(|| "check the name with `cairn debian show NAME`".to_owned());
-        at_span(root, e.span(), e.to_string(), hint)
+        let (span, hint) = (e.span().cloned(), e.hint());
+        at_span(root, span.as_ref(), e.into(), hint)
     })?;
-    fs_err::write(root.join(LOCK), lock.to_toml())?;
+    write_atomically(&root.join(LOCK), lock.to_toml().as_bytes())?;
     if !global.quiet {
         for (name, old, new) in &report.changed {
             match old {
@@ -348,21 +355,37 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
         }
     }
     let (store, _) = crate::commands::store::open(global)?;
-    let fetcher = Fetcher::new(FetchOptions {
-        offline: args.offline,
-        ..FetchOptions::default()
-    })?;
+    let fetcher = offline_or_not(args.offline, 8)?;
     let progress = Arc::new(Progress::new(global.quiet || args.json));
     let reporter: Arc<dyn InstallReporter> = progress.clone();
+    let repositories: Vec<LockedRepository> = lock
+        .debian
+        .iter()
+        .flat_map(|e| e.repositories.iter().cloned())
+        .collect();
+    let arch = lock
+        .debian
+        .first()
+        .map_or("amd64", |e| e.architecture.as_str());
+    let hints = ProviderHint::new(&store, &fetcher, &[], &repositories, arch);
     let options = BuildOptions {
         store: &store,
         fetcher: &fetcher,
         root,
         mtime: crate::commands::image::source_date_epoch()?,
         reporter,
-        provider_hint: &|_| None,
+        provider_hint: &|soname| hints.hint(soname),
     };
+    // Several images are being built: `--output` needs `{name}`. The plan has several:
+    // each result link is named after its image, whichever are built now.
     let several = args.images.len() != 1 && plan.images.len() > 1;
+    let link_of = |name: &str| {
+        if plan.images.len() > 1 {
+            root.join(format!("result-{name}"))
+        } else {
+            root.join("result")
+        }
+    };
     let output = |name: &str| -> Option<Output> {
         let dest = args.output.as_ref()?;
         Output::parse(&dest.replace("{name}", name))
@@ -376,21 +399,35 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
         if several && !dest.contains("{name}") {
             bail!("`--output {dest}` for several images: put `{{name}}` in the path");
         }
+        for name in plan.images.keys() {
+            let written = output(name).map(|o| std::path::absolute(o.path()));
+            if !args.no_link
+                && let Some(Ok(written)) = written
+                && std::path::absolute(link_of(name)).is_ok_and(|link| link == written)
+            {
+                bail!(
+                    "`--output {dest}` would overwrite the `{}` link cairn build writes; \
+                     choose another path",
+                    written.display()
+                );
+            }
+        }
     }
     let reports = build_images(&plan, &lock, &args.images, &options, &output).map_err(|e| {
-        let hint = e.hint();
-        at_span(root, e.span(), e.to_string(), hint)
+        let (span, hint) = (e.span().cloned(), e.hint());
+        at_span(root, span.as_ref(), e.into(), hint)
     })?;
     if !args.no_link {
         for report in &reports {
-            let link = if several {
-                root.join(format!("result-{}", report.name))
-            } else {
-                root.join("result")
-            };
-            store.add_indirect_root(&link, &report.object)?;
+            store.add_indirect_root(&link_of(&report.name), &report.object)?;
         }
     }
+    print_reports(global, args, &reports)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `cairn build` built: digests on stdout (or the JSON report), a summary on stderr.
+fn print_reports(global: &GlobalArgs, args: &BuildArgs, reports: &[ImageReport]) -> Result<()> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     if args.json {
         let json = BuildJson {
@@ -399,18 +436,18 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
         serde_json::to_writer(&mut out, &json)?;
         writeln!(out)?;
     } else {
-        for r in &reports {
+        for r in reports {
             writeln!(out, "{} {}", r.name, r.manifest)?;
         }
     }
     out.flush()?;
     if !global.quiet && !args.json {
-        for r in &reports {
+        for r in reports {
             eprintln!(
                 "{}: {} packages ({} installed now), {} layers ({} written now), {} file objects new",
                 r.name, r.packages, r.packages_installed, r.layers, r.layers_written, r.files_added
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
