@@ -78,8 +78,14 @@ fn render_error(err: &anyhow::Error) {
             hint = hint_of(cause);
         }
     }
+    // A cause a message already quotes (`image `web`: {source}`) is not repeated.
+    let mut shown = err.to_string();
     for cause in err.chain().skip(1) {
-        let _ = writeln!(stderr, "  caused by: {cause}");
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            let _ = writeln!(stderr, "  caused by: {text}");
+        }
+        shown = text;
     }
     if let Some(hint) = hint {
         let _ = writeln!(stderr, "  hint: {hint}");

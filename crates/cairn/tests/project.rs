@@ -188,6 +188,20 @@ fn lock_pins_packages_and_points_at_unknown_ones() {
     // Nothing changed: nothing to do.
     let again = project.cairn(&["lock"]);
     insta::assert_snapshot!("lock_up_to_date", project.filtered(&again));
+    // Upgrading a package no set holds is a mistake, not a quiet success.
+    let upgrade = project.cairn(&["lock", "--upgrade", "nosuch"]);
+    assert_eq!(upgrade.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&upgrade.stderr);
+    assert!(
+        stderr.contains("no locked package set holds it"),
+        "{stderr}"
+    );
+    // `--output` onto the result link would leave the image without its GC root.
+    let result = format!("oci:{}", project.path("result").display());
+    let output = project.cairn(&["build", "--output", &result]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("would overwrite"), "{stderr}");
 
     // An unknown package: the error points at its string in cairn.star.
     project.spec(&spec(r#""app", "ap""#));
