@@ -29,6 +29,10 @@ pub fn library_providers(
     file_name: &str,
     triplet: &str,
 ) -> Result<Vec<String>, RepoError> {
+    // A library name is one path component (an empty one would match every line).
+    if file_name.is_empty() || file_name.contains('/') {
+        return Ok(Vec::new());
+    }
     let arch = repository.arch.clone();
     let standard: Vec<String> = [
         format!("usr/lib/{triplet}"),
@@ -46,16 +50,18 @@ pub fn library_providers(
                 continue;
             };
             let object = Store::fixed_path(&format!("Contents-{arch}.gz"), &entry.sha256)?;
-            if !context.store.is_valid(&object)? {
+            // Temp-rooted before it is looked for, so a collection in between cannot
+            // take it (an object added below is temp-rooted by the add).
+            let present = context
+                .store
+                .add_temp_roots(std::slice::from_ref(&object))?;
+            if present.is_empty() {
                 if context.fetcher.options().offline {
                     continue;
                 }
                 let bytes = fetch_signed(context, &suite.source, &suite.release, &path)?;
                 add_file(context.store, &format!("Contents-{arch}.gz"), &bytes)?;
             }
-            context
-                .store
-                .add_temp_roots(std::slice::from_ref(&object))?;
             let file = fs_err::File::open(context.store.object_dir(&object))?;
             let reader =
                 BufReader::with_capacity(1 << 16, MultiGzDecoder::new(BufReader::new(file)));
@@ -100,6 +106,9 @@ fn scan(
     found: &mut dyn FnMut(&str, &str),
 ) -> std::io::Result<()> {
     let needle = file_name.as_bytes();
+    if needle.is_empty() {
+        return Ok(());
+    }
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -151,6 +160,13 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn an_empty_name_matches_nothing() {
+        let mut hits = 0;
+        scan(&b"usr/lib/x libs/x\n"[..], "", &mut |_, _| hits += 1).unwrap();
+        assert_eq!(hits, 0);
     }
 
     #[test]

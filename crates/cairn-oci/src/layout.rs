@@ -72,7 +72,9 @@ pub fn write_oci_layout(
     fs_err::write(root.join("oci-layout"), OCI_LAYOUT).map_err(io(root))?;
     for (digest, source) in blobs {
         let target = blob_dir.join(digest.hex());
-        if target.exists() {
+        // Not `exists()`: a link to a blob elsewhere (a layout kept in the store) may
+        // not resolve while it is written, and must still count once.
+        if fs_err::symlink_metadata(&target).is_ok() {
             continue;
         }
         match source {

@@ -330,3 +330,19 @@ fn an_archive_never_replaces_a_file_that_is_not_one() {
     write().unwrap();
     write().unwrap();
 }
+
+#[test]
+fn a_blob_given_twice_as_a_link_is_written_once_even_if_it_does_not_resolve_yet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("layout");
+    let digest = Digest([7; 32]);
+    let link = Path::new("../../../not-there-yet");
+    let blobs = [
+        (digest, BlobSource::Symlink(link)),
+        (digest, BlobSource::Symlink(link)),
+    ];
+    let manifest = Descriptor::of(MediaType::Manifest, b"{}");
+    write_oci_layout(&dir, &blobs, &manifest).unwrap();
+    let written = dir.join("blobs/sha256").join(digest.hex());
+    assert_eq!(fs_err::read_link(written).unwrap(), link);
+}
