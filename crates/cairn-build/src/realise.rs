@@ -328,8 +328,7 @@ fn build_image(
                 source: Box::new(source),
             }
         })?;
-    let spec =
-        image_spec(image, &merged.architecture, options.mtime, users, groups).map_err(invalid)?;
+    let spec = image_spec(image, options.mtime, users, groups).map_err(invalid)?;
     let contents = Contents {
         lock: &merged,
         installed: &installed,
@@ -436,27 +435,19 @@ fn gather(
 /// The image's configuration and options.
 fn image_spec(
     image: &Image,
-    debian_arch: &str,
     mtime: u64,
     users: Vec<Account>,
     groups: Vec<Group>,
 ) -> Result<ImageSpec, String> {
-    let compression = match image.compression.as_str() {
-        "gzip" => Compression::Gzip,
-        "zstd" => Compression::Zstd,
-        other => return Err(format!("unknown compression `{other}`")),
-    };
-    let architecture = cairn_image::oci_architecture(debian_arch)
-        .ok_or_else(|| format!("architecture `{debian_arch}` has no OCI name cairn knows"))?;
-    let mut env: Vec<String> = image.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    if !image.env.contains_key("PATH") {
-        env.insert(0, format!("PATH={}", cairn_image::check::DEFAULT_PATH));
-    }
+    let compression = Compression::from_name(&image.compression)
+        .ok_or_else(|| format!("unknown compression `{}`", image.compression))?;
+    let env = image.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let config = ImageConfig {
-        architecture: architecture.to_owned(),
+        // Set by the build from the packages' architecture.
+        architecture: String::new(),
         os: "linux".into(),
         user: Some(image.user.clone().unwrap_or_else(|| "root".into())),
-        env,
+        env: cairn_image::check::with_default_path(env),
         entrypoint: image.entrypoint.clone(),
         cmd: image.cmd.clone(),
         working_dir: image.workdir.clone(),

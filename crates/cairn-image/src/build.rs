@@ -14,7 +14,7 @@ use cairn_oci::{
 use cairn_store::{AddOptions, Store, StorePath};
 
 use crate::cache::{self, CachedLayer};
-use crate::check::{CheckOptions, check_entrypoint, multiarch_triplet};
+use crate::check::{CheckOptions, check_entrypoint, multiarch_triplet, oci_architecture};
 use crate::layers::{PlannedLayer, plan_layers};
 use crate::rootfs::{Excludes, Part, Rootfs};
 use crate::synth::{self, Account, Group, StatusPackage};
@@ -58,6 +58,7 @@ pub struct ImageSpec {
     /// `name:tag`: the layout's reference and the docker-archive's tag.
     pub name: String,
     /// Entrypoint, cmd, env, …; `user` may be a name, resolved against the accounts.
+    /// `architecture` is set from the lock, whatever is given here.
     pub config: ImageConfig,
     /// Accounts besides root, nobody and nonroot.
     pub users: Vec<Account>,
@@ -141,21 +142,6 @@ impl BuildError {
             _ => None,
         }
     }
-}
-
-/// The OCI name of a Debian architecture (`armhf` → `arm`).
-pub fn oci_architecture(debian: &str) -> Option<&'static str> {
-    Some(match debian {
-        "amd64" => "amd64",
-        "arm64" => "arm64",
-        "armhf" | "armel" => "arm",
-        "i386" => "386",
-        "ppc64el" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        "mips64el" => "mips64le",
-        _ => return None,
-    })
 }
 
 /// How many packages depend on each one, directly or not.
@@ -331,6 +317,11 @@ pub fn build(
 
     // Checks, before anything is written.
     let mut config = spec.config.clone();
+    // The packages decide the architecture (the lock's, in Debian's name), not the
+    // caller (found in review: `cairn image build --lock` took it from `--arch`).
+    oci_architecture(&lock.architecture)
+        .ok_or_else(|| BuildError::Architecture(lock.architecture.clone()))?
+        .clone_into(&mut config.architecture);
     if let Some(user) = &config.user {
         let (users, groups) = spec.accounts();
         let (uid, gid) = synth::resolve_user(user, &users, &groups)?;

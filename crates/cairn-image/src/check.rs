@@ -37,6 +37,17 @@ use crate::rootfs::{Rootfs, RootfsEntry};
 /// Docker's default `PATH`, for images that set none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// `env` (`NAME=value`, in order) with `PATH=`[`DEFAULT_PATH`] first unless it sets
+/// `PATH` itself.
+pub fn with_default_path(env: Vec<String>) -> Vec<String> {
+    if env.iter().any(|e| e.starts_with("PATH=")) {
+        return env;
+    }
+    let mut with_path = vec![format!("PATH={DEFAULT_PATH}")];
+    with_path.extend(env);
+    with_path
+}
+
 /// How many `#!` interpreters may be stacked (a script run by a script…), as the kernel
 /// allows.
 pub const MAX_INTERPRETER_DEPTH: usize = 4;
@@ -129,18 +140,30 @@ fn provided_by(hint: Option<&str>) -> String {
 
 /// The multiarch triplet of a Debian architecture (`amd64` → `x86_64-linux-gnu`).
 pub fn multiarch_triplet(arch: &str) -> Option<&'static str> {
-    Some(match arch {
-        "amd64" => "x86_64-linux-gnu",
-        "arm64" => "aarch64-linux-gnu",
-        "i386" => "i386-linux-gnu",
-        "armhf" => "arm-linux-gnueabihf",
-        "armel" => "arm-linux-gnueabi",
-        "ppc64el" => "powerpc64le-linux-gnu",
-        "s390x" => "s390x-linux-gnu",
-        "riscv64" => "riscv64-linux-gnu",
-        "mips64el" => "mips64el-linux-gnuabi64",
-        _ => return None,
-    })
+    architecture(arch).map(|a| a.1)
+}
+
+/// The OCI name of a Debian architecture (`armhf` → `arm`, as Go's `GOARCH` names it;
+/// the `arm` variants matter only to multi-platform indexes).
+pub fn oci_architecture(arch: &str) -> Option<&'static str> {
+    architecture(arch).map(|a| a.2)
+}
+
+/// Debian's architectures cairn knows: `(Debian, multiarch triplet, OCI)`.
+const ARCHITECTURES: &[(&str, &str, &str)] = &[
+    ("amd64", "x86_64-linux-gnu", "amd64"),
+    ("arm64", "aarch64-linux-gnu", "arm64"),
+    ("i386", "i386-linux-gnu", "386"),
+    ("armhf", "arm-linux-gnueabihf", "arm"),
+    ("armel", "arm-linux-gnueabi", "arm"),
+    ("ppc64el", "powerpc64le-linux-gnu", "ppc64le"),
+    ("s390x", "s390x-linux-gnu", "s390x"),
+    ("riscv64", "riscv64-linux-gnu", "riscv64"),
+    ("mips64el", "mips64el-linux-gnuabi64", "mips64le"),
+];
+
+fn architecture(arch: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
+    ARCHITECTURES.iter().find(|a| a.0 == arch)
 }
 
 /// Checks that `program` (an absolute path as in the image config, or a name looked up

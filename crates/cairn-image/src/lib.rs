@@ -10,8 +10,8 @@ pub mod layers;
 pub mod rootfs;
 pub mod synth;
 
-pub use build::{BuildError, BuiltImage, Contents, ImageSpec, Output, build, oci_architecture};
+pub use build::{BuildError, BuiltImage, Contents, ImageSpec, Output, build};
 pub use cairn_oci::rfc3339;
-pub use check::{CheckError, CheckOptions, check_entrypoint, multiarch_triplet};
+pub use check::{CheckError, CheckOptions, check_entrypoint, multiarch_triplet, oci_architecture};
 pub use layers::{DEFAULT_BUDGET, PlanError, PlannedLayer, plan_layers};
 pub use rootfs::{ComposeError, Excludes, Part, Rootfs, RootfsEntry, merged_usr};

@@ -463,11 +463,14 @@ fn oci_layout_has_merged_usr_excludes_accounts_and_status() {
     };
     let store = env.store("store");
     let layout = env.path("image");
+    // The architecture comes from the lock, whatever the caller says.
+    let mut with_wrong_arch = spec("/usr/bin/app", Some("nonroot"));
+    with_wrong_arch.config.architecture = "arm64".into();
     let built = env
         .build(
             &store,
             &["app"],
-            &spec("/usr/bin/app", Some("nonroot")),
+            &with_wrong_arch,
             &Output::OciDir(layout.clone()),
         )
         .unwrap();

@@ -102,6 +102,16 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// `gzip`, `zstd` or `none`, as a spec or the command line names it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "gzip" => Some(Self::Gzip),
+            "zstd" => Some(Self::Zstd),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+
     /// The OCI media type of a layer compressed this way.
     pub fn media_type(self) -> &'static str {
         match self {

@@ -50,14 +50,6 @@ fn key_values(items: &[String], what: &str) -> Result<BTreeMap<String, String>> 
         .collect()
 }
 
-/// Debian's architecture names as OCI (Go's `GOARCH`) names them. (The `arm` variants
-/// go in the platform's `variant`, which the image index will carry with multi-arch
-/// images; a single image's config names the architecture.)
-fn oci_architecture(debian: &str) -> Result<&'static str> {
-    cairn_image::oci_architecture(debian)
-        .with_context(|| format!("architecture `{debian}` has no OCI name cairn knows"))
-}
-
 /// Every timestamp in an image: `SOURCE_DATE_EPOCH`, or [`DEFAULT_MTIME`]. The only
 /// outside input an image takes, read here and nowhere deeper.
 pub(crate) fn source_date_epoch() -> Result<u64> {
@@ -71,25 +63,17 @@ pub(crate) fn source_date_epoch() -> Result<u64> {
 }
 
 fn spec(args: &ImageBuildArgs) -> Result<ImageSpec> {
-    let compression = match args.compression.as_str() {
-        "gzip" => Compression::Gzip,
-        "zstd" => Compression::Zstd,
-        other => bail!("unknown compression `{other}` (gzip or zstd)"),
-    };
+    let compression = Compression::from_name(&args.compression)
+        .with_context(|| format!("unknown compression `{}` (gzip or zstd)", args.compression))?;
     let mtime = source_date_epoch()?;
     let env = key_values(&args.env, "--env")?
         .into_iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>();
-    let env = if env.iter().any(|e| e.starts_with("PATH=")) {
-        env
-    } else {
-        let mut with_path = vec![format!("PATH={}", cairn_image::check::DEFAULT_PATH)];
-        with_path.extend(env);
-        with_path
-    };
+    let env = cairn_image::check::with_default_path(env);
     let config = ImageConfig {
-        architecture: oci_architecture(&args.repo.arch)?.to_owned(),
+        // Set by the build from the packages' architecture.
+        architecture: String::new(),
         os: "linux".into(),
         user: Some(args.user.clone()),
         env,
