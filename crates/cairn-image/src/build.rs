@@ -267,22 +267,22 @@ fn synthesize(
 ) -> Result<(), BuildError> {
     rootfs.finish();
     for e in synth::base_dirs() {
-        rootfs.put_in("base", e);
+        rootfs.put_in("base", e)?;
     }
     let (users, groups) = spec.accounts();
     for e in synth::accounts(&users, &groups)? {
-        rootfs.put_in("accounts", e);
+        rootfs.put_in("accounts", e)?;
     }
     if let Some(bundle) = synth::ca_bundle(rootfs)? {
         for e in bundle {
-            rootfs.put_in("ca-certificates", e);
+            rootfs.put_in("ca-certificates", e)?;
         }
     }
     for e in synth::alternatives(&packages.postinst, rootfs) {
-        rootfs.put_in("alternatives", e);
+        rootfs.put_in("alternatives", e)?;
     }
     for e in synth::dpkg_status(&packages.status)? {
-        rootfs.put_in("dpkg-status", e);
+        rootfs.put_in("dpkg-status", e)?;
     }
     Ok(())
 }

@@ -460,8 +460,16 @@ impl Rootfs {
                 .part
                 .is_some_and(|i| self.parts[i].replaces.contains(&second));
         if new_replaces_old {
-            let old_part = old.part;
-            self.contribute(&new, old_part);
+            // A package that `Replaces` another takes the path from its layer. An
+            // application part does not: its layer lies above every package layer, so it
+            // wins when the layers are stacked, and the package's layer stays the one
+            // every other image has.
+            let loser = if new.part.is_some_and(|i| self.parts[i].application) {
+                None
+            } else {
+                old.part
+            };
+            self.contribute(&new, loser);
             self.entries.insert(path, new);
             Ok(())
         } else if old_replaces_new {
@@ -584,14 +592,29 @@ impl Rootfs {
 
     /// Adds (or replaces) an entry composition or synthesis made itself, in layer group
     /// `group`.
-    pub fn put_in(&mut self, group: &str, entry: LayerEntry) {
+    ///
+    /// A path an application part holds is refused: its layer comes last, so the image
+    /// would ship the application's file while the build checked the generated one
+    /// (found in review: an application `/etc/passwd` over the accounts).
+    pub fn put_in(&mut self, group: &str, entry: LayerEntry) -> Result<(), ComposeError> {
+        let existing = self.entries.get(&entry.path);
         // A directory that is there already keeps its entry and group, so a group's layer
         // does not depend on which other groups exist (found in review).
-        if matches!(entry.kind, EntryKind::Directory) && self.entries.contains_key(&entry.path) {
-            return;
+        if matches!(entry.kind, EntryKind::Directory) && existing.is_some() {
+            return Ok(());
+        }
+        if let Some(i) = existing.and_then(|e| e.part)
+            && self.parts[i].application
+        {
+            return Err(ComposeError::Conflict {
+                path: entry.path,
+                first: self.parts[i].label.clone(),
+                second: format!("cairn's generated files ({group})"),
+            });
         }
         self.groups.insert(entry.path.clone(), group.to_owned());
         self.put(entry);
+        Ok(())
     }
 
     /// Adds (or replaces) an entry composition or synthesis made itself.

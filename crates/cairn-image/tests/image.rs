@@ -1118,8 +1118,28 @@ fn application_parts_come_last_and_may_overwrite_package_files() {
         .collect();
     assert_eq!(
         holders,
-        ["cairn: files:/srv/site"],
-        "only the winner holds it"
+        ["cairn: app 2.0-1", "cairn: files:/srv/site"],
+        "the package keeps its file; the application's layer, above it, wins"
+    );
+    // So the package's layer is the one an image without the application has.
+    let plain = env
+        .build(
+            &env.store("plain-store"),
+            &["app"],
+            &spec("/usr/bin/app", None),
+            &Output::OciDir(env.path("plain")),
+        )
+        .unwrap();
+    let digest_of = |image: &BuiltImage, description: &str| {
+        image
+            .layers
+            .iter()
+            .find(|(p, _)| p.description == description)
+            .map(|(_, c)| c.layer.digest)
+    };
+    assert_eq!(
+        digest_of(&built, "cairn: app 2.0-1"),
+        digest_of(&plain, "cairn: app 2.0-1")
     );
     let rootfs = unpack(&umoci, &layout, &env.path("bundle"));
     assert_eq!(
@@ -1184,4 +1204,45 @@ fn a_file_where_a_package_has_a_directory_is_a_conflict_even_for_the_application
         "{error:?}"
     );
     assert!(!refused_output.exists());
+}
+
+#[test]
+fn an_application_file_over_a_generated_file_is_a_conflict() {
+    let Some(env) = setup() else { return };
+    let store = env.store("store");
+    let (lock, installed) = env.install(&store, &["app"]);
+    let tree = env.path("passwd-tree");
+    fs_err::create_dir_all(tree.join("etc")).unwrap();
+    cairn_test::write_file(&tree.join("etc/passwd"), b"root:x:0:0::/:/bin/sh\n", 0o644);
+    let object = store
+        .add_path(
+            &tree,
+            &cairn_store::AddOptions {
+                name: Some("passwd".into()),
+                ..cairn_store::AddOptions::default()
+            },
+            &cairn_store::NoReporter,
+        )
+        .unwrap();
+    let application = [("file:/etc/passwd".to_owned(), object)];
+    let contents = Contents {
+        lock: &lock,
+        installed: &installed,
+        application: &application,
+    };
+    let output = env.path("refused");
+    let error = build(
+        &store,
+        &contents,
+        &spec("/usr/bin/app", Some("nonroot")),
+        Some(&Output::OciDir(output.clone())),
+        &no_hint,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, BuildError::Compose(ComposeError::Conflict { path, .. }) if path == b"etc/passwd"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("generated"), "{error}");
+    assert!(!output.exists());
 }
