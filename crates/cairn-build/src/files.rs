@@ -200,7 +200,7 @@ pub fn stage_files(
     let meta = fs_err::symlink_metadata(&source)?;
     let dest_rel = image_path(dest)?;
     let tree = batch.tree_path()?;
-    let target = tree.join(&dest_rel);
+    let target = tree.path().join(&dest_rel);
     let mut metadata = Metadata::new(mode, owner);
     if !meta.is_dir() {
         if dest_rel.as_os_str().is_empty() {
@@ -209,7 +209,7 @@ pub fn stage_files(
             });
         }
         // The directories leading to `dest` belong to the image's root, as root's.
-        fs_err::create_dir_all(target.parent().unwrap_or(&tree))?;
+        fs_err::create_dir_all(target.parent().unwrap_or(tree.path()))?;
         copy_entry(&source, &target, &dest_rel, &mut metadata)?;
         return Ok(batch.stage(
             tree,
@@ -301,8 +301,8 @@ pub fn stage_write_file(
 ) -> Result<StorePath, FilesError> {
     let rel = image_path(path)?;
     let tree = batch.tree_path()?;
-    let target = tree.join(&rel);
-    fs_err::create_dir_all(target.parent().unwrap_or(&tree))?;
+    let target = tree.path().join(&rel);
+    fs_err::create_dir_all(target.parent().unwrap_or(tree.path()))?;
     fs_err::write(&target, content)?;
     let mut metadata = Metadata::new(Some(mode), None);
     metadata.file(&target, &rel, false)?;
@@ -316,8 +316,8 @@ pub fn stage_write_file(
 pub fn stage_symlink(batch: &Batch<'_>, path: &str, target: &str) -> Result<StorePath, FilesError> {
     let rel = image_path(path)?;
     let tree = batch.tree_path()?;
-    let link = tree.join(&rel);
-    fs_err::create_dir_all(link.parent().unwrap_or(&tree))?;
+    let link = tree.path().join(&rel);
+    fs_err::create_dir_all(link.parent().unwrap_or(tree.path()))?;
     std::os::unix::fs::symlink(target, &link)?;
     let metadata = Metadata::new(None, None);
     Ok(batch.stage(

@@ -568,7 +568,7 @@ fn store_image(
     linked.extend_from_slice(json);
     let batch = store.batch()?;
     let tree = batch.tree_path()?;
-    write_oci_layout(&tree, &linked, manifest)?;
+    write_oci_layout(tree.path(), &linked, manifest)?;
     let mut references: Vec<StorePath> = layers.iter().map(|(_, c)| c.object.clone()).collect();
     references.sort();
     references.dedup();

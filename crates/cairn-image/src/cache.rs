@@ -169,7 +169,7 @@ pub fn layer(
     }
     // Written where the store stages it: no copy.
     let file = batch.tree_path()?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, fs_err::File::create(&file)?);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, fs_err::File::create(file.path())?);
     let written = write_layer(entries, options, &mut out)?;
     out.into_inner()
         .map_err(std::io::IntoInnerError::into_error)?;

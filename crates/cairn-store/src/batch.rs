@@ -18,6 +18,17 @@ use crate::lock::Staging;
 use crate::path::{StorePath, validate_name};
 use crate::tree::sync_filesystem;
 
+/// Where one object of a batch is written: only [`Batch::tree_path`] makes one, so
+/// [`Batch::stage`] can take nothing but a tree in its own staging directory.
+#[derive(Debug)]
+pub struct BatchTree(PathBuf);
+
+impl BatchTree {
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
 /// A staging directory shared by the objects of one batch.
 pub struct Batch<'a> {
     store: &'a Store,
@@ -39,19 +50,20 @@ impl Store {
 }
 
 impl Batch<'_> {
-    /// A path, not yet existing, at which the caller writes one object's tree (a file,
+    /// A place, not yet existing, at which the caller writes one object's tree (a file,
     /// a directory or a symlink) before passing it to [`Batch::stage`].
-    pub fn tree_path(&self) -> Result<PathBuf> {
+    pub fn tree_path(&self) -> Result<BatchTree> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let dir = self.staging.path().join(n.to_string());
         fs_err::create_dir(&dir)?;
-        Ok(dir.join("tree"))
+        Ok(BatchTree(dir.join("tree")))
     }
 
     /// Hashes, checks and freezes the tree written at `tree` (a path from
     /// [`Batch::tree_path`]) and returns the path it will have. `options.name` is
     /// required. The object is registered by [`Batch::commit`].
-    pub fn stage(&self, tree: PathBuf, options: &AddOptions) -> Result<StorePath> {
+    pub fn stage(&self, tree: BatchTree, options: &AddOptions) -> Result<StorePath> {
+        let tree = tree.0;
         let name = options
             .name
             .clone()
@@ -60,6 +72,8 @@ impl Batch<'_> {
                 reason: "an object in a batch needs a name",
             })?;
         validate_name(&name)?;
+        // A tree of another batch (tree paths are made by `tree_path`, so a prefix test
+        // is exact).
         if !tree.starts_with(self.staging.path()) {
             return Err(StoreError::InvalidName {
                 name,

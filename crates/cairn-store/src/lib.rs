@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 pub use add::{AddOptions, PermissionsSource};
-pub use batch::Batch;
+pub use batch::{Batch, BatchTree};
 pub use error::{Result, StoreError};
 pub use gc::{GcOptions, GcReport, Root, RootKind};
 pub use metadata::ObjectMetadata;

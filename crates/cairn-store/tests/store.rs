@@ -971,19 +971,22 @@ fn a_batch_registers_what_was_written_in_place_at_commit() {
         ("blob", "layer bytes"),
     ] {
         let tree = batch.tree_path().unwrap();
-        fs_err::write(&tree, contents).unwrap();
+        fs_err::write(tree.path(), contents).unwrap();
         staged.push(batch.stage(tree, &named(name)).unwrap());
     }
     // The same identity as an add of the same file, and nothing registered yet.
     assert_eq!(staged[0], expected);
     assert_eq!(staged[0], staged[2]);
     assert!(!fresh_store.is_valid(&staged[0]).unwrap());
-    // A tree outside the batch, or without a name, is refused.
-    let outside = ctx.tmp.path().join("outside");
-    fs_err::write(&outside, "x").unwrap();
-    assert!(batch.stage(outside, &named("x")).is_err());
+    // Only trees `tree_path` made can be staged (a type, so a path cannot wander out
+    // of staging); a tree of another batch, or one without a name, is refused.
+    let other = fresh_store.batch().unwrap();
+    let foreign = other.tree_path().unwrap();
+    fs_err::write(foreign.path(), "x").unwrap();
+    assert!(batch.stage(foreign, &named("x")).is_err());
+    drop(other);
     let tree = batch.tree_path().unwrap();
-    fs_err::write(&tree, "x").unwrap();
+    fs_err::write(tree.path(), "x").unwrap();
     assert!(batch.stage(tree, &AddOptions::default()).is_err());
 
     assert_eq!(
@@ -1007,7 +1010,7 @@ fn a_batch_registers_what_was_written_in_place_at_commit() {
     // A batch dropped without a commit registers nothing and leaves nothing behind.
     let batch = fresh_store.batch().unwrap();
     let tree = batch.tree_path().unwrap();
-    fs_err::write(&tree, "dropped").unwrap();
+    fs_err::write(tree.path(), "dropped").unwrap();
     let dropped = batch.stage(tree, &named("dropped")).unwrap();
     drop(batch);
     assert!(!fresh_store.is_valid(&dropped).unwrap());
