@@ -12,6 +12,7 @@ use cairn_oci::{
     LayerEntry, LayerOptions, MediaType, manifest_json, write_archive, write_oci_layout,
 };
 use cairn_store::{AddOptions, Store, StorePath};
+use sha2::{Digest as _, Sha256};
 
 use crate::cache::{self, CachedLayer};
 use crate::check::{CheckOptions, check_entrypoint, multiarch_triplet, oci_architecture};
@@ -509,7 +510,11 @@ fn write_output(
     blobs.push((config_descriptor.digest, BlobSource::Bytes(&config_json)));
     blobs.push((manifest.digest, BlobSource::Bytes(&manifest_bytes)));
 
-    let object = store_image(store, spec, layers, &blobs[layers.len()..], &manifest)?;
+    let json = [
+        (config_descriptor.digest, BlobSource::Bytes(&config_json)),
+        (manifest.digest, BlobSource::Bytes(&manifest_bytes)),
+    ];
+    let object = store_image(store, spec, layers, &json, &manifest)?;
 
     match output {
         None => {}
@@ -566,20 +571,49 @@ fn store_image(
         .map(|(d, p)| (*d, BlobSource::Symlink(p)))
         .collect();
     linked.extend_from_slice(json);
+    // Input-addressed by everything the layout holds, so a build that changed nothing
+    // finds it and writes nothing (found in review: every no-op build wrote, hashed
+    // and froze it again).
+    let name = cairn_store::sanitize_name(&format!("image-{}", spec.name));
+    let mut hasher = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(b"cairn-image-layout-v1");
+    field(name.as_bytes());
+    field(&cairn_oci::image::index_json(std::slice::from_ref(
+        manifest,
+    )));
+    for (digest, source) in &linked {
+        field(&digest.0);
+        match source {
+            BlobSource::Symlink(target) => field(target.as_os_str().as_encoded_bytes()),
+            BlobSource::Bytes(bytes) => field(&Sha256::digest(bytes)),
+            BlobSource::File(path) => field(path.as_os_str().as_encoded_bytes()),
+        }
+    }
+    let node_hash = data_encoding::HEXLOWER.encode(&hasher.finalize());
+    let object = Store::input_path(&name, &node_hash)?;
+    if !store
+        .add_temp_roots(std::slice::from_ref(&object))?
+        .is_empty()
+    {
+        return Ok(object);
+    }
     let batch = store.batch()?;
     let tree = batch.tree_path()?;
     write_oci_layout(tree.path(), &linked, manifest)?;
-    let mut references: Vec<StorePath> = layers.iter().map(|(_, c)| c.object.clone()).collect();
-    references.sort();
-    references.dedup();
-    let object = batch.stage(
+    let staged = batch.stage(
         tree,
         &AddOptions {
-            name: Some(cairn_store::sanitize_name(&format!("image-{}", spec.name))),
-            references,
+            name: Some(name),
+            references: layers.iter().map(|(_, c)| c.object.clone()).collect(),
+            addressing: Some(cairn_store::Addressing::Input { node_hash }),
             ..AddOptions::default()
         },
     )?;
     batch.commit()?;
-    Ok(object)
+    debug_assert_eq!(staged, object);
+    Ok(staged)
 }

@@ -679,6 +679,13 @@ fn a_warm_build_writes_no_layer() {
     assert_eq!(warm.manifest.digest, cold.manifest.digest);
     assert_eq!(layer_digests(&warm), layer_digests(&cold));
     assert_eq!(tree(&env.path("cold")), tree(&env.path("warm")));
+    // The image in the store is found, not made again: no object is added.
+    assert_eq!(warm.object, cold.object);
+    let objects = |store: &Store| store.all_objects().unwrap().len();
+    let before = objects(&store);
+    env.build(&store, &["app"], &spec, &Output::OciDir(env.path("again")))
+        .unwrap();
+    assert_eq!(objects(&store), before);
     // A new package makes only its own layer and the package list.
     let grown = env
         .build(
