@@ -397,7 +397,8 @@ fn write_layers(
     planned: &[PlannedLayer],
     options: &LayerOptions,
 ) -> Result<Vec<(CachedLayer, bool)>, BuildError> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    // At most 8: each gzip writer holds up to two 32 MiB buffers.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     // Largest first, so that no big layer starts last and leaves the other cores idle
     // (longest-processing-time scheduling).
     let mut order: Vec<usize> = (0..planned.len()).collect();
