@@ -29,20 +29,35 @@ build="$cairn image build --lock $work/cairn.lock --offline --entrypoint /usr/bi
 SOURCE_DATE_EPOCH=1 $build --output "oci:$work/image" >/dev/null
 umoci unpack --rootless --image "$work/image:latest" "$work/bundle" >/dev/null
 
+# `buildah commit` to a local destination writes uncompressed layers by default
+# (`--disable-compression` is on); cairn gzips by default. Both are measured both ways,
+# so each compression setting is compared with the same one.
+buildah_cmd() {
+  echo "ctr=\$(buildah from scratch) && buildah copy --quiet \$ctr $work/bundle/rootfs / >/dev/null && buildah commit $1 --quiet \$ctr oci:$work/buildah >/dev/null && buildah rm \$ctr >/dev/null"
+}
 hyperfine --runs "$runs" --warmup 1 --export-json "$work/hyperfine.json" \
-  -n "cairn image build (layer blobs not cached)" \
+  -n "cairn image build, gzip (layer blobs not cached)" \
   "SOURCE_DATE_EPOCH=\$(date +%s%N) $build --output oci:$work/cold" \
-  -n "cairn image build (layer blobs cached)" \
+  -n "cairn image build, gzip (layer blobs cached)" \
   "SOURCE_DATE_EPOCH=1 $build --output oci:$work/warm" \
-  -n "buildah from scratch + copy + commit" \
-  "ctr=\$(buildah from scratch) && buildah copy --quiet \$ctr $work/bundle/rootfs / >/dev/null && buildah commit --quiet \$ctr oci:$work/buildah >/dev/null && buildah rm \$ctr >/dev/null"
+  -n "buildah from scratch + copy + commit, gzip" \
+  "$(buildah_cmd --disable-compression=false)" \
+  -n "cairn image build, uncompressed (layer blobs not cached)" \
+  "SOURCE_DATE_EPOCH=\$(date +%s%N) $build --compression none --output oci:$work/cold-plain" \
+  -n "buildah from scratch + copy + commit, uncompressed (its default)" \
+  "$(buildah_cmd --disable-compression=true)"
 
 python3 - "$work" <<'PY'
 import json, sys
 r = json.load(open(f"{sys.argv[1]}/hyperfine.json"))["results"]
-cold, warm, buildah = (x["median"] for x in r)
-print(f"median: cairn cold {cold*1000:.0f} ms, cairn cached {warm*1000:.0f} ms, buildah {buildah*1000:.0f} ms; "
-      f"ratio cairn cold/buildah {cold/buildah:.2f}, cached/buildah {warm/buildah:.3f}")
+cold, warm, buildah_gz, cold_plain, buildah_plain = (x["median"] for x in r)
+ms = lambda t: f"{t*1000:.0f} ms"
+print(f"median gzip: cairn cold {ms(cold)}, cairn cached {ms(warm)}, buildah {ms(buildah_gz)}; "
+      f"ratios cold {cold/buildah_gz:.2f}, cached {warm/buildah_gz:.3f}")
+print(f"median uncompressed: cairn cold {ms(cold_plain)}, buildah {ms(buildah_plain)}; "
+      f"ratio {cold_plain/buildah_plain:.2f}")
+print(f"across settings (cairn gzip / buildah's uncompressed default): cold {cold/buildah_plain:.2f}, "
+      f"cached {warm/buildah_plain:.3f}")
 PY
 mmdebstrap --quiet --variant=essential --include=python3,ca-certificates trixie "$work/mmdebstrap.tar"
 python3 - "$work" <<'PY'

@@ -10,9 +10,10 @@ SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 # nix-bin: the oracle for NAR and hashes. dpkg and apt: the oracles for Debian versions
 # and resolution (the live tests also reach deb.debian.org). util-linux: unshare/setpriv
 # for the fault tests. gcc/libc6-dev: SQLite is compiled from source. skopeo and umoci:
-# independent readers of the OCI layouts cairn writes; podman with runc runs the images.
-# Later issues add docker-registry.
-packages=(nix-bin dpkg apt util-linux gcc libc6-dev skopeo umoci podman runc)
+# independent readers of the OCI layouts cairn writes; podman with runc runs the images;
+# docker.io loads the docker-archives (the tests start their own dockerd on a socket in a
+# temporary directory). Later issues add docker-registry.
+packages=(nix-bin dpkg apt util-linux gcc libc6-dev skopeo umoci podman runc docker.io)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

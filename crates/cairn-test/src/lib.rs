@@ -7,11 +7,13 @@
 
 pub mod apt;
 pub mod debian_repo;
+pub mod docker;
 pub mod http;
 pub mod oracle;
 pub mod trees;
 
 pub use apt::AptOracle;
+pub use docker::DockerDaemon;
 pub use debian_repo::{FixturePackage, FixtureRepo, test_key};
 pub use http::{Fault, TestServer};
 pub use oracle::{Oracle, require_tool};

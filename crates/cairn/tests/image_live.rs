@@ -6,7 +6,7 @@
 
 mod support;
 
-use cairn_test::require_tool;
+use cairn_test::{DockerDaemon, require_tool};
 use support::{cairn, lowercase_tempdir, ok, podman, run};
 
 #[test]
@@ -120,4 +120,65 @@ fn python3_runs_as_nonroot_with_the_ca_bundle_and_builds_reproducibly() {
         &["-c", "print('loaded')"],
     );
     assert_eq!(printed.trim(), "loaded");
+}
+
+/// The docker-archive loads into a real Docker daemon (the test's own, on a Unix socket
+/// in its directory), which names the image as asked, gives it cairn's config digest as
+/// its ID, and runs it.
+#[test]
+fn docker_load_reads_the_docker_archive() {
+    let tmp = lowercase_tempdir("docker");
+    let Some(docker) = DockerDaemon::start(&tmp.path().join("docker")) else {
+        return;
+    };
+    let archive = tmp.path().join("busybox.tar");
+    ok(&cairn(
+        &tmp.path().join("store"),
+        &[
+            "image",
+            "build",
+            "--package",
+            "busybox-static",
+            "--entrypoint",
+            "/usr/bin/busybox",
+            "--cmd",
+            "echo hello from docker",
+            "--name",
+            "cairn/busybox:latest",
+            "--output",
+            &format!("docker-archive:{}", archive.display()),
+        ],
+    ));
+    let docker_ok = |args: &[&str]| {
+        let output = docker.command().args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "docker {args:?}: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            docker.logs()
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let loaded = docker_ok(&["load", "--input", archive.to_str().unwrap()]);
+    assert!(loaded.contains("Loaded image: cairn/busybox:latest"), "{loaded}");
+
+    // manifest.json (Docker's index of the archive) names the config blob; Docker's
+    // image ID is that blob's digest.
+    let manifest = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(&archive)
+        .arg("manifest.json")
+        .output()
+        .unwrap();
+    let manifest = ok(&manifest);
+    let config = manifest
+        .split("\"Config\":\"blobs/sha256/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no config in {manifest}"));
+    let id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", "cairn/busybox:latest"]);
+    assert_eq!(id.trim(), format!("sha256:{config}"));
+
+    let printed = docker_ok(&["run", "--rm", "--network", "none", "cairn/busybox:latest"]);
+    assert_eq!(printed.trim(), "hello from docker");
 }
