@@ -219,7 +219,9 @@ fn packages(
             None => String::new(),
         };
         // `Replaces: foo (<< 2)` lets this package overwrite foo's files only when the
-        // locked foo matches the version (found in review: versions were ignored).
+        // locked foo matches the version (found in review: versions were ignored). Only
+        // real package names count, as in dpkg's `does_replace`: a virtual name another
+        // package Provides does not let anything overwrite that package's files.
         let replaces = match control.lines().find_map(|l| l.strip_prefix("Replaces:")) {
             None => BTreeSet::new(),
             Some(field) => parse_relations(field.trim())
