@@ -325,6 +325,10 @@ pub fn build(
     oci_architecture(&lock.architecture)
         .ok_or_else(|| BuildError::Architecture(lock.architecture.clone()))?
         .clone_into(&mut config.architecture);
+    // The config names the user by number, as distroless does: Kubernetes'
+    // `runAsNonRoot` can only verify a numeric user, and the runtime need not read
+    // /etc/passwd. (So runtimes add no supplementary groups from /etc/group; programs
+    // that call initgroups() still find them.)
     if let Some(user) = &config.user {
         let (users, groups) = spec.accounts();
         let (uid, gid) = synth::resolve_user(user, &users, &groups)?;
