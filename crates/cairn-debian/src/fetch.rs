@@ -263,16 +263,48 @@ impl Fetcher {
         jobs: &[Download],
         reporter: &Arc<dyn FetchReporter>,
     ) -> Vec<Result<(), FetchError>> {
+        let results: Vec<std::sync::Mutex<Option<Result<(), FetchError>>>> =
+            jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        self.download_each(jobs, reporter, &|i, result| {
+            *results[i]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
+        });
+        results
+            .into_iter()
+            .map(|r| {
+                r.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .expect("every download ends")
+            })
+            .collect()
+    }
+
+    /// Downloads every job as [`download_all`](Self::download_all) does, and calls
+    /// `done(index, result)` as soon as each one ends, in the order they end, so the
+    /// caller can use a file while others are still downloading. Returns when all ended.
+    pub fn download_each(
+        &self,
+        jobs: &[Download],
+        reporter: &Arc<dyn FetchReporter>,
+        done: &(dyn Fn(usize, Result<(), FetchError>) + Sync),
+    ) {
         if self.options.offline {
-            return jobs
-                .iter()
-                .map(|j| Err(FetchError::Offline { url: j.url.clone() }))
-                .collect();
+            for (i, job) in jobs.iter().enumerate() {
+                done(
+                    i,
+                    Err(FetchError::Offline {
+                        url: job.url.clone(),
+                    }),
+                );
+            }
+            return;
         }
         let limit = Arc::new(tokio::sync::Semaphore::new(self.options.connections.max(1)));
         self.runtime.block_on(async {
-            let mut tasks = Vec::with_capacity(jobs.len());
-            for job in jobs {
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut index = std::collections::BTreeMap::new();
+            for (i, job) in jobs.iter().enumerate() {
                 let (client, options, job, limit, reporter) = (
                     self.client.clone(),
                     self.options.clone(),
@@ -280,22 +312,26 @@ impl Fetcher {
                     limit.clone(),
                     reporter.clone(),
                 );
-                tasks.push(tokio::spawn(async move {
+                let handle = tasks.spawn(async move {
                     let _permit = limit
                         .acquire()
                         .await
                         .expect("the semaphore is never closed");
                     download_one(&client, &options, &job, reporter.as_ref()).await
-                }));
+                });
+                index.insert(handle.id(), i);
             }
-            let mut results = Vec::with_capacity(tasks.len());
-            for task in tasks {
-                results.push(task.await.unwrap_or_else(|e| {
-                    Err(FetchError::Client(format!("a download task failed: {e}")))
-                }));
+            while let Some(ended) = tasks.join_next_with_id().await {
+                let (id, result) = match ended {
+                    Ok((id, result)) => (id, result),
+                    Err(e) => (
+                        e.id(),
+                        Err(FetchError::Client(format!("a download task failed: {e}"))),
+                    ),
+                };
+                done(index[&id], result);
             }
-            results
-        })
+        });
     }
 }
 

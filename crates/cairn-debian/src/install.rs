@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use cairn_store::{Addressing, Store, StoreError, StorePath, sanitize_name};
 use sha2::{Digest, Sha256};
@@ -73,6 +73,10 @@ impl InstallError {
 
 /// Progress of an install. All methods have empty defaults.
 pub trait InstallReporter: FetchReporter {
+    /// The work ahead, once the store has been looked at: `packages` are not in it, and
+    /// each is unpacked after its `.deb` is downloaded (`bytes` in all, less any verified
+    /// download an interrupted run left, which is used again without a download).
+    fn on_install_start(&self, _packages: usize, _bytes: u64) {}
     /// A package became a store object (`fresh`: it was not in the store before).
     fn on_package_ready(&self, _package: &LockedPackage, _object: &StorePath, _fresh: bool) {}
 }
@@ -93,6 +97,8 @@ pub fn fetch_locked(
     let components = strongly_connected(&packages);
     let mut paths: Installed = BTreeMap::new();
     let mut references: BTreeMap<&str, Vec<StorePath>> = BTreeMap::new();
+    // The packages whose objects each package's object refers to.
+    let mut needs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     // Components come out of Tarjan's algorithm dependencies first.
     for component in &components {
         let mut outside: BTreeSet<&str> = BTreeSet::new();
@@ -109,6 +115,7 @@ pub fn fetch_locked(
             let path = object_path(packages[name], &refs)?;
             paths.insert((*name).to_owned(), path);
             references.insert(name, refs.clone());
+            needs.insert(name, outside.clone());
         }
     }
     store.add_temp_roots(&paths.values().cloned().collect::<Vec<_>>())?;
@@ -123,47 +130,197 @@ pub fn fetch_locked(
     if missing.is_empty() {
         return Ok(paths);
     }
-    let debs = download(store, fetcher, lock, &missing, reporter)?;
-    // Dependencies first; independent packages of one wave unpack in parallel.
-    let waves = waves(&components, &packages, &missing);
-    for wave in waves {
-        // The failure reported is the first in wave order, whichever worker met it.
-        let failure: Mutex<Option<(usize, InstallError)>> = Mutex::new(None);
-        let next = Mutex::new(wave.iter().enumerate());
-        std::thread::scope(|scope| {
-            for _ in 0..2 {
-                scope.spawn(|| {
-                    loop {
-                        let Some((position, &name)) = next.lock().expect("not poisoned").next()
-                        else {
-                            return;
-                        };
-                        let package = packages[name];
-                        let result =
-                            unpack(store, package, &debs[name], &references[name], &paths[name]);
-                        match result {
-                            Ok(()) => {
-                                // Unpacked: the download has done its job.
-                                let _ = store.remove_blob(&package.sha256);
-                                reporter.on_package_ready(package, &paths[name], true);
-                            }
-                            Err(e) => {
-                                let mut failure = failure.lock().expect("not poisoned");
-                                if failure.as_ref().is_none_or(|(p, _)| position < *p) {
-                                    *failure = Some((position, e));
-                                }
-                                return;
-                            }
-                        }
-                    }
-                });
+    reporter.on_install_start(missing.len(), missing.iter().map(|p| p.size).sum());
+    // Dependencies first: the order unpacking prefers, and in which failures count.
+    let order: Vec<&str> = components
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|n| missing.iter().any(|p| p.name == **n))
+        .collect();
+    let (ready, downloads) = prepare_downloads(store, lock, &missing)?;
+    let context = Context {
+        store,
+        fetcher,
+        reporter,
+        packages: &packages,
+        needs: &needs,
+        references: &references,
+        paths: &paths,
+    };
+    install_missing(&context, &order, ready, &downloads)?;
+    Ok(paths)
+}
+
+/// What [`install_missing`] works from.
+struct Context<'a> {
+    store: &'a Store,
+    fetcher: &'a Fetcher,
+    reporter: &'a Arc<dyn InstallReporter>,
+    packages: &'a BTreeMap<&'a str, &'a LockedPackage>,
+    /// The packages each package's object refers to.
+    needs: &'a BTreeMap<&'a str, BTreeSet<&'a str>>,
+    references: &'a BTreeMap<&'a str, Vec<StorePath>>,
+    paths: &'a Installed,
+}
+
+/// Downloads what is not `ready` and unpacks every package of `order` (the missing ones,
+/// dependencies first) as soon as its `.deb` is there and its references are in the
+/// store, on as many threads as there are cores. Downloads overlap unpacking: each
+/// `.deb` becomes a blob as soon as it is verified (so an interrupted run keeps it).
+/// The error returned is the first in `order`, whichever thread met it; downloads go on
+/// after a failure, so the next run finds them.
+fn install_missing<'a>(
+    context: &Context<'a>,
+    order: &[&'a str],
+    ready: BTreeMap<&'a str, PathBuf>,
+    downloads: &[(&'a LockedPackage, Download)],
+) -> Result<(), InstallError> {
+    let work = Mutex::new(Work {
+        order: order.to_vec(),
+        blobs: ready,
+        done: context
+            .paths
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !order.contains(n))
+            .collect(),
+        pending: order.to_vec(),
+        downloading: downloads.len(),
+        unpacking: 0,
+        failure: None,
+    });
+    let changed = Condvar::new();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    std::thread::scope(|scope| {
+        scope.spawn(|| download_blobs(context, downloads, &work, &changed));
+        for _ in 1..workers {
+            scope.spawn(|| unpack_ready(context, &work, &changed));
+        }
+        unpack_ready(context, &work, &changed);
+    });
+    let work = work.into_inner().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, e)) = work.failure {
+        return Err(e);
+    }
+    debug_assert!(work.pending.is_empty(), "every package was unpacked");
+    Ok(())
+}
+
+/// Downloads each `.deb` and makes it a blob as soon as it is verified.
+fn download_blobs<'a>(
+    context: &Context<'a>,
+    downloads: &[(&'a LockedPackage, Download)],
+    work: &Mutex<Work<'a>>,
+    changed: &Condvar,
+) {
+    let reporter: Arc<dyn FetchReporter> = context.reporter.clone();
+    let jobs: Vec<Download> = downloads.iter().map(|(_, job)| job.clone()).collect();
+    context
+        .fetcher
+        .download_each(&jobs, &reporter, &|i, result| {
+            let (package, job) = &downloads[i];
+            let blob = match result {
+                Ok(()) => context
+                    .store
+                    .commit_blob(&job.dest, &package.sha256)
+                    .map_err(InstallError::from),
+                Err(source) => Err(InstallError::Fetch {
+                    package: label(package),
+                    source,
+                }),
+            };
+            let mut guard = work.lock().unwrap_or_else(PoisonError::into_inner);
+            guard.downloading -= 1;
+            match blob {
+                Ok(blob) => {
+                    guard.blobs.insert(package.name.as_str(), blob);
+                }
+                Err(e) => guard.fail(&package.name, e),
             }
+            changed.notify_all();
         });
-        if let Some((_, e)) = failure.into_inner().expect("not poisoned") {
-            return Err(e);
+}
+
+/// A worker: unpacks packages whose `.deb` is there and whose references are in the
+/// store, until none is left, or a failure stops the work.
+fn unpack_ready<'a>(context: &Context<'a>, work: &Mutex<Work<'a>>, changed: &Condvar) {
+    let mut guard = work.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        if guard.failure.is_some() || guard.pending.is_empty() {
+            return;
+        }
+        let next = guard.pending.iter().position(|n| {
+            guard.blobs.contains_key(n) && context.needs[n].iter().all(|d| guard.done.contains(d))
+        });
+        let Some(at) = next else {
+            if guard.downloading == 0 && guard.unpacking == 0 {
+                // Nothing left that could make a package ready.
+                return;
+            }
+            guard = changed.wait(guard).unwrap_or_else(PoisonError::into_inner);
+            continue;
+        };
+        let name = guard.pending.remove(at);
+        let deb = guard.blobs[name].clone();
+        guard.unpacking += 1;
+        drop(guard);
+        let package = context.packages[name];
+        let path = &context.paths[name];
+        let result = unpack(
+            context.store,
+            package,
+            &deb,
+            &context.references[name],
+            path,
+        );
+        if result.is_ok() {
+            // Unpacked: the download has done its job.
+            let _ = context.store.remove_blob(&package.sha256);
+            context.reporter.on_package_ready(package, path, true);
+        }
+        guard = work.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.unpacking -= 1;
+        match result {
+            Ok(()) => {
+                guard.done.insert(name);
+            }
+            Err(e) => guard.fail(name, e),
+        }
+        changed.notify_all();
+    }
+}
+
+/// What the download thread and the unpacking workers share.
+struct Work<'a> {
+    /// The missing packages, dependencies first.
+    order: Vec<&'a str>,
+    /// Verified `.deb`s, by package: left by an earlier run, or downloaded now.
+    blobs: BTreeMap<&'a str, PathBuf>,
+    /// Packages whose objects are in the store: before this run, or unpacked now.
+    done: BTreeSet<&'a str>,
+    /// Missing packages no worker has taken yet, dependencies first.
+    pending: Vec<&'a str>,
+    /// Downloads not yet ended.
+    downloading: usize,
+    /// Unpacks under way.
+    unpacking: usize,
+    /// The first failure in dependency order, whichever thread met it.
+    failure: Option<(usize, InstallError)>,
+}
+
+impl Work<'_> {
+    /// Records `e` (for package `name`) unless a failure earlier in the order is known.
+    fn fail(&mut self, name: &str, e: InstallError) {
+        let at = self
+            .order
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(usize::MAX);
+        if self.failure.as_ref().is_none_or(|(p, _)| at < *p) {
+            self.failure = Some((at, e));
         }
     }
-    Ok(paths)
 }
 
 fn label(p: &LockedPackage) -> String {
@@ -179,24 +336,26 @@ fn object_name(p: &LockedPackage) -> String {
     sanitize_name(&format!("{}_{}_{}", p.name, p.version, p.architecture))
 }
 
-/// Makes sure the `.deb` of every `missing` package is a verified blob in the store:
-/// blobs left by an earlier, interrupted run are used again, the rest is downloaded in
-/// parallel. Every download that succeeds is kept, even when another fails, so a rerun
-/// fetches only what is still missing.
-fn download(
+/// Which `missing` packages have a verified `.deb` in the store already (left by an
+/// earlier, interrupted run), and a download for each of the others.
+#[allow(clippy::type_complexity)]
+fn prepare_downloads<'a>(
     store: &Store,
-    fetcher: &Fetcher,
     lock: &DebianLock,
-    missing: &[&LockedPackage],
-    reporter: &Arc<dyn InstallReporter>,
-) -> Result<BTreeMap<String, PathBuf>, InstallError> {
-    let mut out = BTreeMap::new();
-    let mut jobs = Vec::new();
-    let mut wanted = Vec::new();
-    for p in missing {
+    missing: &[&'a LockedPackage],
+) -> Result<
+    (
+        BTreeMap<&'a str, PathBuf>,
+        Vec<(&'a LockedPackage, Download)>,
+    ),
+    InstallError,
+> {
+    let mut ready = BTreeMap::new();
+    let mut downloads = Vec::new();
+    for &p in missing {
         let blob = store.blob_path(&p.sha256)?;
         if blob_holds(&blob, p)? {
-            out.insert(p.name.clone(), blob);
+            ready.insert(p.name.as_str(), blob);
             continue;
         }
         // A damaged leftover is replaced.
@@ -204,38 +363,19 @@ fn download(
         let repository = lock
             .repository_of(p)
             .ok_or_else(|| InstallError::NoRepository(p.repository.clone()))?;
-        jobs.push(Download {
-            url: format!("{}/{}", repository.mirror, p.filename),
-            expected: Expected {
-                size: p.size,
-                sha256: p.sha256.clone(),
+        downloads.push((
+            p,
+            Download {
+                url: format!("{}/{}", repository.mirror, p.filename),
+                expected: Expected {
+                    size: p.size,
+                    sha256: p.sha256.clone(),
+                },
+                dest: store.blob_staging_path(&p.sha256)?,
             },
-            dest: store.blob_staging_path(&p.sha256)?,
-        });
-        wanted.push(*p);
+        ));
     }
-    // An install reporter is a fetch reporter (trait upcasting).
-    let fetch_reporter: Arc<dyn FetchReporter> = reporter.clone();
-    let results = fetcher.download_all(&jobs, &fetch_reporter);
-    let mut first_error = None;
-    for ((p, job), result) in wanted.iter().zip(jobs).zip(results) {
-        match result {
-            Ok(()) => {
-                let blob = store.commit_blob(&job.dest, &p.sha256)?;
-                out.insert(p.name.clone(), blob);
-            }
-            Err(source) => {
-                first_error.get_or_insert(InstallError::Fetch {
-                    package: label(p),
-                    source,
-                });
-            }
-        }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
+    Ok((ready, downloads))
 }
 
 /// Whether the blob at `path` exists and is exactly the locked `.deb`.
@@ -370,35 +510,4 @@ fn strongly_connected<'a>(packages: &BTreeMap<&'a str, &'a LockedPackage>) -> Ve
         }
     }
     state.out
-}
-
-/// The `missing` packages grouped into waves: each wave's references are all in earlier
-/// waves or already in the store.
-fn waves<'a>(
-    components: &[Vec<&'a str>],
-    packages: &BTreeMap<&'a str, &'a LockedPackage>,
-    missing: &[&LockedPackage],
-) -> Vec<Vec<&'a str>> {
-    let missing: BTreeSet<&str> = missing.iter().map(|p| p.name.as_str()).collect();
-    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut out: Vec<Vec<&str>> = Vec::new();
-    for component in components {
-        let depth = component
-            .iter()
-            .flat_map(|n| &packages[n].depends)
-            .filter(|d| !component.contains(&d.as_str()))
-            .filter_map(|d| level.get(d.as_str()).map(|l| l + 1))
-            .max()
-            .unwrap_or(0);
-        for &name in component {
-            level.insert(name, depth);
-            if missing.contains(name) {
-                if out.len() <= depth {
-                    out.resize(depth + 1, Vec::new());
-                }
-                out[depth].push(name);
-            }
-        }
-    }
-    out
 }

@@ -164,6 +164,24 @@ impl Env {
         assert!(self.store.verify(None, &NoReporter).unwrap().is_ok());
     }
 
+    /// After a fetch of `lock` failed on `failed`: the store still has `before` and
+    /// verifies, and what it gained are complete packages of the lock (unpacked while
+    /// other downloads went on), never `failed`.
+    fn assert_consistent(&self, before: &[StorePath], lock: &DebianLock, failed: &str) {
+        let now = self.objects();
+        assert!(before.iter().all(|p| now.contains(p)), "nothing is lost");
+        for new in now.iter().filter(|p| !before.contains(p)) {
+            let name = new.name();
+            assert!(
+                lock.packages
+                    .iter()
+                    .any(|p| p.name != failed && name.starts_with(&format!("{}_", p.name))),
+                "{new} is not a package of the lock other than {failed}"
+            );
+        }
+        assert!(self.store.verify(None, &NoReporter).unwrap().is_ok());
+    }
+
     fn inrelease_url(&self) -> String {
         format!("{}{}", self.url, dists_path("InRelease"))
     }
@@ -615,7 +633,7 @@ fn assert_deb_refused(env: &Env, lock: &DebianLock, name: &str, check: impl Fn(&
         err.hint()
     );
     assert_eq!(env.server().count(&pool_path(lock, name)), 1, "not retried");
-    env.assert_unchanged(&before);
+    env.assert_consistent(&before, lock, name);
 }
 
 #[test]
@@ -898,7 +916,7 @@ fn a_server_error_that_persists_fails_after_every_attempt() {
         "{text}"
     );
     assert_eq!(env.server().count(&path), attempts as usize);
-    env.assert_unchanged(&before);
+    env.assert_consistent(&before, &lock, "app");
 }
 
 #[test]
@@ -1006,8 +1024,9 @@ fn offline_with_an_empty_store_says_what_is_missing() {
         "{err:?}"
     );
     let text = chain(&err);
+    // The first package missing in dependency order: `app` depends on `libfix`.
     assert!(
-        text.contains(&pool_path(&lock, "app")) && text.contains("cairn is offline"),
+        text.contains(&pool_path(&lock, "libfix")) && text.contains("cairn is offline"),
         "{text}"
     );
     assert!(err.hint().unwrap().contains("without `--offline`"));
@@ -1045,7 +1064,7 @@ fn a_resumed_fetch_downloads_only_what_the_store_lacks() {
         "{}",
         chain(&err)
     );
-    env.assert_unchanged(&before);
+    env.assert_consistent(&before, &lock, "tool");
     let app = pool_path(&lock, "app");
     let libfix = pool_path(&lock, "libfix");
     assert_eq!(env.server().count(&libfix), 1, "not fetched again");
@@ -1058,8 +1077,8 @@ fn a_resumed_fetch_downloads_only_what_the_store_lacks() {
         "in the store: not fetched again"
     );
     assert_eq!(env.server().count(&tool), RETRIES as usize + 2);
-    // `app` downloaded fine in the failed run; that run kept the download (a blob, not
-    // an object), so the rerun used it.
+    // `app` downloaded fine in the failed run; that run kept it (unpacked, or as a
+    // blob if the failure came first), so the rerun did not download it again.
     assert_eq!(env.server().count(&app), 1);
     assert!(env.store.verify(None, &NoReporter).unwrap().is_ok());
 }
@@ -1081,4 +1100,53 @@ fn a_rerun_after_a_failed_fetch_downloads_only_the_failed_deb() {
         pool + 1,
         "only `tool` is downloaded again"
     );
+}
+
+/// Downloads overlap unpacking: while `app`'s download is stalled halfway, `libfix`
+/// (downloaded) is already unpacked into the store; released, `app`'s download is retried
+/// and the fetch completes.
+#[test]
+fn a_package_is_unpacked_while_other_downloads_go_on() {
+    let Some(env) = setup() else { return };
+    let lock = env.lock(&["app"]);
+    let app = pool_path(&lock, "app");
+    env.server().fail(&app, [Fault::Stall]);
+    let libfix = lock.packages.iter().find(|p| p.name == "libfix").unwrap();
+    std::thread::scope(|scope| {
+        let fetch = scope.spawn(|| env.fetch(&online(), &lock));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+        while !env
+            .objects()
+            .iter()
+            .any(|p| p.name().starts_with("libfix_"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "libfix was not unpacked while app's download was stalled"
+            );
+            assert!(
+                !fetch.is_finished(),
+                "the fetch ended while app's download was stalled"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            env.server().count(&app),
+            1,
+            "app's download is still the first one"
+        );
+        env.server().release_stalls();
+        let installed = fetch.join().unwrap().unwrap();
+        assert_eq!(names(&installed), ["app", "libfix"]);
+    });
+    assert_eq!(
+        env.server().count(&app),
+        2,
+        "the cut-short download was retried"
+    );
+    assert!(
+        !env.store.has_blob(&libfix.sha256).unwrap(),
+        "unpacked: the blob is gone"
+    );
+    assert!(env.store.verify(None, &NoReporter).unwrap().is_ok());
 }

@@ -64,7 +64,7 @@ impl DockerDaemon {
             client,
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             let info = daemon.command().arg("info").output().unwrap();
             if info.status.success() {
@@ -82,8 +82,18 @@ impl DockerDaemon {
     /// The `docker` client, pointed at this daemon.
     pub fn command(&self) -> Command {
         let mut command = self.client.command();
-        command.arg("--host").arg(format!("unix://{}", self.socket.display()));
+        command.arg("--host").arg(self.host());
         command
+    }
+
+    /// The daemon's Unix socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// `unix://<socket>`: `DOCKER_HOST` for another program's `docker`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
     }
 
     /// What the daemon has logged (for a failure report).

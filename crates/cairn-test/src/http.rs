@@ -32,6 +32,10 @@ pub enum Fault {
     Truncate(usize),
     /// Send this body instead of the file's contents (status 200, correct Content-Length for the replacement).
     Replace(Vec<u8>),
+    /// Send headers and the first half of the body, then hold the connection open,
+    /// sending nothing, until [`TestServer::release_stalls`] or the server is dropped (at
+    /// most a minute), then close it: a download the client is in the middle of.
+    Stall,
 }
 
 /// What the connection threads share with the [`TestServer`] handle.
@@ -40,6 +44,7 @@ struct Shared {
     root: PathBuf,
     state: Mutex<State>,
     stop: AtomicBool,
+    release: AtomicBool,
 }
 
 /// Queued and standing faults per path, and the request log.
@@ -87,6 +92,7 @@ impl TestServer {
             root: root.to_path_buf(),
             state: Mutex::default(),
             stop: AtomicBool::new(false),
+            release: AtomicBool::new(false),
         });
         let accept_shared = Arc::clone(&shared);
         let accept_thread = std::thread::spawn(move || {
@@ -135,6 +141,12 @@ impl TestServer {
         let mut state = self.shared.state();
         state.queued.remove(path);
         state.always.remove(path);
+    }
+
+    /// Ends every [`Fault::Stall`] now and from now on (each closes its connection
+    /// with the body cut short).
+    pub fn release_stalls(&self) {
+        self.shared.release.store(true, Ordering::SeqCst);
     }
 
     /// Paths of all requests received so far, in arrival order (GET and HEAD).
@@ -196,6 +208,24 @@ fn handle(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
         }
         Some(Fault::Replace(body)) => return respond(&mut stream, 200, &body, None, head_only),
         Some(Fault::Truncate(limit)) => Some(limit),
+        Some(Fault::Stall) => {
+            let contents = resolve(&shared.root, &path).and_then(|file| fs_err::read(file).ok());
+            let contents = contents.unwrap_or_default();
+            respond(
+                &mut stream,
+                200,
+                &contents,
+                Some(contents.len() / 2),
+                head_only,
+            )?;
+            for _ in 0..1200 {
+                if shared.stop.load(Ordering::SeqCst) || shared.release.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return Ok(());
+        }
         None => None,
     };
     match resolve(&shared.root, &path).and_then(|file| fs_err::read(file).ok()) {

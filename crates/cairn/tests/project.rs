@@ -12,9 +12,13 @@ use cairn_test::{FixturePackage, FixtureRepo, TestServer};
 struct Project {
     tmp: tempfile::TempDir,
     dir: PathBuf,
-    _server: Option<TestServer>,
+    server: TestServer,
     url: String,
 }
+
+/// Where the fixture repository publishes `lib` and `app`.
+const LIB_DEB: &str = "/pool/main/l/lib/lib_1.0-1_amd64.deb";
+const APP_DEB: &str = "/pool/main/a/app/app_2.0-1_amd64.deb";
 
 impl Project {
     /// An empty project directory, and a fixture repository (`app` depends on `lib`).
@@ -23,8 +27,10 @@ impl Project {
         let dir = tmp.path().join("project");
         fs_err::create_dir_all(&dir).unwrap();
         let packages = [
-            FixturePackage::new("lib", "1.0-1"),
-            FixturePackage::new("app", "2.0-1").field("Depends", "lib"),
+            FixturePackage::new("lib", "1.0-1").file("usr/lib/libfixture.txt", b"lib\n", 0o644),
+            FixturePackage::new("app", "2.0-1")
+                .field("Depends", "lib")
+                .file("usr/bin/app", &tiny_elf(), 0o755),
         ];
         let repo = FixtureRepo::build(&tmp.path().join("repo"), "testing", &packages, 3);
         fs_err::write(tmp.path().join("key.asc"), &repo.public_key).unwrap();
@@ -33,7 +39,7 @@ impl Project {
         Self {
             tmp,
             dir,
-            _server: Some(server),
+            server,
             url,
         }
     }
@@ -47,6 +53,11 @@ impl Project {
     }
 
     fn cairn(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// `cairn ARGS` on the project (`-C` after the subcommand), ready to run.
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
         command
             .arg("--store")
@@ -62,7 +73,21 @@ impl Project {
                 .arg("--keyring")
                 .arg(self.tmp.path().join("key.asc"));
         }
-        command.output().unwrap()
+        command
+    }
+
+    /// `cairn --store STORE ARGS`, not about the project (`cairn store verify`).
+    fn cairn_store(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("--store")
+            .arg(self.tmp.path().join("store"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn store_dir(&self, name: &str) -> PathBuf {
+        self.tmp.path().join("store/v1").join(name)
     }
 
     /// What the command printed, with the temporary directory and the port filtered.
@@ -82,6 +107,34 @@ impl Project {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+}
+
+/// The smallest static x86-64 program: one loadable segment whose code is `exit(0)`.
+/// The image's entrypoint checks read it as a real ELF executable.
+fn tiny_elf() -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
+    let code: &[u8] = &[0xb8, 0x3c, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]; // mov eax,60; xor edi,edi; syscall
+    let size = (64 + 56 + code.len()) as u64;
+    let mut elf = Vec::new();
+    elf.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
+    elf.extend_from_slice(&[0; 8]);
+    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf.extend_from_slice(&0x3eu16.to_le_bytes()); // x86-64
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend_from_slice(&(BASE + 64 + 56).to_le_bytes()); // entry: the code
+    elf.extend_from_slice(&64u64.to_le_bytes()); // program headers
+    elf.extend_from_slice(&0u64.to_le_bytes()); // no section headers
+    elf.extend_from_slice(&0u32.to_le_bytes());
+    for half in [64u16, 56, 1, 64, 0, 0] {
+        elf.extend_from_slice(&half.to_le_bytes());
+    }
+    elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    elf.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    for word in [0, BASE, BASE, size, size, 0x1000] {
+        elf.extend_from_slice(&word.to_le_bytes());
+    }
+    elf.extend_from_slice(code);
+    elf
 }
 
 /// `sha256:<64 hex>` as `sha256:[HASH]`: node ids cover the fixture's URL, whose port
@@ -258,4 +311,114 @@ fn example_plans() {
             serde_json::to_string_pretty(&json).unwrap()
         );
     }
+}
+
+/// The `--json` report of `cairn build`, its one image.
+fn report(output: &Output) -> serde_json::Value {
+    succeeded(output);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    json["images"][0].clone()
+}
+
+#[test]
+fn build_makes_the_image_and_a_second_build_does_no_work() {
+    let project = Project::new();
+    project.spec(&spec(r#""app""#));
+    succeeded(&project.cairn(&["lock"]));
+    let first = report(&project.cairn(&["build", "--json"]));
+    assert_eq!(first["name"], "app");
+    assert_eq!(first["packages"], 2);
+    assert_eq!(first["packages_installed"], 2);
+    assert!(first["layers_written"].as_u64().unwrap() > 0, "{first}");
+    assert_eq!(first["layers_written"], first["layers"]);
+    // The result link is a GC root for the image's layout in the store.
+    let result = project.path("result");
+    assert!(result.join("index.json").is_file());
+    assert!(
+        fs_err::read_link(&result)
+            .unwrap()
+            .ends_with(first["object"].as_str().unwrap())
+    );
+
+    let second = report(&project.cairn(&["build", "--json"]));
+    assert_eq!(second["manifest"], first["manifest"]);
+    assert_eq!(second["packages_installed"], 0);
+    assert_eq!(second["layers_written"], 0);
+    assert_eq!(second["files_added"], 0);
+    assert_eq!(project.server.count(APP_DEB), 1, "nothing downloaded again");
+}
+
+/// Ctrl-C in the middle of a build: cairn stops, the store stays consistent, no result
+/// link appears, and the next build finishes without fetching again what the first one
+/// had already fetched.
+#[test]
+fn an_interrupted_build_stops_and_the_next_one_resumes() {
+    use std::os::unix::process::ExitStatusExt as _;
+
+    let project = Project::new();
+    project.spec(&spec(r#""app""#));
+    succeeded(&project.cairn(&["lock"]));
+    // app's download stalls halfway; lib's completes.
+    project.server.fail(APP_DEB, [cairn_test::Fault::Stall]);
+    let mut child = project
+        .command(&["build"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until app's download is under way and lib's is kept (as a blob waiting to be
+    // unpacked, or already unpacked into an object).
+    let lock = fs_err::read_to_string(project.path("cairn.lock")).unwrap();
+    let lib_sha256 = lock
+        .split("name = \"lib\"")
+        .nth(1)
+        .and_then(|entry| entry.split("sha256 = \"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let lib_kept = || {
+        let objects = fs_err::read_dir(project.store_dir("objects")).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().contains("-lib"))
+        });
+        project.store_dir("blobs/sha256").join(&lib_sha256).exists() || objects
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    while project.server.count(APP_DEB) == 0 || !lib_kept() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build did not get going"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the build ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.signal(),
+        Some(rustix::process::Signal::INT.as_raw()),
+        "{output:?}"
+    );
+    assert!(!project.path("result").exists());
+    succeeded(&project.cairn_store(&["store", "verify"]));
+
+    let resumed = report(&project.cairn(&["build", "--json"]));
+    assert_eq!(resumed["packages"], 2);
+    assert_eq!(
+        project.server.count(LIB_DEB),
+        1,
+        "lib was not fetched again"
+    );
+    assert_eq!(project.server.count(APP_DEB), 2);
+    assert!(project.path("result").join("index.json").is_file());
+    // Nothing of the interrupted build is left in staging.
+    let debris: Vec<_> = fs_err::read_dir(project.store_dir("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(debris.is_empty(), "{debris:?}");
+    succeeded(&project.cairn_store(&["store", "verify"]));
 }
