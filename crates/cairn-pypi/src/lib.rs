@@ -1,0 +1,37 @@
+//! PyPI as a package source for cairn: the pure foundations.
+//!
+//! This crate owns the Python packaging standards cairn needs to lock and install
+//! wheels, as pure functions of their inputs: PEP 440 versions and specifiers
+//! ([`version`], from `pep440_rs`), PEP 503 names ([`name`]), PEP 508 requirements
+//! and markers ([`requirement`], from `pep508_rs`), the image's interpreter as a
+//! [`Target`] built from Debian facts ([`target`]), wheel file names (PEP 427/491,
+//! [`wheel_name`]) and their compatibility tags for a target (PEP 425/600,
+//! [`tags`]), simple API pages (PEP 503/691, [`simple`]) and core metadata
+//! ([`metadata`]).
+//!
+//! It refuses, for now, what cairn cannot lock reproducibly: direct URL
+//! requirements, and any notion of the host's Python. Nothing here does I/O: the
+//! index client, the resolver, the lock and the installer build on these types.
+
+pub mod digest;
+pub mod metadata;
+pub mod name;
+pub mod requirement;
+pub mod simple;
+pub mod tags;
+pub mod target;
+pub mod version;
+pub mod wheel_name;
+
+pub use digest::{DigestError, Sha256Digest};
+pub use metadata::{Metadata, MetadataError};
+pub use name::{ExtraName, NameError, PackageName, parse_package_name};
+pub use requirement::{MarkerTree, Requirement, RequirementError};
+pub use simple::{
+    CoreMetadataFile, DistFile, FileKind, ProjectPage, RequiresPython, SimpleError,
+    SimpleErrorKind, Yanked,
+};
+pub use tags::{CompatibleTags, Tag, TagIncompatibility, TagPriority, WheelPreference};
+pub use target::{Arch, GlibcVersion, Target, TargetError};
+pub use version::{Operator, SpecifiersError, Version, VersionSpecifier, VersionSpecifiers};
+pub use wheel_name::{BuildTag, WheelName, WheelNameError};
