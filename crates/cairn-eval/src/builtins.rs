@@ -261,15 +261,37 @@ fn valid_account_name(name: &str) -> bool {
         && name.len() <= 32
 }
 
-/// An image's name, which names files (`result-<name>`) and directories: 1 to 128
-/// ASCII letters, digits, `.`, `_` and `-`, the first a letter or digit.
+/// An image's name, which names files (`result-<name>`) and is the repository name of
+/// the image in archives and engines: the distribution specification's path component
+/// (what podman and docker accept), lowercase letters and digits separated by one `.`,
+/// one or two `_`, or a run of `-`; at most 128 bytes.
 fn valid_image_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    bytes.first().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes.len() <= 128
-        && bytes
+    if name.is_empty() || name.len() > 128 {
+        return false;
+    }
+    let mut rest = name.as_bytes();
+    loop {
+        let alphanumeric = rest
             .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            .count();
+        rest = &rest[alphanumeric..];
+        if alphanumeric == 0 {
+            return false;
+        }
+        if rest.is_empty() {
+            return true;
+        }
+        let separator = rest
+            .iter()
+            .take_while(|b| matches!(b, b'.' | b'_' | b'-'))
+            .count();
+        let (run, after) = rest.split_at(separator);
+        if !(matches!(run, b"." | b"_" | b"__") || run.iter().all(|&b| b == b'-')) {
+            return false;
+        }
+        rest = after;
+    }
 }
 
 fn absolute(site: &Site<'_>, param: (&str, Option<usize>), path: &str) -> starlark::Result<String> {
@@ -441,8 +463,9 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
                 "name",
                 None,
                 format!(
-                    "an image's `name` must be 1 to 128 ASCII letters, digits, `.`, `_` or `-`, \
-                     starting with a letter or digit (it names files); got {name:?}"
+                    "an image's `name` must be lowercase letters and digits with `.`, `_`, \
+                     `__` or dashes between them, at most 128 (it names files and is the \
+                     image's repository name, which podman and docker take); got {name:?}"
                 ),
             ));
         }
@@ -922,7 +945,15 @@ mod tests {
 
     #[test]
     fn image_names() {
-        for good in ["a", "0", "a.b_c-d", &"x".repeat(128)] {
+        for good in [
+            "a",
+            "0",
+            "a.b_c-d",
+            "web-2",
+            "a__b",
+            "a---b",
+            &"x".repeat(128),
+        ] {
             assert!(valid_image_name(good), "{good:?}");
         }
         for bad in [
@@ -935,6 +966,13 @@ mod tests {
             "a/b",
             "a b",
             "a\0",
+            "Web",
+            "a..b",
+            "a___b",
+            "a.-b",
+            "a-",
+            "a.",
+            "a:b",
             &"x".repeat(129),
         ] {
             assert!(!valid_image_name(bad), "{bad:?}");

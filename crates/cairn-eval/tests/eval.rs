@@ -656,7 +656,7 @@ fn bad_modes_and_other_values() {
             "without `=`",
             "{'A=B': 'x'}",
         ),
-        ("image(name = '')", "1 to 128", "''"),
+        ("image(name = '')", "lowercase letters and digits", "''"),
         ("debian().packages([])", "can't be empty", "[]"),
         (
             "debian().packages(['python3', ''])",
@@ -1092,8 +1092,8 @@ fn deeply_nested_expressions_do_not_crash() {
 }
 
 #[test]
-fn image_names_are_safe_file_names() {
-    for name in ["a", "web-1.2_x", "9lives", "A.b-C_d", &"n".repeat(128)] {
+fn image_names_are_safe_file_names_and_repository_names() {
+    for name in ["a", "web-1.2_x", "9lives", "a.b-c__d", &"n".repeat(128)] {
         let plan = eval_ok(&format!("image(name = '{name}')\n"));
         assert!(plan.image(name).is_some(), "{name}");
     }
@@ -1108,13 +1108,16 @@ fn image_names_are_safe_file_names() {
         "a:b",
         "é",
         "a\\\\b",
+        "Web",
+        "a..b",
+        "a-",
         &"n".repeat(129),
     ] {
         let text = format!("x = 1\nimage(\n    name = '{name}',\n)\n");
         let e = error(&text);
         assert_error(
             &e,
-            "an image's `name` must be 1 to 128",
+            "an image's `name` must be lowercase letters and digits",
             "cairn.star",
             &format!("'{name}'"),
         );
