@@ -12,8 +12,9 @@ SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 # for the fault tests. gcc/libc6-dev: SQLite is compiled from source. skopeo and umoci:
 # independent readers of the OCI layouts cairn writes; podman with runc runs the images;
 # docker.io loads the docker-archives (the tests start their own dockerd on a socket in a
-# temporary directory). Later issues add docker-registry.
-packages=(nix-bin dpkg apt util-linux gcc libc6-dev skopeo umoci podman runc docker.io)
+# temporary directory). python3-packaging: the oracle for wheel tags and file names.
+# Later issues add docker-registry.
+packages=(nix-bin dpkg apt util-linux gcc libc6-dev skopeo umoci podman runc docker.io python3-packaging)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,7 +11,7 @@ use cairn_debian::{
     fetch_locked,
 };
 use cairn_image::synth::{Account, Group};
-use cairn_image::{BuildError, Contents, Excludes, ImageSpec, Output};
+use cairn_image::{BuildError, Contents, Excludes, ImageReporter, ImageSpec, Output};
 use cairn_oci::{Compression, ImageConfig};
 use cairn_plan::{Image, Node, NodeId, Plan, Span};
 use cairn_store::{Store, StoreError, StorePath};
@@ -28,6 +28,8 @@ pub struct BuildOptions<'a> {
     /// Every timestamp in the images (`SOURCE_DATE_EPOCH`, or 0).
     pub mtime: u64,
     pub reporter: Arc<dyn InstallReporter>,
+    /// Progress of layer writing.
+    pub image_reporter: &'a dyn ImageReporter,
     /// Names the package that provides a missing library (see `cairn_image::build`).
     pub provider_hint: &'a dyn Fn(&str) -> Option<String>,
 }
@@ -340,6 +342,7 @@ fn build_image(
         &spec,
         output,
         options.provider_hint,
+        options.image_reporter,
     )
     .map_err(|source| BuildPlanError::Image {
         image: name.clone(),
@@ -490,6 +493,9 @@ impl FetchReporter for Counting {
 }
 
 impl InstallReporter for Counting {
+    fn on_install_start(&self, packages: usize, downloads: usize, bytes: u64) {
+        self.inner.on_install_start(packages, downloads, bytes);
+    }
     fn on_package_ready(&self, package: &LockedPackage, object: &StorePath, fresh: bool) {
         if fresh {
             self.fresh.fetch_add(1, Ordering::Relaxed);

@@ -73,10 +73,10 @@ impl InstallError {
 
 /// Progress of an install. All methods have empty defaults.
 pub trait InstallReporter: FetchReporter {
-    /// The work ahead, once the store has been looked at: `packages` are not in it, and
-    /// each is unpacked after its `.deb` is downloaded (`bytes` in all, less any verified
-    /// download an interrupted run left, which is used again without a download).
-    fn on_install_start(&self, _packages: usize, _bytes: u64) {}
+    /// The work ahead, once the store has been looked at: `packages` are not in it and
+    /// will be unpacked; `downloads` of their `.deb`s (`bytes` in all) are needed, the
+    /// others being verified downloads an interrupted run left.
+    fn on_install_start(&self, _packages: usize, _downloads: usize, _bytes: u64) {}
     /// A package became a store object (`fresh`: it was not in the store before).
     fn on_package_ready(&self, _package: &LockedPackage, _object: &StorePath, _fresh: bool) {}
 }
@@ -130,7 +130,6 @@ pub fn fetch_locked(
     if missing.is_empty() {
         return Ok(paths);
     }
-    reporter.on_install_start(missing.len(), missing.iter().map(|p| p.size).sum());
     // Dependencies first: the order unpacking prefers, and in which failures count.
     let order: Vec<&str> = components
         .iter()
@@ -139,6 +138,12 @@ pub fn fetch_locked(
         .filter(|n| missing.iter().any(|p| p.name == **n))
         .collect();
     let (ready, downloads) = prepare_downloads(store, lock, &missing)?;
+    // What an interrupted run left (verified) is not downloaded again.
+    reporter.on_install_start(
+        missing.len(),
+        downloads.len(),
+        downloads.iter().map(|(p, _)| p.size).sum(),
+    );
     let context = Context {
         store,
         fetcher,

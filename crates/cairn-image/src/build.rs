@@ -98,6 +98,27 @@ pub struct BuiltImage {
     pub fresh_layers: usize,
 }
 
+/// Progress of a build's layer writing. Only layers written now are reported: those
+/// found in the store are no work. Called from the threads that write layers. All
+/// methods have empty defaults.
+pub trait ImageReporter: Send + Sync {
+    /// `count` layers are not in the store and are written now; `bytes`, the size of
+    /// the file contents they hold (before compression).
+    fn on_layers_start(&self, _count: usize, _bytes: u64) {}
+    /// A layer is being written: what it holds (as the image history says, `libc6
+    /// 2.41-12`, `dpkg-status`, `files:/srv`) and the size of its file contents.
+    fn on_layer_start(&self, _what: &str, _bytes: u64) {}
+    /// A layer was written: `bytes` as in [`ImageReporter::on_layer_start`], `size` its
+    /// blob's (compressed) size.
+    fn on_layer_written(&self, _what: &str, _bytes: u64, _size: u64) {}
+}
+
+/// An [`ImageReporter`] that reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoImageReporter;
+
+impl ImageReporter for NoImageReporter {}
+
 /// Why an image could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -297,6 +318,7 @@ pub fn build(
     spec: &ImageSpec,
     output: Option<&Output>,
     provider_hint: &dyn Fn(&str) -> Option<String>,
+    reporter: &dyn ImageReporter,
 ) -> Result<BuiltImage, BuildError> {
     let Contents {
         lock,
@@ -376,7 +398,7 @@ pub fn build(
         compression: spec.compression,
         mtime: spec.mtime,
     };
-    let written = write_layers(store, &planned, &options)?;
+    let written = write_layers(store, &planned, &options, reporter)?;
     let fresh_layers = written.iter().filter(|(_, fresh)| *fresh).count();
     let layers: Vec<(PlannedLayer, CachedLayer)> = planned
         .into_iter()
@@ -392,56 +414,94 @@ pub fn build(
     })
 }
 
-/// Where a worker leaves one layer's result.
-type Slot = std::sync::Mutex<Option<Result<(CachedLayer, bool), cache::CacheError>>>;
-
-/// Each layer's blob, from the store or written now: on every core, since compressing
-/// is most of a cold build. The result keeps the layers' order; the error reported is
-/// the first layer's, whichever thread met it.
+/// Each layer's blob, from the store or written now (`true`): on every core, since
+/// compressing is most of a cold build. Every layer is looked up first, so the work is
+/// known (and reported) before it starts. The result keeps the layers' order; the error
+/// reported is the first layer's, whichever thread met it.
 fn write_layers(
     store: &Store,
     planned: &[PlannedLayer],
     options: &LayerOptions,
+    reporter: &dyn ImageReporter,
 ) -> Result<Vec<(CachedLayer, bool)>, BuildError> {
-    // At most 8: each gzip writer holds up to two 32 MiB buffers.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let sizes: Vec<u64> = planned.iter().map(|l| content_size(&l.entries)).collect();
     // Largest first, so that no big layer starts last and leaves the other cores idle
-    // (longest-processing-time scheduling).
+    // (longest-processing-time scheduling). Looking up hashes every entry, so it runs
+    // on every core too.
     let mut order: Vec<usize> = (0..planned.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(content_size(&planned[i].entries)));
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    let found = on_threads(planned.len(), &order, |i| {
+        cache::find(store, &planned[i].entries, options)
+    })?;
+    order.retain(|&i| matches!(found[i], Some(cache::Lookup::Miss(_))));
+    reporter.on_layers_start(order.len(), order.iter().map(|&i| sizes[i]).sum());
     let batch = store.batch()?;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Slot> = planned
-        .iter()
-        .map(|_| std::sync::Mutex::new(None))
+    let written = on_threads(planned.len(), &order, |i| {
+        let Some(cache::Lookup::Miss(missing)) = &found[i] else {
+            unreachable!("only missing layers are written");
+        };
+        let what = what_it_holds(&planned[i]);
+        reporter.on_layer_start(what, sizes[i]);
+        let cached = cache::write(&batch, &planned[i].entries, options, missing)?;
+        reporter.on_layer_written(what, sizes[i], cached.layer.size);
+        Ok(cached)
+    })?;
+    let layers = found
+        .into_iter()
+        .zip(written)
+        .map(|(lookup, written)| match lookup {
+            Some(cache::Lookup::Hit(cached)) => (cached, false),
+            _ => (written.expect("every missing layer was written"), true),
+        })
         .collect();
+    // One sync and one transaction for every new layer.
+    batch.commit()?;
+    Ok(layers)
+}
+
+/// `work` for each index of `order`, taken in that order by up to 8 threads (each gzip
+/// writer holds up to two 32 MiB buffers). The results by index (`None` where `order`
+/// does not name it); the error reported is the first index's, whichever thread met it.
+fn on_threads<T: Send>(
+    len: usize,
+    order: &[usize],
+    work: impl Fn(usize) -> Result<T, cache::CacheError> + Sync,
+) -> Result<Vec<Option<T>>, BuildError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Result<T, cache::CacheError>>>> =
+        (0..len).map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
-        for _ in 0..threads.min(planned.len()) {
+        for _ in 0..threads.min(order.len()) {
             scope.spawn(|| {
                 loop {
                     let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(&i) = order.get(n) else {
                         return;
                     };
-                    let layer = &planned[i];
-                    let result = cache::layer(store, &batch, &layer.entries, options);
-                    *results[i].lock().expect("not poisoned") = Some(result);
+                    let result = work(i);
+                    *slots[i].lock().expect("not poisoned") = Some(result);
                 }
             });
         }
     });
-    let layers = results
+    slots
         .into_iter()
         .map(|slot| {
             slot.into_inner()
                 .expect("not poisoned")
-                .expect("every layer was written")
+                .transpose()
                 .map_err(BuildError::from)
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    // One sync and one transaction for every new layer.
-    batch.commit()?;
-    Ok(layers)
+        .collect()
+}
+
+/// What a layer holds, as its history entry says, for a reporter.
+fn what_it_holds(layer: &PlannedLayer) -> &str {
+    layer
+        .description
+        .strip_prefix("cairn: ")
+        .unwrap_or(&layer.description)
 }
 
 /// The bytes of file contents in `entries`.

@@ -141,32 +141,57 @@ fn parse_metadata(object: &StorePath, bytes: &[u8]) -> Result<WrittenLayer, Cach
     })
 }
 
-/// The layer of `entries`, from the store when it was written before, else written
-/// now into `batch` (registered when the batch is committed). Returns whether it was
-/// written now.
-pub fn layer(
+/// Where the layer of some entries is in the store, and whether it is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Written before: read back from the store (temp-rooted), nothing to write.
+    Hit(CachedLayer),
+    /// Not in the store: [`write`] makes it.
+    Miss(MissingLayer),
+}
+
+/// A layer the store lacks: where [`write`] puts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingLayer {
+    object: StorePath,
+    node_hash: String,
+}
+
+/// The layer of `entries`, when it was written before. It reads no blob: the digests
+/// and sizes are the object's metadata.
+pub fn find(
     store: &Store,
-    batch: &Batch<'_>,
     entries: &[LayerEntry],
     options: &LayerOptions,
-) -> Result<(CachedLayer, bool), CacheError> {
-    let name = object_name(options.compression);
+) -> Result<Lookup, CacheError> {
     let node_hash = key(entries, options);
-    let object = Store::input_path(name, &node_hash)?;
+    let object = Store::input_path(object_name(options.compression), &node_hash)?;
     // Temp-root first, then look: a collection between the two cannot take a hit away
     // (found in review).
-    if !store
+    if store
         .add_temp_roots(std::slice::from_ref(&object))?
         .is_empty()
     {
-        let info = store.info(&object)?;
-        let bytes = info
-            .metadata
-            .get("oci.layer")
-            .ok_or_else(|| CacheError::Damaged(object.to_string()))?;
-        let layer = parse_metadata(&object, bytes)?;
-        return Ok((CachedLayer { object, layer }, false));
+        return Ok(Lookup::Miss(MissingLayer { object, node_hash }));
     }
+    let info = store.info(&object)?;
+    let bytes = info
+        .metadata
+        .get("oci.layer")
+        .ok_or_else(|| CacheError::Damaged(object.to_string()))?;
+    let layer = parse_metadata(&object, bytes)?;
+    Ok(Lookup::Hit(CachedLayer { object, layer }))
+}
+
+/// Writes the layer of `entries` that [`find`] found `missing` into `batch`
+/// (registered when the batch is committed).
+pub fn write(
+    batch: &Batch<'_>,
+    entries: &[LayerEntry],
+    options: &LayerOptions,
+    missing: &MissingLayer,
+) -> Result<CachedLayer, CacheError> {
+    let name = object_name(options.compression);
     // Written where the store stages it: no copy.
     let file = batch.tree_path()?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, fs_err::File::create(file.path())?);
@@ -178,16 +203,30 @@ pub fn layer(
     let options = AddOptions {
         name: Some(name.to_owned()),
         metadata: meta,
-        addressing: Some(Addressing::Input { node_hash }),
+        addressing: Some(Addressing::Input {
+            node_hash: missing.node_hash.clone(),
+        }),
         ..AddOptions::default()
     };
     let added = batch.stage(file, &options)?;
-    debug_assert_eq!(added, object);
-    Ok((
-        CachedLayer {
-            object: added,
-            layer: written,
-        },
-        true,
-    ))
+    debug_assert_eq!(added, missing.object);
+    Ok(CachedLayer {
+        object: added,
+        layer: written,
+    })
+}
+
+/// The layer of `entries`, from the store when it was written before, else written
+/// now into `batch` (registered when the batch is committed). Returns whether it was
+/// written now.
+pub fn layer(
+    store: &Store,
+    batch: &Batch<'_>,
+    entries: &[LayerEntry],
+    options: &LayerOptions,
+) -> Result<(CachedLayer, bool), CacheError> {
+    match find(store, entries, options)? {
+        Lookup::Hit(cached) => Ok((cached, false)),
+        Lookup::Miss(missing) => Ok((write(batch, entries, options, &missing)?, true)),
+    }
 }

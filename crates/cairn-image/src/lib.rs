@@ -10,7 +10,9 @@ pub mod layers;
 pub mod rootfs;
 pub mod synth;
 
-pub use build::{BuildError, BuiltImage, Contents, ImageSpec, Output, build};
+pub use build::{
+    BuildError, BuiltImage, Contents, ImageReporter, ImageSpec, NoImageReporter, Output, build,
+};
 pub use cairn_oci::rfc3339;
 pub use check::{CheckError, CheckOptions, check_entrypoint, multiarch_triplet, oci_architecture};
 pub use layers::{DEFAULT_BUDGET, PlanError, PlannedLayer, plan_layers};

@@ -23,8 +23,8 @@ use cairn_debian::{
 use cairn_image::check::CheckError;
 use cairn_image::synth::SynthError;
 use cairn_image::{
-    BuildError, BuiltImage, ComposeError, Contents, DEFAULT_BUDGET, Excludes, ImageSpec, Output,
-    PlanError, build,
+    BuildError, BuiltImage, ComposeError, Contents, DEFAULT_BUDGET, Excludes, ImageReporter,
+    ImageSpec, NoImageReporter, Output, PlanError, build,
 };
 use cairn_oci::{Compression, ImageConfig};
 use cairn_store::Store;
@@ -167,13 +167,25 @@ impl Env {
         spec: &ImageSpec,
         output: &Output,
     ) -> Result<BuiltImage, BuildError> {
+        self.build_reported(store, request, spec, output, &NoImageReporter)
+    }
+
+    /// [`Env::build`], reporting to `reporter`.
+    fn build_reported(
+        &self,
+        store: &Store,
+        request: &[&str],
+        spec: &ImageSpec,
+        output: &Output,
+        reporter: &dyn ImageReporter,
+    ) -> Result<BuiltImage, BuildError> {
         let (lock, installed) = self.install(store, request);
         let contents = Contents {
             lock: &lock,
             installed: &installed,
             application: &[],
         };
-        build(store, &contents, spec, Some(output), &no_hint)
+        build(store, &contents, spec, Some(output), &no_hint, reporter)
     }
 }
 
@@ -698,6 +710,83 @@ fn a_warm_build_writes_no_layer() {
     assert_eq!(grown.fresh_layers, 2, "extra and dpkg-status");
 }
 
+/// What an [`ImageReporter`] was told.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<String>>);
+
+impl Recorded {
+    fn take(&self) -> Vec<String> {
+        let mut events = std::mem::take(&mut *self.0.lock().unwrap());
+        // Layers are written on several threads: their events come in any order.
+        events.sort();
+        events
+    }
+}
+
+impl ImageReporter for Recorded {
+    fn on_layers_start(&self, count: usize, _bytes: u64) {
+        self.0.lock().unwrap().push(format!("layers {count}"));
+    }
+    fn on_layer_start(&self, what: &str, _bytes: u64) {
+        self.0.lock().unwrap().push(format!("start {what}"));
+    }
+    fn on_layer_written(&self, what: &str, _bytes: u64, size: u64) {
+        assert!(size > 0, "{what}: a blob has bytes");
+        self.0.lock().unwrap().push(format!("written {what}"));
+    }
+}
+
+#[test]
+fn only_layers_written_are_reported() {
+    let Some(env) = setup() else { return };
+    let store = env.store("store");
+    let spec = spec("/usr/bin/app", Some("nonroot"));
+    let recorded = Recorded::default();
+    let build = |request: &[&str], dir: &str| {
+        env.build_reported(
+            &store,
+            request,
+            &spec,
+            &Output::OciDir(env.path(dir)),
+            &recorded,
+        )
+        .unwrap()
+    };
+    let cold = build(&["app"], "cold");
+    let events = recorded.take();
+    assert!(
+        events.contains(&format!("layers {}", cold.layers.len())),
+        "{events:?}"
+    );
+    for (layer, _) in &cold.layers {
+        let what = layer.description.strip_prefix("cairn: ").unwrap();
+        assert!(events.contains(&format!("start {what}")), "{events:?}");
+        assert!(events.contains(&format!("written {what}")), "{events:?}");
+    }
+    assert_eq!(events.len(), 1 + 2 * cold.layers.len(), "{events:?}");
+    // Layers found in the store are no work.
+    build(&["app"], "warm");
+    assert_eq!(recorded.take(), ["layers 0"]);
+    let grown = build(&["app", "extra"], "grown");
+    assert_eq!(grown.fresh_layers, 2);
+    let extra = grown
+        .layers
+        .iter()
+        .map(|(p, _)| p.description.strip_prefix("cairn: ").unwrap())
+        .find(|d| d.starts_with("extra "))
+        .unwrap();
+    assert_eq!(
+        recorded.take(),
+        [
+            "layers 2".to_owned(),
+            "start dpkg-status".to_owned(),
+            format!("start {extra}"),
+            "written dpkg-status".to_owned(),
+            format!("written {extra}"),
+        ]
+    );
+}
+
 #[test]
 fn the_budget_bounds_the_layers() {
     let Some(env) = setup() else { return };
@@ -947,6 +1036,7 @@ fn a_missing_interpreter_or_library_is_refused() {
         &spec("/usr/bin/nolibc", None),
         Some(&Output::OciDir(output.clone())),
         &hint,
+        &NoImageReporter,
     )
     .unwrap_err();
     assert!(
@@ -1109,6 +1199,7 @@ fn application_parts_come_last_and_may_overwrite_package_files() {
         &spec("/usr/bin/app", None),
         Some(&Output::OciDir(layout.clone())),
         &no_hint,
+        &NoImageReporter,
     )
     .unwrap();
     let (last, _) = built.layers.last().unwrap();
@@ -1204,6 +1295,7 @@ fn a_file_where_a_package_has_a_directory_is_a_conflict_even_for_the_application
         &spec("/usr/bin/app", None),
         Some(&Output::OciDir(refused_output.clone())),
         &no_hint,
+        &NoImageReporter,
     )
     .unwrap_err();
     assert!(
@@ -1244,6 +1336,7 @@ fn an_application_file_over_a_generated_file_is_a_conflict() {
         &spec("/usr/bin/app", Some("nonroot")),
         Some(&Output::OciDir(output.clone())),
         &no_hint,
+        &NoImageReporter,
     )
     .unwrap_err();
     assert!(

@@ -6,10 +6,12 @@
 //!   (`[{"Config", "RepoTags", "Layers"}]`), the dual form Docker writes since 25, which
 //!   `docker load` and `podman load` accept.
 //!
-//! An archive is written to a temporary file beside the target and renamed into place.
+//! An archive file is written to a temporary file beside the target and renamed into
+//! place; `write_archive_to` writes the same bytes to any writer (a pipe into `podman
+//! load`).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -40,6 +42,12 @@ pub enum ArchiveError {
     #[error("could not write the archive `{}`", path.display())]
     Io {
         path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not read blob {digest} of the image")]
+    Blob {
+        digest: Digest,
         #[source]
         source: std::io::Error,
     },
@@ -115,6 +123,44 @@ pub fn write_archive(
     if !replaceable(target) {
         return Err(ArchiveError::NotAnArchive(target.to_owned()));
     }
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".cairn-archive-")
+        .tempfile_in(&parent)
+        .map_err(io)?;
+    write_archive_to(
+        std::io::BufWriter::new(temp.as_file_mut()),
+        format,
+        blobs,
+        manifest,
+        config,
+        layers,
+        mtime,
+    )?;
+    temp.as_file_mut().flush().map_err(io)?;
+    // A temporary file is private; an image archive is not.
+    let mut permissions = perms(temp.path()).map_err(io)?;
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o644);
+    fs_err::set_permissions(temp.path(), permissions).map_err(io)?;
+    temp.persist(target).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Writes the archive `write_archive` writes, the same bytes, to `out`: a file, or a
+/// pipe (`docker load` and `podman load` read a docker-archive on stdin). On an error
+/// what was written is incomplete and must be discarded.
+pub fn write_archive_to<W: Write>(
+    out: W,
+    format: &ArchiveFormat,
+    blobs: &[(Digest, BlobSource<'_>)],
+    manifest: &Descriptor,
+    config: &Digest,
+    layers: &[Digest],
+    mtime: u64,
+) -> Result<(), ArchiveError> {
     let mut entries = vec![
         dir("blobs"),
         dir("blobs/sha256"),
@@ -134,16 +180,20 @@ pub fn write_archive(
         if !seen.insert(*digest) {
             continue;
         }
+        let blob_error = |source| ArchiveError::Blob {
+            digest: *digest,
+            source,
+        };
         let path = format!("blobs/sha256/{}", digest.hex());
         let kind = match source {
             BlobSource::Bytes(bytes) => EntryKind::Bytes(bytes.to_vec()),
             BlobSource::File(p) => EntryKind::File {
                 source: p.to_path_buf(),
-                size: fs_err::metadata(p).map_err(io)?.len(),
+                size: fs_err::metadata(p).map_err(blob_error)?.len(),
             },
             // Links are relative to a layout in the store; an archive holds bytes.
             BlobSource::Symlink(_) => {
-                return Err(io(std::io::Error::new(
+                return Err(blob_error(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     "an archive's blobs are files, not links",
                 )));
@@ -163,28 +213,10 @@ pub fn write_archive(
             EntryKind::Bytes(to_canonical(&docker)),
         ));
     }
-    let parent = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".cairn-archive-")
-        .tempfile_in(&parent)
-        .map_err(io)?;
     let options = LayerOptions {
         compression: Compression::None,
         mtime,
     };
-    write_layer(
-        &entries,
-        &options,
-        std::io::BufWriter::new(temp.as_file_mut()),
-    )?;
-    temp.as_file_mut().flush().map_err(io)?;
-    // A temporary file is private; an image archive is not.
-    let mut permissions = perms(temp.path()).map_err(io)?;
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o644);
-    fs_err::set_permissions(temp.path(), permissions).map_err(io)?;
-    temp.persist(target).map_err(|e| io(e.error))?;
+    write_layer(&entries, &options, out)?;
     Ok(())
 }

@@ -55,7 +55,11 @@ impl DockerDaemon {
             ])
             .stdin(Stdio::null())
             .stdout(fs_err::File::create(&log).unwrap().into_file())
-            .stderr(fs_err::File::create(dir.join("dockerd.err")).unwrap().into_file())
+            .stderr(
+                fs_err::File::create(dir.join("dockerd.err"))
+                    .unwrap()
+                    .into_file(),
+            )
             .spawn()
             .unwrap();
         let daemon = DockerDaemon {

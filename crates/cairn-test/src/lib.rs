@@ -13,8 +13,8 @@ pub mod oracle;
 pub mod trees;
 
 pub use apt::AptOracle;
-pub use docker::DockerDaemon;
 pub use debian_repo::{FixturePackage, FixtureRepo, test_key};
+pub use docker::DockerDaemon;
 pub use http::{Fault, TestServer};
 pub use oracle::{Oracle, require_tool};
 pub use trees::{FixtureTree, fixture_trees, write_file};

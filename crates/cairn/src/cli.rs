@@ -20,9 +20,13 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = "CAIRN_STORE", value_name = "DIR")]
     pub(crate) store: Option<PathBuf>,
 
-    /// Print less on stderr
-    #[arg(long, short, global = true)]
+    /// Print less on stderr: errors only, no progress
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub(crate) quiet: bool,
+
+    /// Print more on stderr: each download, package and layer as it is done
+    #[arg(long, short, global = true)]
+    pub(crate) verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +51,12 @@ pub(crate) enum Command {
     Lock(LockArgs),
     /// Build the plan's images from `cairn.lock`
     Build(BuildArgs),
+    /// Build an image of the project and load it into podman or docker
+    Load(LoadArgs),
+    /// Build an image of the project, load it into podman and run it
+    Run(RunArgs),
+    /// Print an image's layers (size, packages), config and total size
+    Inspect(InspectArgs),
     /// Work with the object store
     #[command(subcommand)]
     Store(StoreCommand),
@@ -345,4 +355,70 @@ pub(crate) struct BuildArgs {
     /// Do not write `result` links
     #[arg(long)]
     pub(crate) no_link: bool,
+}
+
+/// How `cairn load` and `cairn run` build the image: as `cairn build` does.
+#[derive(Debug, Args)]
+pub(crate) struct RealiseArgs {
+    /// Refuse a stale lock even where the plan could be built from it (the default
+    /// when `CI` is set)
+    #[arg(long)]
+    pub(crate) locked: bool,
+    /// Use only what the store has and never touch the network
+    #[arg(long)]
+    pub(crate) offline: bool,
+}
+
+/// Where `cairn load` sends an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Engine {
+    Podman,
+    Docker,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    #[command(flatten)]
+    pub(crate) project: ProjectArgs,
+    /// The image to load [default: the plan's only image]
+    #[arg(value_name = "IMAGE")]
+    pub(crate) image: Option<String>,
+    /// Load into this engine [default: podman if it is installed, else docker]
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub(crate) to: Option<Engine>,
+    #[command(flatten)]
+    pub(crate) realise: RealiseArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) project: ProjectArgs,
+    /// The image to run
+    #[arg(value_name = "IMAGE")]
+    pub(crate) image: String,
+    /// Publish a port, `HOST:CONTAINER` as podman takes it (repeatable) [default: each
+    /// port the image exposes, on 127.0.0.1 at the same number]
+    #[arg(long = "publish", short = 'p', value_name = "PORTS")]
+    pub(crate) publish: Vec<String>,
+    #[command(flatten)]
+    pub(crate) realise: RealiseArgs,
+    /// Arguments for the image's entrypoint (after `--`)
+    #[arg(last = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    #[command(flatten)]
+    pub(crate) project: ProjectArgs,
+    /// An image of the project (built as `cairn build` does, without `result` links),
+    /// or `oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`
+    #[arg(value_name = "IMAGE")]
+    pub(crate) image: String,
+    /// Print JSON
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) realise: RealiseArgs,
 }

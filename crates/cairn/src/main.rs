@@ -2,10 +2,12 @@
 //! results on stdout and everything else on stderr. It holds no logic other crates need.
 //!
 //! Exit codes: 0 success; 1 an error (printed with its causes and a hint);
-//! 2 invalid usage; 3 `cairn store verify` found corrupt objects.
+//! 2 invalid usage; 3 `cairn store verify` found corrupt objects. `cairn run` exits as
+//! its container does (it becomes `podman run`).
 
 mod cli;
 mod commands;
+mod progress;
 mod reporter;
 
 use std::io::Write;
@@ -25,6 +27,9 @@ fn main() -> ExitCode {
         Command::Plan { project, json } => commands::project::plan(&project, json),
         Command::Lock(args) => commands::project::lock(&cli.global, &args),
         Command::Build(args) => commands::project::build(&cli.global, &args),
+        Command::Load(args) => commands::engine::load(&cli.global, &args),
+        Command::Run(args) => commands::engine::run(&cli.global, &args),
+        Command::Inspect(args) => commands::engine::inspect(&cli.global, &args),
         Command::Store(command) => commands::store::run(&cli.global, command),
         Command::Debian(command) => commands::debian::run(&cli.global, command),
         Command::Image(command) => commands::image::run(&cli.global, *command),

@@ -8,38 +8,11 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use cairn_test::require_tool;
-use support::{cairn, lowercase_tempdir, ok, podman, podman_run, run};
-
-/// A copy of `examples/<name>` under `dir`.
-fn example(name: &str, dir: &Path) -> PathBuf {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name);
-    let to = dir.join(name);
-    copy_tree(&from, &to);
-    to
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs_err::create_dir_all(to).unwrap();
-    for entry in fs_err::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        // A developer's own lock or result link stays behind.
-        if name == "cairn.lock" || name.to_string_lossy().starts_with("result") {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &to.join(&name));
-        } else {
-            fs_err::copy(entry.path(), to.join(&name)).unwrap();
-        }
-    }
-}
+use support::{cairn, copy_tree, example, lowercase_tempdir, ok, podman, podman_run, run};
 
 /// `cairn -C project ARGS` with `store`.
 fn project(store: &Path, dir: &Path, args: &[&str]) -> String {
@@ -242,6 +215,14 @@ fn two_images_share_their_base_layers() {
     project(&store, &dir, &["lock"]);
     let built = build_json(&store, &dir);
     assert_eq!(built.len(), 2);
+    // A fresh store, from the same lock: the same two images, bit for bit.
+    let again = build_json_with(&tmp.path().join("store-b"), &dir, &["--no-link"]);
+    let manifests = |b: &[(String, String, u64, u64, u64)]| {
+        b.iter()
+            .map(|i| (i.0.clone(), i.1.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(manifests(&again), manifests(&built));
     let api = layer_digests(&dir.join("result-api"));
     let worker = layer_digests(&dir.join("result-worker"));
     let shared = api.intersection(&worker).count();

@@ -160,7 +160,10 @@ fn docker_load_reads_the_docker_archive() {
         String::from_utf8(output.stdout).unwrap()
     };
     let loaded = docker_ok(&["load", "--input", archive.to_str().unwrap()]);
-    assert!(loaded.contains("Loaded image: cairn/busybox:latest"), "{loaded}");
+    assert!(
+        loaded.contains("Loaded image: cairn/busybox:latest"),
+        "{loaded}"
+    );
 
     // manifest.json (Docker's index of the archive) names the config blob; Docker's
     // image ID is that blob's digest.
@@ -176,7 +179,13 @@ fn docker_load_reads_the_docker_archive() {
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .unwrap_or_else(|| panic!("no config in {manifest}"));
-    let id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", "cairn/busybox:latest"]);
+    let id = docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "cairn/busybox:latest",
+    ]);
     assert_eq!(id.trim(), format!("sha256:{config}"));
 
     let printed = docker_ok(&["run", "--rm", "--network", "none", "cairn/busybox:latest"]);

@@ -4,19 +4,19 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use cairn_debian::{
-    BinaryPackage, DebianLock, FetchError, FetchOptions, FetchReporter, Fetcher, InstallReporter,
-    Installed, LockFile, LockedPackage, RepoContext, Repository, Request, Resolution, Source,
-    Trust, debian_sources, fetch_locked, resolve,
+    BinaryPackage, DebianLock, FetchOptions, FetchReporter, Fetcher, InstallReporter, Installed,
+    LockFile, RepoContext, Repository, Request, Resolution, Source, Trust, debian_sources,
+    fetch_locked, resolve,
 };
-use cairn_store::{Store, StorePath};
+use cairn_store::Store;
 use serde::Serialize;
 
 use crate::cli::{DebianCommand, GlobalArgs, RepoArgs};
+use crate::progress::{Progress, Verbosity};
 
 pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCode> {
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -30,7 +30,7 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
         } => {
             let (store, _) = crate::commands::store::open(global)?;
             let fetcher = fetcher(&repo, 8)?;
-            let repository = open_repository(&store, &fetcher, &repo, global.quiet)?;
+            let repository = open_repository(&store, &fetcher, &repo, Verbosity::of(global))?;
             let request = Request {
                 packages,
                 recommends: with_recommends,
@@ -59,7 +59,7 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
         } => {
             let (store, _) = crate::commands::store::open(global)?;
             let fetcher = fetcher(&repo, 8)?;
-            let repository = open_repository(&store, &fetcher, &repo, global.quiet)?;
+            let repository = open_repository(&store, &fetcher, &repo, Verbosity::of(global))?;
             show(&mut out, &repository, &package, json)?;
         }
         DebianCommand::Fetch {
@@ -71,7 +71,7 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
         } => {
             let (store, _) = crate::commands::store::open(global)?;
             let fetcher = fetcher(&repo, connections)?;
-            let progress = Arc::new(Progress::new(global.quiet));
+            let progress = Arc::new(Progress::new(Verbosity::of(global)));
             let request = Request {
                 packages,
                 recommends: with_recommends,
@@ -83,8 +83,8 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
                 lock.as_deref(),
                 &request,
                 &progress,
-                global.quiet,
             )?;
+            progress.finish();
             for path in installed.values() {
                 writeln!(out, "{}", store.object_dir(path).display())?;
             }
@@ -104,7 +104,6 @@ pub(crate) fn locked_and_installed(
     lock_path: Option<&Path>,
     request: &Request,
     progress: &Arc<Progress>,
-    quiet: bool,
 ) -> Result<(DebianLock, Installed)> {
     let lock = if let Some(path) = lock_path {
         let text = fs_err::read_to_string(path)?;
@@ -113,7 +112,7 @@ pub(crate) fn locked_and_installed(
             .debian
             .with_context(|| format!("`{}` has no [debian] part", path.display()))?
     } else {
-        let repository = open_repository(store, fetcher, repo, quiet)?;
+        let repository = open_repository(store, fetcher, repo, progress.verbosity())?;
         let resolution = resolve(&repository, request)?;
         DebianLock::new(&repository, request, &resolution)
     };
@@ -139,7 +138,7 @@ pub(crate) fn open_repository(
     store: &Store,
     fetcher: &Fetcher,
     args: &RepoArgs,
-    quiet: bool,
+    verbosity: Verbosity,
 ) -> Result<Repository> {
     let sources = debian_sources(
         &args.mirror,
@@ -147,7 +146,8 @@ pub(crate) fn open_repository(
         &args.components,
         (!args.no_security).then_some(args.security_mirror.as_str()),
     );
-    let progress = Progress::new(quiet);
+    // Its bars are cleared when it is dropped, before the caller prints.
+    let progress = Progress::new(verbosity);
     let context = repo_context(store, fetcher, args, &progress)?;
     open_sources(&context, &sources, &args.arch)
 }
@@ -352,58 +352,4 @@ fn fields(p: &BinaryPackage) -> Vec<(&'static str, String)> {
     out.push(("Size", p.size.to_string()));
     out.push(("SHA256", p.sha256.clone()));
     out
-}
-
-/// Progress of downloads on stderr: retries as they happen, a summary at the end.
-pub(crate) struct Progress {
-    quiet: bool,
-    downloads: AtomicUsize,
-    bytes: AtomicU64,
-    fresh: AtomicUsize,
-}
-
-impl Progress {
-    pub(crate) fn new(quiet: bool) -> Self {
-        Self {
-            quiet,
-            downloads: AtomicUsize::new(0),
-            bytes: AtomicU64::new(0),
-            fresh: AtomicUsize::new(0),
-        }
-    }
-
-    pub(crate) fn summary(&self, total: usize) {
-        if self.quiet {
-            return;
-        }
-        let fresh = self.fresh.load(Ordering::Relaxed);
-        #[allow(clippy::cast_precision_loss)]
-        let mib = self.bytes.load(Ordering::Relaxed) as f64 / f64::from(1 << 20);
-        eprintln!(
-            "{total} packages in the store: {fresh} added ({} downloads, {mib:.1} MiB), {} already there",
-            self.downloads.load(Ordering::Relaxed),
-            total - fresh
-        );
-    }
-}
-
-impl FetchReporter for Progress {
-    fn on_download_done(&self, _url: &str, bytes: u64) {
-        self.downloads.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    fn on_retry(&self, url: &str, error: &FetchError, wait: Duration) {
-        if !self.quiet {
-            eprintln!("retrying in {}ms: {error} ({url})", wait.as_millis());
-        }
-    }
-}
-
-impl InstallReporter for Progress {
-    fn on_package_ready(&self, _package: &LockedPackage, _object: &StorePath, fresh: bool) {
-        if fresh {
-            self.fresh.fetch_add(1, Ordering::Relaxed);
-        }
-    }
 }

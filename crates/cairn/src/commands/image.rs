@@ -10,7 +10,8 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use cairn_debian::{
-    Fetcher, LockedRepository, RepoContext, Repository, Request, Source, library_providers,
+    Fetcher, LockedRepository, NoFetchReporter, RepoContext, Repository, Request, Source,
+    library_providers,
 };
 use cairn_image::synth::{Account, Group};
 use cairn_image::{Contents, Excludes, ImageSpec, Output};
@@ -18,7 +19,8 @@ use cairn_oci::{Compression, ImageConfig};
 use cairn_store::Store;
 
 use crate::cli::{GlobalArgs, ImageBuildArgs, ImageCommand};
-use crate::commands::debian::{Progress, fetcher, locked_and_installed, open_sources, trust};
+use crate::commands::debian::{fetcher, locked_and_installed, open_sources, trust};
+use crate::progress::{Progress, Verbosity};
 
 /// Every timestamp in an image when `SOURCE_DATE_EPOCH` is not set: the epoch itself.
 const DEFAULT_MTIME: u64 = 0;
@@ -173,7 +175,7 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
     let spec = spec(args)?;
     let (store, _) = crate::commands::store::open(global)?;
     let fetcher = fetcher(&args.repo, 8)?;
-    let progress = Arc::new(Progress::new(global.quiet));
+    let progress = Arc::new(Progress::new(Verbosity::of(global)));
     let request = Request {
         packages: args.packages.clone(),
         recommends: false,
@@ -185,7 +187,6 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
         args.lock.as_deref(),
         &request,
         &progress,
-        global.quiet,
     )?;
     let hints = ProviderHint::new(
         &store,
@@ -200,7 +201,9 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
         installed: &installed,
         application: &[],
     };
-    let built = cairn_image::build(&store, &contents, &spec, Some(&output), &hint)?;
+    let built = cairn_image::build(&store, &contents, &spec, Some(&output), &hint, &*progress)?;
+    // The bars go before the results are printed.
+    progress.finish();
     let mut out = BufWriter::new(std::io::stdout().lock());
     writeln!(out, "{}", built.manifest.digest)?;
     out.flush()?;
@@ -221,15 +224,16 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
 }
 
 /// The small JSON documents and the layer sizes of an image, wherever it is.
-struct ImageFiles {
-    blobs: BTreeMap<String, Vec<u8>>,
-    index: Vec<u8>,
+pub(crate) struct ImageFiles {
+    /// The blobs of at most `JSON_LIMIT` bytes, by hex digest.
+    pub(crate) blobs: BTreeMap<String, Vec<u8>>,
+    pub(crate) index: Vec<u8>,
 }
 
 /// JSON documents are small; layers are not read.
 const JSON_LIMIT: u64 = 4 << 20;
 
-fn read_image(image: &str) -> Result<ImageFiles> {
+pub(crate) fn read_image(image: &str) -> Result<ImageFiles> {
     let Some(output) = Output::parse(image) else {
         bail!("`{image}` is not an image: use oci:DIR, oci-archive:FILE or docker-archive:FILE");
     };
@@ -240,7 +244,9 @@ fn read_image(image: &str) -> Result<ImageFiles> {
             index = Some(fs_err::read(dir.join("index.json"))?);
             for entry in fs_err::read_dir(dir.join("blobs/sha256"))? {
                 let entry = entry?;
-                if entry.metadata()?.len() <= JSON_LIMIT {
+                // The size of what a blob is (the image layouts in the store link their
+                // layers), so a layer is never read.
+                if fs_err::metadata(entry.path())?.len() <= JSON_LIMIT {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     blobs.insert(name, fs_err::read(entry.path())?);
                 }
@@ -270,7 +276,7 @@ fn read_image(image: &str) -> Result<ImageFiles> {
     })
 }
 
-fn inspect(image: &str, json: bool) -> Result<ExitCode> {
+pub(crate) fn inspect(image: &str, json: bool) -> Result<ExitCode> {
     let files = read_image(image)?;
     let blob = |digest: &serde_json::Value| -> Result<serde_json::Value> {
         let digest = digest.as_str().context("a descriptor without a digest")?;
@@ -375,13 +381,12 @@ impl<'a> ProviderHint<'a> {
     /// The packages that ship `soname`, as `a` or `` `a` or `b` ``; `None` when none
     /// is known (or the indexes cannot be read: a hint never fails a build).
     pub(crate) fn hint(&self, soname: &str) -> Option<String> {
-        let progress = Progress::new(true);
         let context = RepoContext {
             store: self.store,
             fetcher: self.fetcher,
             trust: trust(self.keyrings).ok()?,
             now: SystemTime::now(),
-            reporter: &progress,
+            reporter: &NoFetchReporter,
         };
         let repository = self
             .repository

@@ -1,4 +1,5 @@
 pub(crate) mod debian;
+pub(crate) mod engine;
 pub(crate) mod image;
 pub(crate) mod project;
 pub(crate) mod store;

@@ -9,14 +9,16 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 use cairn_build::{BuildOptions, ImageReport, ProjectLock, Upgrade, build_images, lock_plan};
 use cairn_debian::{InstallReporter, LockedRepository, RepoContext};
-use cairn_image::Output;
+use cairn_image::{ImageReporter, Output};
 use cairn_plan::{Node, Plan, Span};
+use cairn_store::Store;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
 use serde::Serialize;
 
-use crate::cli::{BuildArgs, GlobalArgs, LockArgs, ProjectArgs};
-use crate::commands::debian::{Progress, offline_or_not, trust};
+use crate::cli::{BuildArgs, GlobalArgs, LockArgs, ProjectArgs, RealiseArgs};
+use crate::commands::debian::{offline_or_not, trust};
 use crate::commands::image::ProviderHint;
+use crate::progress::{Progress, Verbosity};
 
 /// The spec's file name.
 pub(crate) const SPEC: &str = "cairn.star";
@@ -147,7 +149,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn evaluate(project: &ProjectArgs) -> Result<Plan> {
+pub(crate) fn evaluate(project: &ProjectArgs) -> Result<Plan> {
     let root = &project.project;
     if !root.join(SPEC).is_file() {
         bail!(
@@ -265,7 +267,7 @@ pub(crate) fn lock(global: &GlobalArgs, args: &LockArgs) -> Result<ExitCode> {
     }
     let (store, _) = crate::commands::store::open(global)?;
     let fetcher = offline_or_not(args.offline, 8)?;
-    let progress = Progress::new(global.quiet);
+    let progress = Progress::new(Verbosity::of(global));
     let context = RepoContext {
         store: &store,
         fetcher: &fetcher,
@@ -278,6 +280,7 @@ pub(crate) fn lock(global: &GlobalArgs, args: &LockArgs) -> Result<ExitCode> {
         at_span(root, span.as_ref(), e.into(), hint)
     })?;
     write_atomically(&root.join(LOCK), lock.to_toml().as_bytes())?;
+    progress.finish();
     if !global.quiet {
         for (name, old, new) in &report.changed {
             match old {
@@ -333,10 +336,23 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
-/// `cairn build`.
-pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
-    let root = &args.project.project;
-    let plan = evaluate(&args.project)?;
+/// Builds `names` of `plan` (every image when empty) from the project's lock, as
+/// `cairn build`, `cairn load`, `cairn run` and `cairn inspect` do: never resolving. A
+/// stale lock is refused with `--locked`, in CI, or when it lacks a node the plan
+/// has, else used with a warning. Each image is also written to `output(name)` when
+/// that gives one. `progress` hears of downloads, unpacking and layers. The store is
+/// returned with the reports: while it is open, it keeps the images' objects from
+/// garbage collection.
+pub(crate) fn realise<P: InstallReporter + ImageReporter + 'static>(
+    global: &GlobalArgs,
+    project: &ProjectArgs,
+    plan: &Plan,
+    names: &[String],
+    how: &RealiseArgs,
+    progress: &Arc<P>,
+    output: &dyn Fn(&str) -> Option<Output>,
+) -> Result<(Store, Vec<ImageReport>)> {
+    let root = &project.project;
     let Some(lock) = read_lock(root)? else {
         bail!("there is no {LOCK}: run `cairn lock` first");
     };
@@ -347,7 +363,7 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
             .debian_nodes()
             .keys()
             .all(|id| lock.debian(id).is_some());
-        if args.locked || in_ci() || !complete {
+        if how.locked || in_ci() || !complete {
             bail!("{LOCK} is stale: `{SPEC}` changed since it was locked; run `cairn lock`");
         }
         if !global.quiet {
@@ -355,9 +371,7 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
         }
     }
     let (store, _) = crate::commands::store::open(global)?;
-    let fetcher = offline_or_not(args.offline, 8)?;
-    let progress = Arc::new(Progress::new(global.quiet || args.json));
-    let reporter: Arc<dyn InstallReporter> = progress.clone();
+    let fetcher = offline_or_not(how.offline, 8)?;
     let repositories: Vec<LockedRepository> = lock
         .debian
         .iter()
@@ -373,9 +387,23 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
         fetcher: &fetcher,
         root,
         mtime: crate::commands::image::source_date_epoch()?,
-        reporter,
+        reporter: progress.clone(),
+        image_reporter: &**progress,
         provider_hint: &|soname| hints.hint(soname),
     };
+    let reports = build_images(plan, &lock, names, &options, output).map_err(|e| {
+        let (span, hint) = (e.span().cloned(), e.hint());
+        at_span(root, span.as_ref(), e.into(), hint)
+    })?;
+    Ok((store, reports))
+}
+
+/// `cairn build`.
+pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
+    let root = &args.project.project;
+    let plan = evaluate(&args.project)?;
+    // With `--json` too: bars are drawn on stderr only, and only on a terminal.
+    let progress = Arc::new(Progress::new(Verbosity::of(global)));
     // Several images are being built: `--output` needs `{name}`. The plan has several:
     // each result link is named after its image, whichever are built now.
     let several = args.images.len() != 1 && plan.images.len() > 1;
@@ -413,10 +441,21 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
             }
         }
     }
-    let reports = build_images(&plan, &lock, &args.images, &options, &output).map_err(|e| {
-        let (span, hint) = (e.span().cloned(), e.hint());
-        at_span(root, span.as_ref(), e.into(), hint)
-    })?;
+    let how = RealiseArgs {
+        locked: args.locked,
+        offline: args.offline,
+    };
+    let (store, reports) = realise(
+        global,
+        &args.project,
+        &plan,
+        &args.images,
+        &how,
+        &progress,
+        &output,
+    )?;
+    // The bars go before the results are printed.
+    progress.finish();
     if !args.no_link {
         for report in &reports {
             store.add_indirect_root(&link_of(&report.name), &report.object)?;
@@ -443,11 +482,16 @@ fn print_reports(global: &GlobalArgs, args: &BuildArgs, reports: &[ImageReport])
     out.flush()?;
     if !global.quiet && !args.json {
         for r in reports {
-            eprintln!(
-                "{}: {} packages ({} installed now), {} layers ({} written now), {} file objects new",
-                r.name, r.packages, r.packages_installed, r.layers, r.layers_written, r.files_added
-            );
+            eprintln!("{}", summary(r));
         }
     }
     Ok(())
+}
+
+/// One line on what building an image did, for stderr.
+pub(crate) fn summary(r: &ImageReport) -> String {
+    format!(
+        "{}: {} packages ({} installed now), {} layers ({} written now), {} file objects new",
+        r.name, r.packages, r.packages_installed, r.layers, r.layers_written, r.files_added
+    )
 }

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test file uses some of these
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cairn_test::Oracle;
@@ -72,4 +72,31 @@ pub(crate) fn run(tool: &Oracle, dir: &Path, image: &str, args: &[&str]) -> Stri
         .output()
         .unwrap();
     ok(&output)
+}
+
+/// A copy of `examples/<name>` under `dir`.
+pub(crate) fn example(name: &str, dir: &Path) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    let to = dir.join(name);
+    copy_tree(&from, &to);
+    to
+}
+
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        // A developer's own lock or result link stays behind.
+        if name == "cairn.lock" || name.to_string_lossy().starts_with("result") {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(&name));
+        } else {
+            fs_err::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
 }
