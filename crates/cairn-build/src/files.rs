@@ -39,6 +39,12 @@ pub enum FilesError {
     ThroughLink { src: String, link: String },
     #[error("`{0}` does not exist in the project")]
     Missing(String),
+    #[error(
+        "`{src}` is ignored (by a `.gitignore` or `.cairnignore` on the way to it, or as \
+         `.git`), so files() would copy nothing of it: add `!{src}/` to the project's \
+         `.cairnignore`, which takes precedence, or name another directory"
+    )]
+    Ignored { src: String },
     #[error("`{path}` must be an absolute path in the image")]
     NotAbsolute { path: String },
     #[error("`{src}` is a file: it cannot be the image's root directory; give `dest` a file name")]
@@ -248,12 +254,16 @@ pub fn stage_files(
                 .is_ignore()
         })
         .build();
+    // The walker skips an ignored directory before `filter_entry` sees it: if `src`
+    // itself (or a directory on the way) is ignored, it never comes by.
+    let mut seen_source = false;
     for entry in walker {
         let entry = entry.map_err(|e| FilesError::Walk(e.to_string()))?;
         let Ok(rel) = entry.path().strip_prefix(&source) else {
             continue;
         };
         if rel.as_os_str().is_empty() {
+            seen_source = true;
             continue;
         }
         copy_entry(
@@ -262,6 +272,11 @@ pub fn stage_files(
             &dest_rel.join(rel),
             &mut metadata,
         )?;
+    }
+    if !seen_source {
+        return Err(FilesError::Ignored {
+            src: src.to_owned(),
+        });
     }
     Ok(batch.stage(
         tree,

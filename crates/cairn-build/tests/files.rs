@@ -195,7 +195,30 @@ fn bad_sources_are_refused_with_nothing_staged() {
     }
     let error = env.files("site", "/x", &["[z-a]"], None, None).unwrap_err();
     assert!(matches!(error, FilesError::Glob { .. }), "{error}");
-    assert!(env.store.roots().unwrap().is_empty());
+    // A directory an ignore file leaves out (a build's `dist/`, say) would be an empty
+    // tree: refused, and `.cairnignore` can let it back in.
+    fs_err::create_dir_all(env.root.join("dist/assets")).unwrap();
+    fs_err::write(env.root.join("dist/assets/app.js"), "1").unwrap();
+    fs_err::write(env.root.join(".gitignore"), "dist/\n").unwrap();
+    for src in ["dist", "dist/assets"] {
+        let error = env.files(src, "/x", &[], None, None).unwrap_err();
+        assert!(
+            matches!(error, FilesError::Ignored { .. }),
+            "{src}: {error}"
+        );
+    }
+    assert!(
+        env.store.all_objects().unwrap().is_empty(),
+        "nothing staged"
+    );
+    fs_err::write(env.root.join(".cairnignore"), "!dist/\n").unwrap();
+    let object = env.files("dist", "/srv", &[], None, None).unwrap();
+    assert!(
+        env.listing(&object)
+            .contains(&"srv/assets/app.js".to_owned()),
+        "{:?}",
+        env.listing(&object)
+    );
     let staging = fs_err::read_dir(env.store.layout_dir().join("tmp"))
         .unwrap()
         .count();
