@@ -256,33 +256,9 @@ impl Fetcher {
     }
 
     /// Downloads every job, at most [`FetchOptions::connections`] at once, each to its
-    /// `dest` (written in full and checked, or removed). Returns one result per job, in
-    /// order.
-    pub fn download_all(
-        &self,
-        jobs: &[Download],
-        reporter: &Arc<dyn FetchReporter>,
-    ) -> Vec<Result<(), FetchError>> {
-        let results: Vec<std::sync::Mutex<Option<Result<(), FetchError>>>> =
-            jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-        self.download_each(jobs, reporter, &|i, result| {
-            *results[i]
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
-        });
-        results
-            .into_iter()
-            .map(|r| {
-                r.into_inner()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .expect("every download ends")
-            })
-            .collect()
-    }
-
-    /// Downloads every job as [`download_all`](Self::download_all) does, and calls
-    /// `done(index, result)` as soon as each one ends, in the order they end, so the
-    /// caller can use a file while others are still downloading. Returns when all ended.
+    /// `dest` (written in full and checked, or removed), and calls `done(index, result)`
+    /// as soon as each one ends, in the order they end, so the caller can use a file
+    /// while others are still downloading. Returns when all ended.
     pub fn download_each(
         &self,
         jobs: &[Download],

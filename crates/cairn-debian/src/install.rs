@@ -142,7 +142,9 @@ pub fn fetch_locked(
     reporter.on_install_start(
         missing.len(),
         downloads.len(),
-        downloads.iter().map(|(p, _)| p.size).sum(),
+        downloads
+            .iter()
+            .fold(0u64, |sum, (p, _)| sum.saturating_add(p.size)),
     );
     let context = Context {
         store,
@@ -173,8 +175,8 @@ struct Context<'a> {
 /// dependencies first) as soon as its `.deb` is there and its references are in the
 /// store, on as many threads as there are cores. Downloads overlap unpacking: each
 /// `.deb` becomes a blob as soon as it is verified (so an interrupted run keeps it).
-/// The error returned is the first in `order`, whichever thread met it; downloads go on
-/// after a failure, so the next run finds them.
+/// After a failure no new unpack starts, but downloads go on, so the next run finds
+/// them; of the failures met, the one returned is the first in `order`.
 fn install_missing<'a>(
     context: &Context<'a>,
     order: &[&'a str],
@@ -194,6 +196,7 @@ fn install_missing<'a>(
         downloading: downloads.len(),
         unpacking: 0,
         failure: None,
+        aborted: false,
     });
     let changed = Condvar::new();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
@@ -208,8 +211,33 @@ fn install_missing<'a>(
     if let Some((_, e)) = work.failure {
         return Err(e);
     }
-    debug_assert!(work.pending.is_empty(), "every package was unpacked");
+    if !work.pending.is_empty() {
+        return Err(InstallError::Io(std::io::Error::other(format!(
+            "internal error: these packages were never unpacked: {}",
+            work.pending.join(", ")
+        ))));
+    }
     Ok(())
+}
+
+/// Held by each thread of [`install_missing`]: if the thread unwinds (a panic while
+/// unpacking, or in a reporter), the others are told to stop, instead of waiting for a
+/// count that will never go down; the scope then passes the panic on.
+struct StopOthersOnPanic<'w, 'a> {
+    work: &'w Mutex<Work<'a>>,
+    changed: &'w Condvar,
+}
+
+impl Drop for StopOthersOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.work
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .aborted = true;
+            self.changed.notify_all();
+        }
+    }
 }
 
 /// Downloads each `.deb` and makes it a blob as soon as it is verified.
@@ -219,6 +247,7 @@ fn download_blobs<'a>(
     work: &Mutex<Work<'a>>,
     changed: &Condvar,
 ) {
+    let _stop = StopOthersOnPanic { work, changed };
     let reporter: Arc<dyn FetchReporter> = context.reporter.clone();
     let jobs: Vec<Download> = downloads.iter().map(|(_, job)| job.clone()).collect();
     context
@@ -250,9 +279,10 @@ fn download_blobs<'a>(
 /// A worker: unpacks packages whose `.deb` is there and whose references are in the
 /// store, until none is left, or a failure stops the work.
 fn unpack_ready<'a>(context: &Context<'a>, work: &Mutex<Work<'a>>, changed: &Condvar) {
+    let _stop = StopOthersOnPanic { work, changed };
     let mut guard = work.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
-        if guard.failure.is_some() || guard.pending.is_empty() {
+        if guard.failure.is_some() || guard.aborted || guard.pending.is_empty() {
             return;
         }
         let next = guard.pending.iter().position(|n| {
@@ -312,6 +342,8 @@ struct Work<'a> {
     unpacking: usize,
     /// The first failure in dependency order, whichever thread met it.
     failure: Option<(usize, InstallError)>,
+    /// A thread panicked: the others stop.
+    aborted: bool,
 }
 
 impl Work<'_> {

@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use cairn_debian::{
     DebError, DebObjectError, DebianLock, FetchError, FetchOptions, FetchReporter, Fetcher,
-    InstallError, InstallReporter, Installed, NoFetchReporter, RepoContext, RepoError, Repository,
-    Request, SignatureError, Trust, debian_sources, fetch_locked, resolve,
+    InstallError, InstallReporter, Installed, LockedPackage, NoFetchReporter, RepoContext,
+    RepoError, Repository, Request, SignatureError, Trust, debian_sources, fetch_locked, resolve,
 };
 use cairn_store::{NoReporter, Store, StorePath};
 use cairn_test::{Fault, FixturePackage, FixtureRepo, TestServer, require_tool};
@@ -1148,5 +1148,39 @@ fn a_package_is_unpacked_while_other_downloads_go_on() {
         !env.store.has_blob(&libfix.sha256).unwrap(),
         "unpacked: the blob is gone"
     );
+    assert!(env.store.verify(None, &NoReporter).unwrap().is_ok());
+}
+
+/// A reporter that panics when a package is ready (a bug in the caller's UI code).
+struct PanickingReporter;
+
+impl FetchReporter for PanickingReporter {}
+
+impl InstallReporter for PanickingReporter {
+    fn on_package_ready(&self, _package: &LockedPackage, _object: &StorePath, fresh: bool) {
+        assert!(!fresh, "the reporter's own bug");
+    }
+}
+
+/// A panic on one of the install's threads reaches the caller: the other threads stop
+/// instead of waiting for an unpack that will never end.
+#[test]
+fn a_panic_while_installing_is_passed_on_not_a_hang() {
+    let Some(env) = setup() else { return };
+    // Detached, so that a hang fails the test instead of hanging it.
+    let env: &'static Env = Box::leak(Box::new(env));
+    let lock = env.lock(&["app"]);
+    let (sent, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let reporter: Arc<dyn InstallReporter> = Arc::new(PanickingReporter);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fetch_locked(&env.store, &online(), &lock, &reporter)
+        }));
+        sent.send(result.is_err()).unwrap();
+    });
+    let panicked = received
+        .recv_timeout(Duration::from_mins(1))
+        .expect("the install hung after a panic");
+    assert!(panicked, "the panic reached the caller");
     assert!(env.store.verify(None, &NoReporter).unwrap().is_ok());
 }
