@@ -96,6 +96,8 @@ pub struct BuiltImage {
     pub layers: Vec<(PlannedLayer, CachedLayer)>,
     /// How many layer blobs were written now (the rest came from the store).
     pub fresh_layers: usize,
+    /// Whether the image's layout was written now (else the store had it).
+    pub fresh_image: bool,
 }
 
 /// Progress of a build's layer writing. Only layers written now are reported: those
@@ -105,11 +107,9 @@ pub trait ImageReporter: Send + Sync {
     /// `count` layers are not in the store and are written now; `bytes`, the size of
     /// the file contents they hold (before compression).
     fn on_layers_start(&self, _count: usize, _bytes: u64) {}
-    /// A layer is being written: what it holds (as the image history says, `libc6
-    /// 2.41-12`, `dpkg-status`, `files:/srv`) and the size of its file contents.
-    fn on_layer_start(&self, _what: &str, _bytes: u64) {}
-    /// A layer was written: `bytes` as in [`ImageReporter::on_layer_start`], `size` its
-    /// blob's (compressed) size.
+    /// A layer was written: what it holds (as the image history says, `libc6
+    /// 2.41-12`, `dpkg-status`, `files:/srv`), the size of its file contents (`bytes`)
+    /// and its blob's (compressed) `size`.
     fn on_layer_written(&self, _what: &str, _bytes: u64, _size: u64) {}
 }
 
@@ -405,12 +405,13 @@ pub fn build(
         .zip(written)
         .map(|(p, (c, _))| (p, c))
         .collect();
-    let (object, manifest) = write_output(store, &config, spec, &layers, output)?;
+    let (object, fresh_image, manifest) = write_output(store, &config, spec, &layers, output)?;
     Ok(BuiltImage {
         object,
         manifest,
         layers,
         fresh_layers,
+        fresh_image,
     })
 }
 
@@ -434,6 +435,16 @@ fn write_layers(
         cache::find(store, &planned[i].entries, options)
     })?;
     order.retain(|&i| matches!(found[i], Some(cache::Lookup::Miss(_))));
+    if order.is_empty() {
+        // Nothing to write: no batch (a staging directory, the GC lock) either.
+        return Ok(found
+            .into_iter()
+            .map(|lookup| match lookup {
+                Some(cache::Lookup::Hit(cached)) => (cached, false),
+                _ => unreachable!("every layer was found"),
+            })
+            .collect());
+    }
     reporter.on_layers_start(order.len(), order.iter().map(|&i| sizes[i]).sum());
     let batch = store.batch()?;
     let written = on_threads(planned.len(), &order, |i| {
@@ -441,7 +452,6 @@ fn write_layers(
             unreachable!("only missing layers are written");
         };
         let what = what_it_holds(&planned[i]);
-        reporter.on_layer_start(what, sizes[i]);
         let cached = cache::write(&batch, &planned[i].entries, options, missing)?;
         reporter.on_layer_written(what, sizes[i], cached.layer.size);
         Ok(cached)
@@ -528,7 +538,7 @@ fn write_output(
     spec: &ImageSpec,
     layers: &[(PlannedLayer, CachedLayer)],
     output: Option<&Output>,
-) -> Result<(StorePath, Descriptor), BuildError> {
+) -> Result<(StorePath, bool, Descriptor), BuildError> {
     let diff_ids: Vec<Digest> = layers.iter().map(|(_, c)| c.layer.diff_id).collect();
     let history: Vec<History> = layers
         .iter()
@@ -581,7 +591,7 @@ fn write_output(
         (config_descriptor.digest, BlobSource::Bytes(&config_json)),
         (manifest.digest, BlobSource::Bytes(&manifest_bytes)),
     ];
-    let object = store_image(store, spec, layers, &json, &manifest)?;
+    let (object, fresh_image) = store_image(store, spec, layers, &json, &manifest)?;
 
     match output {
         None => {}
@@ -611,7 +621,7 @@ fn write_output(
             )?;
         }
     }
-    Ok((object, manifest))
+    Ok((object, fresh_image, manifest))
 }
 
 /// Keeps the image in the store: a layout like the one written out, but whose layer
@@ -623,7 +633,7 @@ fn store_image(
     layers: &[(PlannedLayer, CachedLayer)],
     json: &[(Digest, BlobSource<'_>)],
     manifest: &Descriptor,
-) -> Result<StorePath, BuildError> {
+) -> Result<(StorePath, bool), BuildError> {
     let links: Vec<(Digest, PathBuf)> = layers
         .iter()
         .map(|(_, c)| {
@@ -647,17 +657,16 @@ fn store_image(
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     };
-    field(b"cairn-image-layout-v1");
+    field(b"cairn-image-layout-v2");
     field(name.as_bytes());
     field(&cairn_oci::image::index_json(std::slice::from_ref(
         manifest,
     )));
+    // A blob's digest names its bytes; a link also names the object it points at.
     for (digest, source) in &linked {
         field(&digest.0);
-        match source {
-            BlobSource::Symlink(target) => field(target.as_os_str().as_encoded_bytes()),
-            BlobSource::Bytes(bytes) => field(&Sha256::digest(bytes)),
-            BlobSource::File(path) => field(path.as_os_str().as_encoded_bytes()),
+        if let BlobSource::Symlink(target) = source {
+            field(target.as_os_str().as_encoded_bytes());
         }
     }
     let node_hash = data_encoding::HEXLOWER.encode(&hasher.finalize());
@@ -666,7 +675,7 @@ fn store_image(
         .add_temp_roots(std::slice::from_ref(&object))?
         .is_empty()
     {
-        return Ok(object);
+        return Ok((object, false));
     }
     let batch = store.batch()?;
     let tree = batch.tree_path()?;
@@ -682,5 +691,5 @@ fn store_image(
     )?;
     batch.commit()?;
     debug_assert_eq!(staged, object);
-    Ok(staged)
+    Ok((staged, true))
 }

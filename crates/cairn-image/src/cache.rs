@@ -215,18 +215,3 @@ pub fn write(
         layer: written,
     })
 }
-
-/// The layer of `entries`, from the store when it was written before, else written
-/// now into `batch` (registered when the batch is committed). Returns whether it was
-/// written now.
-pub fn layer(
-    store: &Store,
-    batch: &Batch<'_>,
-    entries: &[LayerEntry],
-    options: &LayerOptions,
-) -> Result<(CachedLayer, bool), CacheError> {
-    match find(store, entries, options)? {
-        Lookup::Hit(cached) => Ok((cached, false)),
-        Lookup::Miss(missing) => Ok((write(batch, entries, options, &missing)?, true)),
-    }
-}

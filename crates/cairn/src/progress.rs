@@ -516,7 +516,6 @@ mod tests {
         progress.on_download_done(LIBC, 1 << 20);
         progress.on_package_ready(&package("libc6"), &object("libc6"), true);
         progress.on_layers_start(1, 3 << 20);
-        progress.on_layer_start("libc6 2.41-12", 3 << 20);
         progress.on_layer_written("libc6 2.41-12", 3 << 20, 1 << 19);
         progress.summary(2);
     }
