@@ -21,7 +21,6 @@ fi
 
 cargo build --release --locked -p cairn
 cairn=target/release/cairn
-# A lowercase path: podman names an `oci:` image after it.
 work=${TMPDIR:-/tmp}/cairn-try-$$
 mkdir -p "$work"
 store=$work/store
@@ -49,20 +48,26 @@ time $cairn --store "$store" build -C "$project"
 $cairn --store "$store" inspect -C "$project" web
 if command -v podman >/dev/null && [ -x /usr/sbin/runc ]; then
   echo "== cairn run: loading it into podman and running it, then fetching its page" >&2
-  # This machine's podman needs runc and these limits; they go in podman's own
-  # configuration, which cairn run leaves to podman.
-  export CONTAINERS_CONF=$work/containers.conf
+  # Podman's storage goes in the temporary directory too, and this machine's podman
+  # needs runc and these limits: all in podman's own configuration, which cairn run
+  # leaves to podman.
+  export CONTAINERS_CONF=$work/containers.conf CONTAINERS_STORAGE_CONF=$work/storage.conf
   printf '[engine]\nruntime = "runc"\n[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' >"$CONTAINERS_CONF"
+  printf '[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n' "$work/podman/root" "$work/podman/run" >"$CONTAINERS_STORAGE_CONF"
   $cairn --store "$store" run -C "$project" -p 127.0.0.1:18080:8000 web </dev/null &
-  server=$!
-  trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$work"' EXIT
+  # http.server runs as the container's PID 1, which ignores SIGTERM: remove the
+  # container (podman rm -f kills it), then podman's own storage.
+  trap 'podman rm -f --all >/dev/null 2>&1; podman rmi -f --all >/dev/null 2>&1; wait; rm -rf "$work"' EXIT
+  served=
   for _ in $(seq 100); do
     if page=$(python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:18080/").read().decode())' 2>/dev/null); then
       echo "$page"
+      served=1
       break
     fi
     sleep 0.2
   done
+  [ -n "$served" ] || { echo "error: the image did not serve its page" >&2; exit 1; }
 else
   echo "== (install podman and runc to run it: scripts/test.sh does)" >&2
 fi
