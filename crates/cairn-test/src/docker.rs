@@ -62,7 +62,7 @@ impl DockerDaemon {
             )
             .spawn()
             .unwrap();
-        let daemon = DockerDaemon {
+        let mut daemon = DockerDaemon {
             child,
             socket,
             client,
@@ -73,6 +73,12 @@ impl DockerDaemon {
             let info = daemon.command().arg("info").output().unwrap();
             if info.status.success() {
                 return Some(daemon);
+            }
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!(
+                    "dockerd exited ({status}) before it answered:\n{}",
+                    daemon.logs()
+                );
             }
             assert!(
                 Instant::now() < deadline,
