@@ -371,7 +371,7 @@ struct Gathered {
 }
 
 /// The locks of an image's `debian` nodes, its accounts, and its application parts as
-/// objects (made in one batch).
+/// objects (staged for every image at once by `stage_application`).
 fn gather(
     plan: &Plan,
     lock: &ProjectLock,
@@ -501,5 +501,94 @@ impl InstallReporter for Counting {
             self.fresh.fetch_add(1, Ordering::Relaxed);
         }
         self.inner.on_package_ready(package, object, fresh);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_debian::LockedRepository;
+
+    use super::*;
+
+    fn package(name: &str, version: &str, sha: char) -> LockedPackage {
+        LockedPackage {
+            name: name.into(),
+            version: version.into(),
+            architecture: "amd64".into(),
+            repository: "trixie".into(),
+            filename: format!("pool/main/{name}.deb"),
+            size: 1,
+            sha256: sha.to_string().repeat(64),
+            source: name.into(),
+            depends: Vec::new(),
+        }
+    }
+
+    fn lock(mirror: &str, packages: Vec<LockedPackage>) -> DebianLock {
+        DebianLock {
+            architecture: "amd64".into(),
+            request: packages.iter().map(|p| p.name.clone()).collect(),
+            recommends: false,
+            repositories: vec![LockedRepository {
+                mirror: mirror.into(),
+                suite: "trixie".into(),
+                components: vec!["main".into()],
+                inrelease_sha256: "0".repeat(64),
+                date: "Sat, 01 Nov 2026 00:00:00 UTC".into(),
+            }],
+            packages,
+        }
+    }
+
+    const MIRROR: &str = "http://deb.debian.org/debian";
+
+    #[test]
+    fn the_union_of_two_locks_has_each_package_once() {
+        let a = lock(
+            MIRROR,
+            vec![
+                package("libc6", "2.41-12", 'a'),
+                package("python3", "3.13.5-1", 'b'),
+            ],
+        );
+        let b = lock(
+            MIRROR,
+            vec![
+                package("libc6", "2.41-12", 'a'),
+                package("curl", "8.14.1-2", 'c'),
+            ],
+        );
+        let merged = merge_locks("web", &[a, b]).unwrap();
+        let names: Vec<&str> = merged.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["curl", "libc6", "python3"]);
+        assert_eq!(merged.repositories.len(), 1);
+    }
+
+    #[test]
+    fn conflicting_locks_are_refused_with_what_differs() {
+        let base = || lock(MIRROR, vec![package("libc6", "2.41-12", 'a')]);
+        let cases = [
+            (
+                lock(MIRROR, vec![package("libc6", "2.41-13", 'b')]),
+                "2.41-13",
+            ),
+            (
+                lock(MIRROR, vec![package("libc6", "2.41-12", 'b')]),
+                "another build of it",
+            ),
+            (lock("http://other.example/debian", vec![]), "two mirrors"),
+            (
+                DebianLock {
+                    architecture: "arm64".into(),
+                    ..base()
+                },
+                "two architectures",
+            ),
+        ];
+        for (other, expected) in cases {
+            let error = merge_locks("web", &[base(), other]).unwrap_err();
+            assert!(error.to_string().contains(expected), "{expected}: {error}");
+            assert!(error.to_string().contains("web"), "{error}");
+        }
     }
 }
