@@ -35,10 +35,12 @@ impl Sha256Digest {
         if hex.len() != 64 {
             return Err(error());
         }
-        let bytes = data_encoding::HEXLOWER_PERMISSIVE
-            .decode(hex.as_bytes())
+        // 64 digits are exactly 32 bytes, so the buffer has the length
+        // `decode_mut` requires; only a non-hex digit fails.
+        let mut bytes = [0; 32];
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode_mut(hex.as_bytes(), &mut bytes)
             .map_err(|_| error())?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| error())?;
         Ok(Self(bytes))
     }
 }
@@ -88,6 +90,9 @@ mod tests {
             &HEX[1..],
             &format!("{HEX}0"),
             &HEX.replace('a', "g"),
+            // 64 bytes, but 32 characters.
+            &"é".repeat(32),
+            &format!("{}é", &HEX[..62]),
         ] {
             let err = Sha256Digest::from_hex(bad).unwrap_err();
             assert_eq!(

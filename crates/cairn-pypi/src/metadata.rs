@@ -9,11 +9,14 @@
 //! (a line starting with a space or tab continues the previous header), CRLF or LF,
 //! and a line that is not a header ends the headers like a blank line. What
 //! resolution cannot do without is strict: `Name` and `Version` once each, every
-//! `Requires-Dist` a PEP 508 requirement, `Requires-Python` a specifier list.
+//! `Requires-Dist` a PEP 508 requirement. `Requires-Python` is read as on a
+//! simple page ([`RequiresPython::parse`]): text that is not a specifier list is
+//! kept as [`RequiresPython::Invalid`] and constrains nothing, as pip ignores it.
 
 use crate::name::{ExtraName, PackageName, parse_package_name};
 use crate::requirement::{Requirement, RequirementError};
-use crate::version::{SpecifiersError, Version, VersionSpecifiers, parse_specifiers};
+use crate::simple::RequiresPython;
+use crate::version::Version;
 
 /// The fields of a distribution's core metadata that resolution reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +27,8 @@ pub struct Metadata {
     pub version: Version,
     /// In file order.
     pub requires_dist: Vec<Requirement>,
-    pub requires_python: Option<VersionSpecifiers>,
+    /// `None` when absent or empty.
+    pub requires_python: Option<RequiresPython>,
     /// Sorted, without duplicates.
     pub provides_extra: Vec<ExtraName>,
     /// `Provides-Extra` values that are not valid extra names. No requirement can
@@ -53,23 +57,20 @@ pub enum MetadataError {
         #[source]
         source: RequirementError,
     },
-    #[error("the metadata of {origin} has an invalid `Requires-Python`")]
-    RequiresPython {
-        origin: String,
-        #[source]
-        source: SpecifiersError,
-    },
 }
 
 impl Metadata {
     /// Parses core metadata; `origin` is used in errors.
     pub fn parse(bytes: &[u8], origin: &str) -> Result<Self, MetadataError> {
         let headers = parse_headers(bytes, origin)?;
-        let single = |field: &'static str| -> Result<Option<&str>, MetadataError> {
-            let mut values = headers
+        let all = |field: &'static str| {
+            headers
                 .iter()
-                .filter(|(name, _)| name.eq_ignore_ascii_case(field))
-                .map(|(_, value)| value.as_str());
+                .filter(move |(name, _)| name.eq_ignore_ascii_case(field))
+                .map(|(_, value)| value.as_str())
+        };
+        let single = |field: &'static str| -> Result<Option<&str>, MetadataError> {
+            let mut values = all(field);
             let first = values.next();
             if values.next().is_some() {
                 return Err(MetadataError::Repeated {
@@ -84,12 +85,6 @@ impl Metadata {
                 origin: origin.to_owned(),
                 field,
             })
-        };
-        let all = |field: &'static str| {
-            headers
-                .iter()
-                .filter(move |(name, _)| name.eq_ignore_ascii_case(field))
-                .map(|(_, value)| value.as_str())
         };
 
         let metadata_version = single("Metadata-Version")?.map(str::to_owned);
@@ -113,15 +108,7 @@ impl Metadata {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let requires_python = single("Requires-Python")?
-            .filter(|text| !text.is_empty())
-            .map(|text| {
-                parse_specifiers(text).map_err(|source| MetadataError::RequiresPython {
-                    origin: origin.to_owned(),
-                    source,
-                })
-            })
-            .transpose()?;
+        let requires_python = single("Requires-Python")?.and_then(RequiresPython::parse);
         let mut provides_extra = Vec::new();
         let mut ignored_extras = Vec::new();
         for text in all("Provides-Extra") {
@@ -235,7 +222,10 @@ Name: not-a-header
         assert_eq!(metadata.metadata_version.as_deref(), Some("2.3"));
         assert_eq!(metadata.name.as_ref(), "flask");
         assert_eq!(metadata.version.to_string(), "3.1.0");
-        assert_eq!(metadata.requires_python.unwrap().to_string(), ">=3.9");
+        assert_eq!(
+            metadata.requires_python,
+            Some(RequiresPython::Specifiers(">=3.9".parse().unwrap()))
+        );
         let requires: Vec<String> = metadata
             .requires_dist
             .iter()
@@ -293,6 +283,27 @@ Name: not-a-header
         // An empty Requires-Python constrains nothing.
         let metadata = Metadata::parse(b"Name: a\nVersion: 1.0\nRequires-Python: \n", "x").unwrap();
         assert_eq!(metadata.requires_python, None);
+    }
+
+    #[test]
+    fn invalid_requires_python_constrains_nothing() {
+        // As on a simple page, and as pip reads it: kept, but ignored.
+        let metadata =
+            Metadata::parse(b"Name: a\nVersion: 1\nRequires-Python: >=3.8.*\n", "x").unwrap();
+        let requires_python = metadata.requires_python.unwrap();
+        assert_eq!(requires_python, RequiresPython::Invalid(">=3.8.*".into()));
+        let target = crate::target::Target::from_debian("3.13.5-1", "2.41-12", "amd64").unwrap();
+        assert!(requires_python.allows(&target));
+        // The same text gives the same value on a simple page and in metadata.
+        for text in ["", "  ", ">=3.9", " >=3.9 , <4 ", ">=2.7.*", "nonsense"] {
+            let bytes = format!("Name: a\nVersion: 1\nRequires-Python: {text}\n");
+            let metadata = Metadata::parse(bytes.as_bytes(), "x").unwrap();
+            assert_eq!(
+                metadata.requires_python,
+                RequiresPython::parse(text),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
@@ -359,10 +370,6 @@ Name: not-a-header
             (
                 b"Name: a\nVersion: 1\nRequires-Dist: b @ https://example.com/b.whl\n",
                 "has an invalid `Requires-Dist`",
-            ),
-            (
-                b"Name: a\nVersion: 1\nRequires-Python: >=3.8.*\n",
-                "has an invalid `Requires-Python`",
             ),
             (
                 b"Name: a\nVersion: 1\nSummary: caf\xe9\n",

@@ -39,7 +39,8 @@ pub struct ProjectPage {
     pub url: Url,
     /// The project's normalized name, when the page says (JSON pages do).
     pub name: Option<PackageName>,
-    /// Sorted by file name; a name appears once.
+    /// Sorted by file name; a name appears once (entries an index lists twice for
+    /// one file are merged, the same way whatever their order).
     pub files: Vec<DistFile>,
 }
 
@@ -346,11 +347,15 @@ pub fn parse_json_page(body: &[u8], url: &Url) -> Result<ProjectPage, SimpleErro
             .get("sha256")
             .map(|hex| parse_sha256(url, &filename, hex))
             .transpose()?;
+        // PEP 691: a truthy `yanked` means yanked, so the empty string (falsy, and
+        // not the non-empty reason the PEP asks for) is not yanked, as pip reads it.
+        // In HTML a `data-yanked` attribute yanks even when empty (PEP 592).
         let yanked = match file.yanked {
             None | Some(JsonYanked::Flag(false)) => Yanked::No,
+            Some(JsonYanked::Reason(reason)) if reason.is_empty() => Yanked::No,
             Some(JsonYanked::Flag(true)) => Yanked::Yes { reason: None },
             Some(JsonYanked::Reason(reason)) => Yanked::Yes {
-                reason: Some(reason).filter(|reason| !reason.is_empty()),
+                reason: Some(reason),
             },
         };
         let core_metadata = match file
@@ -565,31 +570,112 @@ fn parse_sha256(url: &Url, filename: &str, hex: &str) -> Result<Sha256Digest, Si
     })
 }
 
-/// Sorts files by name. A name listed twice is kept once when both entries agree
-/// (same SHA-256, or no hash and the same URL); entries that disagree are an error,
-/// since either could be the file that gets locked.
+/// Sorts files by name, then URL. A name listed more than once is kept once when
+/// its entries agree on the file (the same SHA-256, or no hash and the same URL);
+/// entries that disagree are an error, since either could be the file that gets
+/// locked. Agreeing entries merge into one, the same whatever order the page lists
+/// them in: the smallest URL is kept, and the rest is merged conservatively (see
+/// [`DistFile::merge`]).
 fn sorted_files(url: &Url, mut files: Vec<DistFile>) -> Result<Vec<DistFile>, SimpleError> {
-    files.sort_by(|a, b| a.filename.cmp(&b.filename));
+    files.sort_by(|a, b| (&a.filename, &a.url).cmp(&(&b.filename, &b.url)));
     let mut unique: Vec<DistFile> = Vec::with_capacity(files.len());
     for file in files {
-        if let Some(previous) = unique.last()
-            && previous.filename == file.filename
-        {
-            let agree = previous.sha256 == file.sha256
-                && (file.sha256.is_some() || previous.url == file.url);
-            if agree {
-                continue;
+        match unique.last_mut() {
+            Some(kept) if kept.filename == file.filename => {
+                let agree =
+                    kept.sha256 == file.sha256 && (file.sha256.is_some() || kept.url == file.url);
+                if !agree {
+                    return Err(SimpleError::new(
+                        url,
+                        SimpleErrorKind::Duplicate {
+                            filename: file.filename,
+                        },
+                    ));
+                }
+                kept.merge(file);
             }
-            return Err(SimpleError::new(
-                url,
-                SimpleErrorKind::Duplicate {
-                    filename: file.filename,
-                },
-            ));
+            _ => unique.push(file),
         }
-        unique.push(file);
     }
     Ok(unique)
+}
+
+impl DistFile {
+    /// Merges another entry for the same file into this one, which has the smaller
+    /// (or the same) URL and keeps it. Each field merges commutatively and
+    /// associatively, so the result does not depend on the order of the entries,
+    /// and conservatively: yanked if either is (with the least reason either
+    /// gives), both `Requires-Python` constraints, and a separate core metadata
+    /// file only when every entry offers one, with no two different hashes.
+    fn merge(&mut self, other: Self) {
+        debug_assert!(self.filename == other.filename && self.url <= other.url);
+        self.yanked = merge_yanked(
+            std::mem::replace(&mut self.yanked, Yanked::No),
+            other.yanked,
+        );
+        self.requires_python =
+            merge_requires_python(self.requires_python.take(), other.requires_python);
+        self.core_metadata = merge_core_metadata(
+            std::mem::replace(&mut self.core_metadata, CoreMetadataFile::Absent),
+            other.core_metadata,
+        );
+    }
+}
+
+fn merge_yanked(a: Yanked, b: Yanked) -> Yanked {
+    match (a, b) {
+        (Yanked::No, other) | (other, Yanked::No) => other,
+        (Yanked::Yes { reason: a }, Yanked::Yes { reason: b }) => Yanked::Yes {
+            reason: match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        },
+    }
+}
+
+/// Both constraints: a file must satisfy each entry's. An invalid constraint
+/// constrains nothing, so a valid one wins over it.
+fn merge_requires_python(
+    a: Option<RequiresPython>,
+    b: Option<RequiresPython>,
+) -> Option<RequiresPython> {
+    use RequiresPython::{Invalid, Specifiers};
+    match (a, b) {
+        (None, other) | (other, None) => other,
+        (Some(Invalid(a)), Some(Invalid(b))) => Some(Invalid(a.min(b))),
+        (Some(Specifiers(s)), Some(Invalid(_))) | (Some(Invalid(_)), Some(Specifiers(s))) => {
+            Some(Specifiers(s))
+        }
+        (Some(Specifiers(a)), Some(Specifiers(b))) => {
+            // Equal text stays as written; otherwise the union of the specifiers,
+            // sorted and without repeats, so the merge is order-independent.
+            if a.to_string() == b.to_string() {
+                return Some(Specifiers(a));
+            }
+            let mut all: Vec<_> = a
+                .iter()
+                .chain(b.iter())
+                .map(|specifier| (specifier.clone(), specifier.to_string()))
+                .collect();
+            all.sort();
+            all.dedup_by(|x, y| x.1 == y.1);
+            Some(Specifiers(
+                all.into_iter().map(|(specifier, _)| specifier).collect(),
+            ))
+        }
+    }
+}
+
+/// `Present` only when both entries say so; a hash one gives is kept, and two
+/// different hashes trust neither (the resolver then reads the wheel itself).
+fn merge_core_metadata(a: CoreMetadataFile, b: CoreMetadataFile) -> CoreMetadataFile {
+    use CoreMetadataFile::{Absent, Present};
+    match (a, b) {
+        (Absent, _) | (_, Absent) => Absent,
+        (Present { sha256: Some(a) }, Present { sha256: Some(b) }) if a != b => Absent,
+        (Present { sha256: a }, Present { sha256: b }) => Present { sha256: a.or(b) },
+    }
 }
 
 #[cfg(test)]

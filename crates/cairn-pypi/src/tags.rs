@@ -272,6 +272,9 @@ impl CompatibleTags {
     fn why(&self, tag: &Tag, wheel: &WheelName) -> TagIncompatibility {
         let pair = (tag.python.clone(), tag.abi.clone());
         if self.pairs.contains(&pair) {
+            // The (python, abi) pair is accepted with some platform, so the platform
+            // is what fails: a newer glibc, or another platform altogether (which
+            // includes `any` for a pair that needs a real one, `cp313-cp313-any`).
             if let Some(needed) = manylinux_glibc(&tag.platform, self.arch)
                 && needed > self.glibc
             {
@@ -280,12 +283,9 @@ impl CompatibleTags {
                     available: self.glibc,
                 };
             }
-            let known_platform = tag.platform == "any" || self.platforms.contains(&tag.platform);
-            if !known_platform {
-                return TagIncompatibility::Platform {
-                    platform_tags: wheel.platform_tags().to_vec(),
-                };
-            }
+            return TagIncompatibility::Platform {
+                platform_tags: wheel.platform_tags().to_vec(),
+            };
         }
         if self.own_pythons.contains(&tag.python) {
             TagIncompatibility::Abi {
@@ -539,9 +539,18 @@ mod tests {
                 "pkg-1-cp313-cp313d-manylinux_2_17_x86_64.whl",
                 "it is for another ABI of this Python (cp313d)",
             ),
+            // `any` is accepted only with ABI `none`: the platform is what fails.
             (
                 "pkg-1-cp313-cp313-any.whl",
-                "it is for another ABI of this Python (cp313)",
+                "it is for another platform (any)",
+            ),
+            (
+                "pkg-1-cp313-abi3-any.whl",
+                "it is for another platform (any)",
+            ),
+            (
+                "pkg-1-cp38-abi3-any.whl",
+                "it is for another platform (any)",
             ),
             (
                 "pkg-1-cp313-cp313-musllinux_1_2_x86_64.whl",

@@ -87,9 +87,32 @@ impl fmt::Display for GlibcVersion {
 }
 
 impl GlibcVersion {
+    /// The largest glibc minor version a target may have. The compatible tags
+    /// list one `manylinux_2_<minor>` platform per minor version down to 2.5, so
+    /// the bound keeps that list small whatever the input says (glibc is at 2.42).
+    pub const MAX_MINOR: u32 = 99;
+
+    /// Why a target cannot have this glibc, if it cannot: only glibc 2.x exists
+    /// and has manylinux tags, and the minor version is at most
+    /// [`Self::MAX_MINOR`].
+    fn unsupported(self) -> Option<String> {
+        if self.major != 2 {
+            Some("only glibc 2.x has manylinux wheel tags".to_owned())
+        } else if self.minor > Self::MAX_MINOR {
+            Some(format!(
+                "cairn knows glibc 2.0 to 2.{}, not 2.{}",
+                Self::MAX_MINOR,
+                self.minor
+            ))
+        } else {
+            None
+        }
+    }
+
     /// The glibc version of Debian's `libc6` package version: `2.41-12` is 2.41,
     /// `2.36-9+deb12u10` is 2.36. Only glibc 2.x exists, and only 2.x has
-    /// manylinux tags, so another major version is refused.
+    /// manylinux tags, so another major version is refused, as is a minor version
+    /// above [`Self::MAX_MINOR`].
     pub fn from_debian(libc6_version: &str) -> Result<Self, TargetError> {
         let error = |reason: &str| TargetError::Glibc {
             version: libc6_version.to_owned(),
@@ -111,10 +134,11 @@ impl GlibcVersion {
         };
         let major = number("major")?;
         let minor = number("minor")?;
-        if major != 2 {
-            return Err(error("only glibc 2.x has manylinux wheel tags"));
+        let glibc = Self { major, minor };
+        match glibc.unsupported() {
+            Some(reason) => Err(error(&reason)),
+            None => Ok(glibc),
         }
-        Ok(Self { major, minor })
     }
 }
 
@@ -144,12 +168,20 @@ pub enum TargetError {
     Python { version: String, reason: String },
     #[error("cannot read a glibc version from the libc6 version `{version}`: {reason}")]
     Glibc { version: String, reason: String },
+    #[error("glibc {glibc} is not supported: {reason}")]
+    UnsupportedGlibc { glibc: GlibcVersion, reason: String },
 }
 
 impl Target {
+    /// The largest Python 3 minor version a target may have. The compatible tags
+    /// list a few tags per older minor version, so the bound keeps that list
+    /// small whatever the input says.
+    pub const MAX_PYTHON_MINOR: u64 = 99;
+
     /// A target for CPython `python_full_version` (`3.13.5`, or `3.14.0rc1`; a
     /// missing micro version is 0), which must be a Python 3 release or
-    /// pre-release, with no epoch, post, dev or local part.
+    /// pre-release up to 3.[`Self::MAX_PYTHON_MINOR`], with no epoch, post, dev or
+    /// local part, and a glibc 2.x up to 2.[`GlibcVersion::MAX_MINOR`].
     pub fn new(
         python_full_version: &Version,
         arch: Arch,
@@ -166,6 +198,13 @@ impl Target {
         if !(2..=3).contains(&release.len()) {
             return Err(error("expected major.minor.micro"));
         }
+        if release[1] > Self::MAX_PYTHON_MINOR {
+            return Err(error(&format!(
+                "cairn knows Python 3.0 to 3.{}, not 3.{}",
+                Self::MAX_PYTHON_MINOR,
+                release[1]
+            )));
+        }
         if python_full_version.epoch() != 0
             || python_full_version.is_post()
             || python_full_version.is_dev()
@@ -174,6 +213,9 @@ impl Target {
             return Err(error(
                 "an interpreter's version has no epoch, post-release, dev or local part",
             ));
+        }
+        if let Some(reason) = glibc.unsupported() {
+            return Err(TargetError::UnsupportedGlibc { glibc, reason });
         }
         let micro = release.get(2).copied().unwrap_or(0);
         let full =
@@ -438,6 +480,12 @@ mod tests {
                 "the upstream version `two.41` has no major number",
             ),
             ("3.0-1", "only glibc 2.x has manylinux wheel tags"),
+            ("1.99-1", "only glibc 2.x has manylinux wheel tags"),
+            ("2.100-1", "cairn knows glibc 2.0 to 2.99, not 2.100"),
+            (
+                "2.4294967295-1",
+                "cairn knows glibc 2.0 to 2.99, not 2.4294967295",
+            ),
         ] {
             let err = GlibcVersion::from_debian(debian).unwrap_err();
             assert_eq!(
@@ -473,6 +521,11 @@ mod tests {
             ("2.7.18-8", "cairn installs wheels for Python 3 only"),
             ("3-1", "expected major.minor.micro"),
             ("3.13.5.1-1", "expected major.minor.micro"),
+            ("3.100.0-1", "cairn knows Python 3.0 to 3.99, not 3.100"),
+            (
+                "3.18446744073709551615.0-1",
+                "cairn knows Python 3.0 to 3.99, not 3.18446744073709551615",
+            ),
         ] {
             let err = Target::from_debian(debian, "2.41-12", "amd64").unwrap_err();
             let TargetError::Python { reason: got, .. } = &err else {
@@ -502,6 +555,39 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn inputs_are_bounded() {
+        let python = |text: &str| Version::from_str(text).unwrap();
+        // The largest accepted versions.
+        let target = Target::new(&python("3.99.0"), Arch::X86_64, (2, 99).into()).unwrap();
+        assert_eq!(target.python_tag(), "cp399");
+        for glibc in [(2, 100), (2, u32::MAX), (3, 0), (1, 0), (u32::MAX, 0)] {
+            let glibc: GlibcVersion = glibc.into();
+            let err = Target::new(&python("3.13.5"), Arch::X86_64, glibc).unwrap_err();
+            let reason = if glibc.major == 2 {
+                format!("cairn knows glibc 2.0 to 2.99, not 2.{}", glibc.minor)
+            } else {
+                "only glibc 2.x has manylinux wheel tags".to_owned()
+            };
+            assert_eq!(
+                err,
+                TargetError::UnsupportedGlibc {
+                    glibc,
+                    reason: reason.clone()
+                }
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("glibc {glibc} is not supported: {reason}")
+            );
+        }
+        let err = Target::new(&python("3.100"), Arch::X86_64, (2, 41).into()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read a CPython version from `3.100`: cairn knows Python 3.0 to 3.99, not 3.100"
+        );
     }
 
     #[test]

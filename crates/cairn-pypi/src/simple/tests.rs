@@ -109,7 +109,8 @@ fn json_yanked_forms() {
         ("false", Yanked::No),
         ("null", Yanked::No),
         ("true", Yanked::Yes { reason: None }),
-        ("\"\"", Yanked::Yes { reason: None }),
+        // Falsy, so not yanked (PEP 691 reads truthiness; pip agrees).
+        ("\"\"", Yanked::No),
         (
             "\"broken on 3.13\"",
             Yanked::Yes {
@@ -361,11 +362,8 @@ fn files_are_sorted_and_duplicates_collapse_only_when_they_agree() {
     let page = parse_json_page(&body, &page_url()).unwrap();
     let names: Vec<&str> = page.files.iter().map(|f| f.filename.as_str()).collect();
     assert_eq!(names, ["a-1.tar.gz", "b-1.tar.gz"]);
-    // The first entry in page order is kept.
-    assert_eq!(
-        page.files[1].url.as_str(),
-        "https://pypi.example/simple/flask/b"
-    );
+    // The smallest URL is kept, whatever the page order.
+    assert_eq!(page.files[1].url.as_str(), "https://mirror.example/b");
 
     for files in [
         format!(
@@ -683,4 +681,177 @@ fn file_kinds() {
     ] {
         assert_eq!(file(other).kind(), FileKind::Other, "{other}");
     }
+}
+
+/// Every ordering of `items`.
+fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut all = Vec::new();
+    for (index, first) in items.iter().enumerate() {
+        let mut rest = items.to_vec();
+        rest.remove(index);
+        for mut tail in permutations(&rest) {
+            tail.insert(0, first.clone());
+            all.push(tail);
+        }
+    }
+    all
+}
+
+#[test]
+fn duplicates_merge_the_same_in_every_order() {
+    let entries = [
+        format!(
+            r#"{{"filename": "a-1-py3-none-any.whl", "url": "https://z.example/a-1-py3-none-any.whl",
+                "hashes": {{"sha256": "{SHA_A}"}}, "requires-python": ">=3.8",
+                "core-metadata": {{"sha256": "{SHA_B}"}}}}"#
+        ),
+        format!(
+            r#"{{"filename": "a-1-py3-none-any.whl", "url": "https://m.example/a-1-py3-none-any.whl",
+                "hashes": {{"sha256": "{SHA_A}"}}, "requires-python": "<4, >=3.8",
+                "yanked": "broken", "core-metadata": true}}"#
+        ),
+        format!(
+            r#"{{"filename": "a-1-py3-none-any.whl", "url": "https://a.example/a-1-py3-none-any.whl",
+                "hashes": {{"sha256": "{SHA_A}"}}, "requires-python": ">=2.7.*",
+                "yanked": "also broken", "core-metadata": true}}"#
+        ),
+        format!(
+            r#"{{"filename": "a-1-py3-none-any.whl", "url": "https://a.example/a-1-py3-none-any.whl",
+                "hashes": {{"sha256": "{SHA_A}"}}, "yanked": true, "core-metadata": {{"sha256": "{SHA_B}"}}}}"#
+        ),
+    ];
+    let mut pages = permutations(&entries).into_iter().map(|order| {
+        let page = parse_json_page(&json(&order.join(",")), &page_url()).unwrap();
+        (order, page)
+    });
+    let (_, first) = pages.next().unwrap();
+    let file = only_file(&first);
+    assert_eq!(file.url.as_str(), "https://a.example/a-1-py3-none-any.whl");
+    assert_eq!(file.sha256, Some(digest(SHA_A)));
+    // Yanked if any entry is, with the least reason given.
+    assert_eq!(
+        file.yanked,
+        Yanked::Yes {
+            reason: Some("also broken".into())
+        }
+    );
+    // Every valid constraint applies; the invalid one constrains nothing.
+    assert_eq!(
+        file.requires_python,
+        Some(RequiresPython::Specifiers(">=3.8, <4".parse().unwrap()))
+    );
+    assert_eq!(
+        file.requires_python.as_ref().map(|r| match r {
+            RequiresPython::Specifiers(s) => s.to_string(),
+            RequiresPython::Invalid(text) => text.clone(),
+        }),
+        Some(">=3.8, <4".to_owned())
+    );
+    // Every entry offers the metadata file; the one hash given is kept.
+    assert_eq!(
+        file.core_metadata,
+        CoreMetadataFile::Present {
+            sha256: Some(digest(SHA_B))
+        }
+    );
+    for (order, page) in pages {
+        assert_eq!(page, first, "{order:#?}");
+    }
+}
+
+#[test]
+fn duplicate_fields_merge_conservatively() {
+    let merged = |a: &str, b: &str| {
+        let entry = |url: &str, fields: &str| {
+            format!(
+                r#"{{"filename": "a-1.tar.gz", "url": "{url}", "hashes": {{"sha256": "{SHA_A}"}}{fields}}}"#
+            )
+        };
+        let forward = json(&format!("{},{}", entry("x", a), entry("y", b)));
+        let backward = json(&format!("{},{}", entry("y", b), entry("x", a)));
+        let page = parse_json_page(&forward, &page_url()).unwrap();
+        assert_eq!(page, parse_json_page(&backward, &page_url()).unwrap());
+        only_file(&page).clone()
+    };
+
+    // Yanked wins over not yanked, a reason over none.
+    let file = merged("", r#", "yanked": true"#);
+    assert_eq!(file.yanked, Yanked::Yes { reason: None });
+    let file = merged(r#", "yanked": "why""#, r#", "yanked": true"#);
+    assert_eq!(
+        file.yanked,
+        Yanked::Yes {
+            reason: Some("why".into())
+        }
+    );
+    assert_eq!(merged("", r#", "yanked": false"#).yanked, Yanked::No);
+
+    // A constraint wins over none, and over an invalid one; two invalid ones keep
+    // the least.
+    let file = merged("", r#", "requires-python": ">=3.9""#);
+    assert_eq!(
+        file.requires_python,
+        Some(RequiresPython::Specifiers(">=3.9".parse().unwrap()))
+    );
+    let file = merged(
+        r#", "requires-python": ">=3.*""#,
+        r#", "requires-python": ">=2.7.*""#,
+    );
+    assert_eq!(
+        file.requires_python,
+        Some(RequiresPython::Invalid(">=2.7.*".into()))
+    );
+    let file = merged(
+        r#", "requires-python": ">=3.10""#,
+        r#", "requires-python": ">=3.9""#,
+    );
+    assert_eq!(
+        file.requires_python,
+        Some(RequiresPython::Specifiers(">=3.9, >=3.10".parse().unwrap()))
+    );
+    assert!(
+        !file
+            .requires_python
+            .unwrap()
+            .allows(&Target::from_debian("3.9.2-1", "2.31-13", "amd64").unwrap())
+    );
+
+    // The metadata file only when both offer it, and never with two hashes.
+    assert_eq!(
+        merged("", r#", "core-metadata": true"#).core_metadata,
+        CoreMetadataFile::Absent
+    );
+    assert_eq!(
+        merged(r#", "core-metadata": true"#, r#", "core-metadata": true"#).core_metadata,
+        CoreMetadataFile::Present { sha256: None }
+    );
+    assert_eq!(
+        merged(
+            &format!(r#", "core-metadata": {{"sha256": "{SHA_A}"}}"#),
+            &format!(r#", "core-metadata": {{"sha256": "{SHA_B}"}}"#)
+        )
+        .core_metadata,
+        CoreMetadataFile::Absent
+    );
+}
+
+#[test]
+fn html_duplicates_merge_the_same_in_every_order() {
+    let links = [
+        format!(r#"<a href="https://b.example/a-1.tar.gz#sha256={SHA_A}">a</a>"#),
+        format!(r#"<a href="https://a.example/a-1.tar.gz#sha256={SHA_A}" data-yanked="">a</a>"#),
+    ];
+    let forward = parse_html_page(links.concat().as_bytes(), &page_url()).unwrap();
+    let backward = parse_html_page(
+        [links[1].clone(), links[0].clone()].concat().as_bytes(),
+        &page_url(),
+    )
+    .unwrap();
+    assert_eq!(forward, backward);
+    let file = only_file(&forward);
+    assert_eq!(file.url.as_str(), "https://a.example/a-1.tar.gz");
+    assert_eq!(file.yanked, Yanked::Yes { reason: None });
 }
