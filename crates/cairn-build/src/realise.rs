@@ -396,13 +396,29 @@ fn gather(
             .get(content)
             .ok_or_else(|| invalid(format!("the plan has no node {content}")))?;
         match node {
-            Node::Debian { .. } => {
+            Node::Debian {
+                repo, recommends, ..
+            } => {
                 let entry = lock
                     .debian(content)
                     .ok_or_else(|| BuildPlanError::NotLocked {
                         image: name.clone(),
                         span: plan.spans.get(content).and_then(|s| s.call.clone()),
                     })?;
+                // The entry is found by the node's id; what it says must be that node
+                // too (a lock edited by hand could say another architecture or mirror).
+                let from_node = entry
+                    .repositories
+                    .iter()
+                    .any(|r| r.mirror == repo.mirror && r.suite == repo.suite);
+                if entry.architecture != repo.arch || entry.recommends != *recommends || !from_node
+                {
+                    return Err(invalid(format!(
+                        "`cairn.lock`'s entry for its debian() packages does not match the \
+                         spec (architecture {}, suite {} from {}): run `cairn lock`",
+                        repo.arch, repo.suite, repo.mirror
+                    )));
+                }
                 gathered.locks.push(entry.debian_lock());
             }
             Node::Files { .. } | Node::WriteFile { .. } | Node::Symlink { .. } => {

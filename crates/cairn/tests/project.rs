@@ -281,8 +281,21 @@ fn build_refuses_a_missing_stale_or_damaged_lock() {
     assert_eq!(output.status.code(), Some(1));
     insta::assert_snapshot!("build_stale_lock", project.filtered(&output));
 
-    // A lock edited by hand into an inconsistent state.
+    // A lock whose entry was edited to say something its node does not.
+    project.spec(&spec(r#""app""#));
     let path = project.path("cairn.lock");
+    let lock = fs_err::read_to_string(&path).unwrap();
+    let edited = lock.replacen("recommends = false", "recommends = true", 1);
+    assert_ne!(edited, lock);
+    fs_err::write(&path, &edited).unwrap();
+    let output = project.cairn(&["build"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("does not match the spec"), "{stderr}");
+    fs_err::write(&path, &lock).unwrap();
+    project.spec(&spec(r#""app", "lib""#));
+
+    // A lock edited by hand into an inconsistent state.
     let lock = fs_err::read_to_string(&path).unwrap();
     let edited = lock.replacen("sha256 = \"", "sha256 = \"00", 1);
     assert_ne!(edited, lock);
