@@ -23,7 +23,7 @@ pub(crate) const EXIT_CORRUPT: u8 = 3;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Init { project, force } => commands::project::init(&project, force),
+        Command::Init { project, force } => commands::project::init(&cli.global, &project, force),
         Command::Plan { project, json } => commands::project::plan(&project, json),
         Command::Lock(args) => commands::project::lock(&cli.global, &args),
         Command::Build(args) => commands::project::build(&cli.global, &args),

@@ -20,6 +20,10 @@ use support::{example, lowercase_tempdir, ok};
 struct Project {
     tmp: tempfile::TempDir,
     dir: PathBuf,
+    /// `store` in the test's directory, unless a test chooses another path.
+    store: PathBuf,
+    /// Whether the project has a `cairn.lock`, which must then stay.
+    locked: bool,
     env: Vec<(String, OsString)>,
 }
 
@@ -29,25 +33,33 @@ impl Project {
         let tmp = lowercase_tempdir(test);
         let dir = example(name, tmp.path());
         Project {
+            store: tmp.path().join("store"),
             tmp,
             dir,
+            locked: false,
             env: Vec::new(),
         }
     }
 
     /// `examples/<name>`, locked.
     fn locked(test: &str, name: &str) -> Self {
-        let project = Project::new(test, name);
-        ok(&project.cairn(&["lock"]).output().unwrap());
+        let mut project = Project::new(test, name);
+        project.lock();
         project
+    }
+
+    /// Writes the project's `cairn.lock`.
+    fn lock(&mut self) {
+        ok(&self.cairn(&["lock"]).output().unwrap());
+        self.locked = true;
     }
 
     fn root(&self) -> &Path {
         self.tmp.path()
     }
 
-    fn store(&self) -> PathBuf {
-        self.root().join("store")
+    fn store(&self) -> &Path {
+        &self.store
     }
 
     /// `cairn --store STORE COMMAND -C DIR ARGS…` with the project's environment (not
@@ -75,12 +87,12 @@ impl Project {
         names(&self.store().join("v1/objects"))
     }
 
-    /// Asserts that the project has only its spec and lock, and the store no staging
-    /// debris.
+    /// Asserts that the project has only its spec and, once locked, its lock, and the
+    /// store no staging debris.
     fn assert_nothing_left(&self) {
         let expected: BTreeSet<String> = ["cairn.lock", "cairn.star"]
             .into_iter()
-            .filter(|name| name == &"cairn.star" || self.dir.join(name).exists())
+            .filter(|name| name == &"cairn.star" || self.locked)
             .map(str::to_owned)
             .collect();
         assert_eq!(self.files(), expected);
@@ -258,17 +270,54 @@ fn inspect_shows_the_layers_with_their_packages_and_sizes() {
     let total: u64 = layers.iter().map(|l| l["size"].as_u64().unwrap()).sum();
     assert_eq!(json["size"], total);
 
-    // The same as `cairn image inspect` of the built image, whichever way it is named.
-    let archive = project.root().join("hello.tar");
-    let output = format!("docker-archive:{}", archive.display());
-    ok(&project
-        .cairn(&["build", "--no-link", "--output", &output])
-        .output()
-        .unwrap());
-    for command in [
-        vec!["inspect", "--json", output.as_str()],
-        vec!["image", "inspect", "--json", output.as_str()],
-    ] {
+    // What the build's layout in the store (the `result` link of `cairn build`) holds:
+    // the manifest `cairn build` names, its layers with the sizes of their blobs, the
+    // configuration's history and settings.
+    let manifest_digest = json["manifest"].as_str().unwrap().to_owned();
+    let built = ok(&project.cairn(&["build"]).output().unwrap());
+    assert_eq!(built, format!("hello {manifest_digest}\n"));
+    let layout = project.dir.join("result");
+    let blob = |digest: &serde_json::Value| {
+        let hex = digest.as_str().unwrap().strip_prefix("sha256:").unwrap();
+        layout.join("blobs/sha256").join(hex)
+    };
+    let document = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&fs_err::read(path).unwrap()).unwrap()
+    };
+    let index = document(&layout.join("index.json"));
+    assert_eq!(index["manifests"][0]["digest"], json["manifest"], "{index}");
+    let manifest = document(&blob(&json["manifest"]));
+    let config = document(&blob(&manifest["config"]["digest"]));
+    assert_eq!(json["config"], config["config"], "{config}");
+    assert_eq!(json["architecture"], config["architecture"], "{config}");
+    let stored = manifest["layers"].as_array().unwrap();
+    assert_eq!(stored.len(), layers.len(), "{manifest}");
+    for (i, (shown, stored)) in layers.iter().zip(stored).enumerate() {
+        assert_eq!(shown["digest"], stored["digest"], "{json}");
+        assert_eq!(
+            shown["packages"], stored["annotations"]["org.cairn.packages"],
+            "{manifest}"
+        );
+        assert_eq!(shown["created_by"], config["history"][i]["created_by"]);
+        // The blob is a link to the layer object: the size is what it points to.
+        let size = fs_err::metadata(blob(&stored["digest"])).unwrap().len();
+        assert_eq!(shown["size"], size, "{json}");
+    }
+    fs_err::remove_file(&layout).unwrap();
+
+    // The image in an archive `cairn build` writes shows as the layout in the store does.
+    for kind in ["docker-archive", "oci-archive"] {
+        let output = format!("{kind}:{}", project.root().join(kind).display());
+        let built = project
+            .cairn(&["build", "--no-link", "--output", &output])
+            .output()
+            .unwrap();
+        assert_eq!(ok(&built), format!("hello {manifest_digest}\n"));
+        let command = if kind == "oci-archive" {
+            vec!["image", "inspect", "--json", output.as_str()]
+        } else {
+            vec!["inspect", "--json", output.as_str()]
+        };
         let mut cairn = Command::new(env!("CARGO_BIN_EXE_cairn"));
         let shown = ok(&cairn.args(&command).output().unwrap());
         assert_eq!(
@@ -277,6 +326,44 @@ fn inspect_shows_the_layers_with_their_packages_and_sizes() {
             "{command:?}"
         );
     }
+    project.assert_nothing_left();
+}
+
+/// A store at a path that is not UTF-8 is a path like any other: the image in it is
+/// inspected and loaded.
+#[test]
+fn a_store_whose_path_is_not_utf8_is_read() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut project = Project::new("engine-not-utf8", "hello");
+    project.store = project
+        .root()
+        .join(std::ffi::OsStr::from_bytes(b"store-\xff"));
+    project.lock();
+    let built = ok(&project.cairn(&["build", "--no-link"]).output().unwrap());
+    let manifest = built.strip_prefix("hello ").unwrap().trim_end();
+    let text = ok(&project.cairn(&["inspect", "hello"]).output().unwrap());
+    assert!(
+        text.starts_with(&format!("manifest {manifest}\n")),
+        "{text}"
+    );
+
+    let fake = fake_podman(&mut project);
+    let loaded = project.cairn(&["load"]).output().unwrap();
+    assert_eq!(
+        ok(&loaded),
+        "localhost/hello:latest\n",
+        "{}",
+        stderr(&loaded)
+    );
+    let index = Command::new("tar")
+        .arg("-xOf")
+        .arg(fake.join("archive.tar"))
+        .arg("index.json")
+        .output()
+        .unwrap();
+    assert!(ok(&index).contains(manifest), "{}", ok(&index));
+    assert!(project.store().join("v1/objects").is_dir());
+    project.assert_nothing_left();
 }
 
 /// A fake engine: `podman load` keeps its stdin in `$FAKE/archive.tar` and names the
@@ -316,7 +403,7 @@ fn the_engine_gets_the_docker_archive_cairn_build_writes_and_run_its_arguments()
     );
     assert!(spec.contains("ports"));
     fs_err::write(project.dir.join("cairn.star"), spec).unwrap();
-    ok(&project.cairn(&["lock"]).output().unwrap());
+    project.lock();
     let archive = project.root().join("built.tar");
     ok(&project
         .cairn(&[

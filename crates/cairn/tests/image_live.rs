@@ -123,8 +123,8 @@ fn python3_runs_as_nonroot_with_the_ca_bundle_and_builds_reproducibly() {
 }
 
 /// The docker-archive loads into a real Docker daemon (the test's own, on a Unix socket
-/// in its directory), which names the image as asked, gives it cairn's config digest as
-/// its ID, and runs it.
+/// in its directory), which names the image as asked, gives it as its ID the digest of
+/// the config that cairn's manifest names, and runs it.
 #[test]
 fn docker_load_reads_the_docker_archive() {
     let tmp = lowercase_tempdir("docker");
@@ -132,7 +132,7 @@ fn docker_load_reads_the_docker_archive() {
         return;
     };
     let archive = tmp.path().join("busybox.tar");
-    ok(&cairn(
+    let printed = ok(&cairn(
         &tmp.path().join("store"),
         &[
             "image",
@@ -149,6 +149,8 @@ fn docker_load_reads_the_docker_archive() {
             &format!("docker-archive:{}", archive.display()),
         ],
     ));
+    // cairn prints the manifest's digest.
+    let manifest_digest = printed.trim();
     let docker_ok = |args: &[&str]| {
         let output = docker.command().args(args).output().unwrap();
         assert!(
@@ -165,20 +167,45 @@ fn docker_load_reads_the_docker_archive() {
         "{loaded}"
     );
 
-    // manifest.json (Docker's index of the archive) names the config blob; Docker's
-    // image ID is that blob's digest.
-    let manifest = std::process::Command::new("tar")
-        .arg("-xOf")
-        .arg(&archive)
-        .arg("manifest.json")
-        .output()
-        .unwrap();
-    let manifest = ok(&manifest);
-    let config = manifest
-        .split("\"Config\":\"blobs/sha256/")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no config in {manifest}"));
+    // The archive's two indexes agree with what cairn printed: `index.json` names
+    // cairn's manifest, a blob whose digest it is; the config that manifest names is
+    // the one `manifest.json` (Docker's index) names, with the same layers.
+    let member = |name: &str| -> Vec<u8> {
+        let output = std::process::Command::new("tar")
+            .arg("-xOf")
+            .arg(&archive)
+            .arg(name)
+            .output()
+            .unwrap();
+        ok(&output);
+        output.stdout
+    };
+    let json = |bytes: &[u8]| -> serde_json::Value { serde_json::from_slice(bytes).unwrap() };
+    let blob = |digest: &serde_json::Value| {
+        let hex = digest.as_str().unwrap().strip_prefix("sha256:").unwrap();
+        member(&format!("blobs/sha256/{hex}"))
+    };
+    let index = json(&member("index.json"));
+    let described = &index["manifests"][0]["digest"];
+    assert_eq!(described, manifest_digest, "{index}");
+    let manifest_bytes = blob(described);
+    assert_eq!(
+        cairn_oci::Digest::of(&manifest_bytes).to_string(),
+        manifest_digest
+    );
+    let manifest = json(&manifest_bytes);
+    let config = manifest["config"]["digest"].as_str().unwrap();
+    let path = |digest: &str| format!("blobs/sha256/{}", digest.strip_prefix("sha256:").unwrap());
+    let docker_index = json(&member("manifest.json"));
+    assert_eq!(docker_index[0]["Config"], path(config), "{docker_index}");
+    let layers: Vec<String> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| path(layer["digest"].as_str().unwrap()))
+        .collect();
+    assert_eq!(docker_index[0]["Layers"], serde_json::json!(layers));
+    // Docker computes the ID from the config's bytes.
     let id = docker_ok(&[
         "image",
         "inspect",
@@ -186,7 +213,7 @@ fn docker_load_reads_the_docker_archive() {
         "{{.Id}}",
         "cairn/busybox:latest",
     ]);
-    assert_eq!(id.trim(), format!("sha256:{config}"));
+    assert_eq!(id.trim(), config);
 
     let printed = docker_ok(&["run", "--rm", "--network", "none", "cairn/busybox:latest"]);
     assert_eq!(printed.trim(), "hello from docker");

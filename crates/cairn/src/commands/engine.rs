@@ -16,12 +16,13 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_build::{BuildPlanError, ImageReport};
+use cairn_image::Output;
 use cairn_oci::{ArchiveError, ArchiveFormat, BlobSource, Descriptor, Digest, write_archive_to};
 use cairn_plan::Plan;
 use cairn_store::Store;
 
 use crate::cli::{Engine, GlobalArgs, InspectArgs, LoadArgs, ProjectArgs, RealiseArgs, RunArgs};
-use crate::commands::image::read_image;
+use crate::commands::image::{ImageDocuments, parse_image, read_image};
 use crate::commands::project::{evaluate, realise, summary};
 use crate::progress::{Progress, Verbosity};
 
@@ -96,13 +97,13 @@ pub(crate) fn inspect(global: &GlobalArgs, args: &InspectArgs) -> Result<ExitCod
     // Image names have no `:`, so this is `oci:DIR`, `oci-archive:FILE`,
     // `docker-archive:FILE`, or a mistake the image commands explain.
     if args.image.contains(':') {
-        return crate::commands::image::inspect(&args.image, args.json);
+        return crate::commands::image::inspect(&parse_image(&args.image)?, args.json);
     }
     let plan = evaluate(&args.project)?;
     let name = chosen_image(&plan, Some(&args.image))?;
     let (store, report) = realise_one(global, &args.project, &plan, &name, &args.realise)?;
-    let layout = store.object_dir(&report.object);
-    let shown = crate::commands::image::inspect(&format!("oci:{}", layout.display()), args.json);
+    let layout = Output::OciDir(store.object_dir(&report.object));
+    let shown = crate::commands::image::inspect(&layout, args.json);
     drop(store);
     shown
 }
@@ -219,23 +220,17 @@ struct StoredImage {
 
 impl StoredImage {
     fn read(dir: &Path) -> Result<Self> {
-        let files = read_image(&format!("oci:{}", dir.display()))?;
         let context = || format!("the image layout `{}`", dir.display());
-        let index: serde_json::Value =
-            serde_json::from_slice(&files.index).with_context(context)?;
-        let described = &index["manifests"][0];
+        let ImageDocuments {
+            described,
+            manifest: manifest_json,
+            config: config_json,
+        } = read_image(&Output::OciDir(dir.to_owned())).with_context(context)?;
         let digest = |value: &serde_json::Value| -> Result<Digest> {
             Ok(value
                 .as_str()
                 .context("a descriptor without a digest")?
                 .parse::<Digest>()?)
-        };
-        let blob = |digest: &Digest| -> Result<serde_json::Value> {
-            let bytes = files
-                .blobs
-                .get(&digest.hex())
-                .with_context(|| format!("it lacks blob {digest}"))?;
-            Ok(serde_json::from_slice(bytes)?)
         };
         let manifest = Descriptor {
             media_type: described["mediaType"]
@@ -256,7 +251,6 @@ impl StoredImage {
                 .collect(),
             platform: None,
         };
-        let manifest_json = blob(&manifest.digest).with_context(context)?;
         let config = digest(&manifest_json["config"]["digest"]).with_context(context)?;
         let layers = manifest_json["layers"]
             .as_array()
@@ -265,7 +259,6 @@ impl StoredImage {
             .map(|layer| digest(&layer["digest"]))
             .collect::<Result<Vec<_>>>()
             .with_context(context)?;
-        let config_json = blob(&config).with_context(context)?;
         Ok(Self {
             dir: dir.to_owned(),
             manifest,

@@ -3,7 +3,8 @@
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Read as _, Write};
-use std::path::PathBuf;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -15,7 +16,7 @@ use cairn_debian::{
 };
 use cairn_image::synth::{Account, Group};
 use cairn_image::{Contents, Excludes, ImageSpec, Output};
-use cairn_oci::{Compression, ImageConfig};
+use cairn_oci::{Compression, Digest, ImageConfig};
 use cairn_store::Store;
 
 use crate::cli::{GlobalArgs, ImageBuildArgs, ImageCommand};
@@ -28,7 +29,7 @@ const DEFAULT_MTIME: u64 = 0;
 pub(crate) fn run(global: &GlobalArgs, command: ImageCommand) -> Result<ExitCode> {
     match command {
         ImageCommand::Build(args) => build(global, &args),
-        ImageCommand::Inspect { image, json } => inspect(&image, json),
+        ImageCommand::Inspect { image, json } => inspect(&parse_image(&image)?, json),
     }
 }
 
@@ -223,76 +224,157 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The small JSON documents and the layer sizes of an image, wherever it is.
-pub(crate) struct ImageFiles {
-    /// The blobs of at most `JSON_LIMIT` bytes, by hex digest.
-    pub(crate) blobs: BTreeMap<String, Vec<u8>>,
-    pub(crate) index: Vec<u8>,
-}
-
-/// JSON documents are small; layers are not read.
-const JSON_LIMIT: u64 = 4 << 20;
-
-pub(crate) fn read_image(image: &str) -> Result<ImageFiles> {
-    let Some(output) = Output::parse(image) else {
-        bail!("`{image}` is not an image: use oci:DIR, oci-archive:FILE or docker-archive:FILE");
-    };
-    let mut blobs = BTreeMap::new();
-    let mut index = None;
-    match output {
-        Output::OciDir(dir) => {
-            index = Some(fs_err::read(dir.join("index.json"))?);
-            for entry in fs_err::read_dir(dir.join("blobs/sha256"))? {
-                let entry = entry?;
-                // The size of what a blob is (the image layouts in the store link their
-                // layers), so a layer is never read.
-                if fs_err::metadata(entry.path())?.len() <= JSON_LIMIT {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    blobs.insert(name, fs_err::read(entry.path())?);
-                }
-            }
-        }
-        Output::OciArchive(file) | Output::DockerArchive(file) => {
-            let mut archive = tar::Archive::new(fs_err::File::open(&file)?);
-            for entry in archive.entries()? {
-                let mut entry = entry?;
-                let path = entry.path()?.to_string_lossy().into_owned();
-                if entry.size() > JSON_LIMIT {
-                    continue;
-                }
-                let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes)?;
-                if path == "index.json" {
-                    index = Some(bytes);
-                } else if let Some(name) = path.strip_prefix("blobs/sha256/") {
-                    blobs.insert(name.to_owned(), bytes);
-                }
-            }
-        }
-    }
-    Ok(ImageFiles {
-        blobs,
-        index: index.context("the image has no index.json")?,
+/// `oci:DIR`, `oci-archive:FILE` or `docker-archive:FILE`, as typed.
+pub(crate) fn parse_image(image: &str) -> Result<Output> {
+    Output::parse(image).with_context(|| {
+        format!("`{image}` is not an image: use oci:DIR, oci-archive:FILE or docker-archive:FILE")
     })
 }
 
-pub(crate) fn inspect(image: &str, json: bool) -> Result<ExitCode> {
-    let files = read_image(image)?;
-    let blob = |digest: &serde_json::Value| -> Result<serde_json::Value> {
-        let digest = digest.as_str().context("a descriptor without a digest")?;
-        let hex = digest
-            .strip_prefix("sha256:")
-            .context("not a sha256 digest")?;
-        let bytes = files
-            .blobs
-            .get(hex)
-            .with_context(|| format!("the image lacks blob {digest}"))?;
-        Ok(serde_json::from_slice(bytes)?)
+/// The documents that describe an image: the manifest the index names first, and the
+/// configuration that manifest names. Nothing else is read: no layer, no other blob.
+pub(crate) struct ImageDocuments {
+    /// The index's descriptor of the manifest.
+    pub(crate) described: serde_json::Value,
+    pub(crate) manifest: serde_json::Value,
+    pub(crate) config: serde_json::Value,
+}
+
+/// JSON documents are small; a larger file is not read.
+const JSON_LIMIT: u64 = 4 << 20;
+
+/// Reads `index.json`, the manifest blob it names and the config blob the manifest
+/// names, each checked against its digest.
+pub(crate) fn read_image(image: &Output) -> Result<ImageDocuments> {
+    match image {
+        Output::OciDir(dir) => {
+            let blobs = dir.join("blobs/sha256");
+            documents(&read_small(&dir.join("index.json"))?, |digest| {
+                read_small(&blobs.join(digest.hex()))
+            })
+        }
+        Output::OciArchive(file) | Output::DockerArchive(file) => {
+            let archive = ArchiveFiles::scan(file)?;
+            let index = archive
+                .read("index.json")?
+                .context("the image has no index.json")?;
+            documents(&index, |digest| {
+                archive
+                    .read(&format!("blobs/sha256/{}", digest.hex()))?
+                    .with_context(|| format!("the image lacks blob {digest}"))
+            })
+        }
+    }
+}
+
+/// The manifest and config `index` leads to, their bytes from `blob`.
+fn documents(index: &[u8], blob: impl Fn(&Digest) -> Result<Vec<u8>>) -> Result<ImageDocuments> {
+    let index: serde_json::Value =
+        serde_json::from_slice(index).context("the image's index.json is not JSON")?;
+    let described = index["manifests"][0].clone();
+    if described.is_null() {
+        bail!("the image's index.json names no manifest");
+    }
+    let document = |descriptor: &serde_json::Value| -> Result<serde_json::Value> {
+        let digest: Digest = descriptor["digest"]
+            .as_str()
+            .context("a descriptor without a digest")?
+            .parse()?;
+        let bytes = blob(&digest)?;
+        if Digest::of(&bytes) != digest {
+            bail!("the image's blob {digest} does not match its digest");
+        }
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("the image's blob {digest} is not JSON"))
     };
-    let index: serde_json::Value = serde_json::from_slice(&files.index)?;
-    let manifest_descriptor = &index["manifests"][0];
-    let manifest = blob(&manifest_descriptor["digest"])?;
-    let config = blob(&manifest["config"]["digest"])?;
+    let manifest = document(&described)?;
+    let config = document(&manifest["config"])?;
+    Ok(ImageDocuments {
+        described,
+        manifest,
+        config,
+    })
+}
+
+/// A file of at most [`JSON_LIMIT`] bytes (its target's size, for a link).
+fn read_small(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)?
+        .take(JSON_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    if bytes.len() as u64 > JSON_LIMIT {
+        bail!(
+            "`{}` is larger than {JSON_LIMIT} bytes: not an image's JSON document",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// Where each file of a tar archive is, found by reading its headers only (the
+/// contents are skipped with seeks), so single files can be read afterwards.
+struct ArchiveFiles {
+    path: PathBuf,
+    file: fs_err::File,
+    /// Offset and size of each regular file's contents, by path (`./` dropped; the
+    /// last of several entries of a path, as extracting the archive would leave).
+    entries: BTreeMap<String, (u64, u64)>,
+}
+
+impl ArchiveFiles {
+    fn scan(path: &Path) -> Result<Self> {
+        let mut file = fs_err::File::open(path)?;
+        let mut entries = BTreeMap::new();
+        let context = || format!("cannot read the archive `{}`", path.display());
+        for entry in tar::Archive::new(&mut file)
+            .entries_with_seek()
+            .with_context(context)?
+        {
+            let entry = entry.with_context(context)?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let name = entry.path().with_context(context)?;
+            let name = name.to_string_lossy();
+            let name = name.strip_prefix("./").unwrap_or(&name).to_owned();
+            entries.insert(name, (entry.raw_file_position(), entry.size()));
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            entries,
+        })
+    }
+
+    /// The contents of file `name` (of at most [`JSON_LIMIT`] bytes); `None` when
+    /// the archive has no such file.
+    fn read(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let Some(&(offset, size)) = self.entries.get(name) else {
+            return Ok(None);
+        };
+        if size > JSON_LIMIT {
+            bail!(
+                "`{name}` in `{}` is larger than {JSON_LIMIT} bytes: not an image's JSON document",
+                self.path.display()
+            );
+        }
+        let mut bytes = vec![0; usize::try_from(size)?];
+        self.file
+            .file()
+            .read_exact_at(&mut bytes, offset)
+            .with_context(|| format!("cannot read `{name}` in `{}`", self.path.display()))?;
+        Ok(Some(bytes))
+    }
+}
+
+/// `cairn image inspect` (and `cairn inspect`): what `image` is made of.
+pub(crate) fn inspect(image: &Output, json: bool) -> Result<ExitCode> {
+    let ImageDocuments {
+        described: manifest_descriptor,
+        manifest,
+        config,
+    } = read_image(image)?;
     let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
     let history = config["history"].as_array().cloned().unwrap_or_default();
     let total: u64 = layers.iter().filter_map(|l| l["size"].as_u64()).sum();

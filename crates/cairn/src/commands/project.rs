@@ -164,16 +164,18 @@ pub(crate) fn evaluate(project: &ProjectArgs) -> Result<Plan> {
 }
 
 /// `cairn init`.
-pub(crate) fn init(project: &ProjectArgs, force: bool) -> Result<ExitCode> {
+pub(crate) fn init(global: &GlobalArgs, project: &ProjectArgs, force: bool) -> Result<ExitCode> {
     let path = project.project.join(SPEC);
     if path.exists() && !force {
         bail!("`{}` exists; pass `--force` to replace it", path.display());
     }
     fs_err::write(&path, STARTER)?;
-    eprintln!(
-        "wrote {}: run `cairn lock`, then `cairn build`",
-        path.display()
-    );
+    if !global.quiet {
+        eprintln!(
+            "wrote {}: run `cairn lock`, then `cairn build`",
+            path.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
