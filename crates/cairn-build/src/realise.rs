@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cairn_debian::{
-    DebianLock, FetchError, FetchReporter, Fetcher, InstallError, InstallReporter, LockedPackage,
-    fetch_locked,
-};
+use cairn_debian::{DebianLock, InstallError, InstallReporter, LockedPackage, fetch_locked};
+use cairn_fetch::{FetchError, FetchReporter, Fetcher};
 use cairn_image::synth::{Account, Group};
 use cairn_image::{BuildError, Contents, Excludes, ImageReporter, ImageSpec, Output};
 use cairn_oci::{Compression, ImageConfig};

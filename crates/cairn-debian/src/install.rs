@@ -29,9 +29,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use cairn_store::{Addressing, Store, StoreError, StorePath, sanitize_name};
 use sha2::{Digest, Sha256};
 
-use crate::fetch::{Download, Expected, FetchError, FetchReporter, Fetcher};
 use crate::lock::{DebianLock, LockedPackage};
 use crate::object::{DebObjectError, add_deb_as};
+use cairn_fetch::{Download, Expected, FetchError, FetchReporter, Fetcher};
 
 /// Why locked packages could not be installed into the store.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,6 @@
 
 mod contents;
 mod deb;
-mod fetch;
 mod index;
 mod install;
 mod lock;
@@ -25,9 +24,6 @@ mod version;
 
 pub use contents::library_providers;
 pub use deb::{DebContents, DebControl, DebEntry, DebEntryKind, DebError, SpecialKind, read_deb};
-pub use fetch::{
-    Download, Expected, FetchError, FetchOptions, FetchReporter, Fetcher, NoFetchReporter,
-};
 pub use index::{
     BinaryPackage, IndexError, MultiArch, StanzaSpan, parse_packages, parse_stanza, scan_stanzas,
 };

@@ -23,11 +23,11 @@ use std::time::SystemTime;
 use cairn_store::{AddOptions, Addressing, NoReporter, RootKind, Store, StoreError, StorePath};
 use sha2::{Digest, Sha256};
 
-use crate::fetch::{Expected, FetchError, FetchReporter, Fetcher};
 use crate::index::IndexError;
 use crate::packages::Repository;
 use crate::release::{Keyring, SignatureError, verify_inrelease};
 use crate::release_file::{Release, ReleaseError, parse_release_date};
+use cairn_fetch::{Expected, FetchError, FetchReporter, Fetcher};
 
 /// Debian's main archive.
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cairn_debian::{
-    DebError, DebObjectError, DebianLock, FetchError, FetchOptions, FetchReporter, Fetcher,
-    InstallError, InstallReporter, Installed, LockedPackage, NoFetchReporter, RepoContext,
-    RepoError, Repository, Request, SignatureError, Trust, debian_sources, fetch_locked, resolve,
+    DebError, DebObjectError, DebianLock, InstallError, InstallReporter, Installed, LockedPackage,
+    RepoContext, RepoError, Repository, Request, SignatureError, Trust, debian_sources,
+    fetch_locked, resolve,
 };
+use cairn_fetch::{FetchError, FetchOptions, FetchReporter, Fetcher, NoFetchReporter};
 use cairn_store::{NoReporter, Store, StorePath};
 use cairn_test::{Fault, FixturePackage, FixtureRepo, TestServer, require_tool};
 use sha2::Digest as _;

@@ -14,9 +14,10 @@ use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use cairn_debian::{
-    DEFAULT_MIRROR, DEFAULT_SECURITY_MIRROR, FetchOptions, Fetcher, NoFetchReporter, RepoContext,
-    Repository, Request, Trust, debian_sources, resolve,
+    DEFAULT_MIRROR, DEFAULT_SECURITY_MIRROR, RepoContext, Repository, Request, Trust,
+    debian_sources, resolve,
 };
+use cairn_fetch::{FetchOptions, Fetcher, NoFetchReporter};
 use cairn_store::Store;
 use cairn_test::AptOracle;
 use cairn_test::apt::AptSource;

@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use cairn_debian::{
-    DEFAULT_MIRROR, DEFAULT_SECURITY_MIRROR, DebianLock, FetchOptions, FetchReporter, Fetcher,
-    InstallReporter, LockFile, NoFetchReporter, RepoContext, Repository, Request, Trust,
-    debian_sources, fetch_locked, resolve,
+    DEFAULT_MIRROR, DEFAULT_SECURITY_MIRROR, DebianLock, InstallReporter, LockFile, RepoContext,
+    Repository, Request, Trust, debian_sources, fetch_locked, resolve,
 };
+use cairn_fetch::{FetchOptions, FetchReporter, Fetcher, NoFetchReporter};
 use cairn_store::{NoReporter, Store};
 
 #[derive(Default)]

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use cairn_debian::{
-    DebianLock, FetchOptions, FetchReporter, Fetcher, InstallReporter, Installed, NoFetchReporter,
-    RepoContext, Repository, Request, Trust, debian_sources, fetch_locked, library_providers,
-    resolve,
+    DebianLock, InstallReporter, Installed, RepoContext, Repository, Request, Trust,
+    debian_sources, fetch_locked, library_providers, resolve,
 };
+use cairn_fetch::{FetchOptions, FetchReporter, Fetcher, NoFetchReporter};
 use cairn_image::check::CheckError;
 use cairn_image::synth::SynthError;
 use cairn_image::{

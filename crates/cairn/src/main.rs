@@ -54,7 +54,7 @@ fn hint_of(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = cause.downcast_ref::<cairn_debian::InstallError>() {
         return e.hint();
     }
-    if let Some(e) = cause.downcast_ref::<cairn_debian::FetchError>() {
+    if let Some(e) = cause.downcast_ref::<cairn_fetch::FetchError>() {
         return e.hint();
     }
     if let Some(e) = cause.downcast_ref::<cairn_image::BuildError>() {

@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
-use cairn_debian::{FetchError, FetchReporter, InstallReporter, LockedPackage};
+use cairn_debian::{InstallReporter, LockedPackage};
+use cairn_fetch::{FetchError, FetchReporter};
 use cairn_image::ImageReporter;
 use cairn_store::StorePath;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -8,10 +8,10 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use cairn_debian::{
-    BinaryPackage, DebianLock, FetchOptions, FetchReporter, Fetcher, InstallReporter, Installed,
-    LockFile, RepoContext, Repository, Request, Resolution, Source, Trust, debian_sources,
-    fetch_locked, resolve,
+    BinaryPackage, DebianLock, InstallReporter, Installed, LockFile, RepoContext, Repository,
+    Request, Resolution, Source, Trust, debian_sources, fetch_locked, resolve,
 };
+use cairn_fetch::{FetchOptions, FetchReporter, Fetcher};
 use cairn_store::Store;
 use serde::Serialize;
 

@@ -10,10 +10,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use cairn_debian::{
-    Fetcher, LockedRepository, NoFetchReporter, RepoContext, Repository, Request, Source,
-    library_providers,
-};
+use cairn_debian::{LockedRepository, RepoContext, Repository, Request, Source, library_providers};
+use cairn_fetch::{Fetcher, NoFetchReporter};
 use cairn_image::synth::{Account, Group};
 use cairn_image::{Contents, Excludes, ImageSpec, Output};
 use cairn_oci::{Compression, Digest, ImageConfig};

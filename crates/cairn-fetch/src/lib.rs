@@ -1,4 +1,4 @@
-//! Downloads over HTTP(S): bounded parallelism, retries with backoff, and size and
+//! Downloads for cairn over HTTP(S): bounded parallelism, retries with backoff, and size and
 //! SHA-256 checks before anything downloaded is used.
 //!
 //! The API is blocking; a [`Fetcher`] owns a small tokio runtime and one `reqwest`
@@ -109,17 +109,16 @@ impl FetchError {
                 Some("run once without `--offline` to fill the store".to_owned())
             }
             Self::Status { status: 404, .. } => Some(
-                "the mirror does not have this file: check `--mirror` and `--suite`, or the \
-                 mirror may be out of date"
+                "the server does not have this file: check the mirror or index URL (and a \
+                 Debian `--suite`); the mirror or the lock may be out of date"
                     .to_owned(),
             ),
             Self::Transport { .. } | Self::Status { .. } => Some(
-                "check the mirror URL and the network; `--offline` uses what the store has"
-                    .to_owned(),
+                "check the URL and the network; `--offline` uses what the store has".to_owned(),
             ),
             Self::HashMismatch { .. } | Self::SizeMismatch { .. } => Some(
-                "the mirror served different bytes than the signed index promises; \
-                 nothing was kept. Try another mirror"
+                "the server sent different bytes than the signed index or the lock promises; \
+                 nothing was kept. Try another mirror or index"
                     .to_owned(),
             ),
             _ => None,
@@ -166,6 +165,26 @@ pub struct Download {
     pub url: String,
     pub expected: Expected,
     pub dest: PathBuf,
+}
+
+/// One download into memory, for [`Fetcher::get_each`].
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub url: String,
+    /// The `Accept` header, for content negotiation (PEP 691 simple pages).
+    pub accept: Option<&'static str>,
+    /// With it, the size and hash are checked; without, at most `limit` bytes are accepted.
+    pub expected: Option<Expected>,
+    pub limit: u64,
+}
+
+/// What a [`Request`] got.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The URL the body came from, after redirects (relative links resolve against it).
+    pub url: String,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 /// A blocking HTTP client with retries and bounded parallelism.
@@ -247,12 +266,102 @@ impl Fetcher {
         self.runtime
             .block_on(with_retries(&self.options, url, reporter, || async {
                 let mut sink = Sink::Memory(Vec::new());
-                fetch_once(&self.client, url, expected, limit, &mut sink, reporter).await?;
+                fetch_once(
+                    &self.client,
+                    url,
+                    None,
+                    expected,
+                    limit,
+                    &mut sink,
+                    reporter,
+                )
+                .await?;
                 match sink {
                     Sink::Memory(bytes) => Ok(bytes),
                     Sink::File(..) => unreachable!("a memory sink stays one"),
                 }
             }))
+    }
+
+    /// Downloads every request into memory, at most [`FetchOptions::connections`] at
+    /// once, and returns the results in the order of `requests`.
+    pub fn get_each(
+        &self,
+        requests: &[Request],
+        reporter: &Arc<dyn FetchReporter>,
+    ) -> Vec<Result<Response, FetchError>> {
+        if self.options.offline {
+            return requests
+                .iter()
+                .map(|r| Err(FetchError::Offline { url: r.url.clone() }))
+                .collect();
+        }
+        let limit = Arc::new(tokio::sync::Semaphore::new(self.options.connections.max(1)));
+        self.runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (i, request) in requests.iter().enumerate() {
+                let (client, options, request, limit, reporter) = (
+                    self.client.clone(),
+                    self.options.clone(),
+                    request.clone(),
+                    limit.clone(),
+                    reporter.clone(),
+                );
+                tasks.spawn(async move {
+                    let _permit = limit
+                        .acquire()
+                        .await
+                        .expect("the semaphore is never closed");
+                    let result =
+                        with_retries(&options, &request.url, reporter.as_ref(), || async {
+                            let mut sink = Sink::Memory(Vec::new());
+                            let origin = fetch_once(
+                                &client,
+                                &request.url,
+                                request.accept,
+                                request.expected.as_ref(),
+                                request.limit,
+                                &mut sink,
+                                reporter.as_ref(),
+                            )
+                            .await?;
+                            match sink {
+                                Sink::Memory(body) => Ok(Response {
+                                    url: origin.url,
+                                    content_type: origin.content_type,
+                                    body,
+                                }),
+                                Sink::File(..) => unreachable!("a memory sink stays one"),
+                            }
+                        })
+                        .await;
+                    (i, result)
+                });
+            }
+            let mut results: Vec<Option<Result<Response, FetchError>>> =
+                (0..requests.len()).map(|_| None).collect();
+            while let Some(ended) = tasks.join_next().await {
+                match ended {
+                    Ok((i, result)) => results[i] = Some(result),
+                    Err(e) => {
+                        // A panicked task: its slot stays empty and is filled below.
+                        let _ = e;
+                    }
+                }
+            }
+            results
+                .into_iter()
+                .zip(requests)
+                .map(|(result, request)| {
+                    result.unwrap_or_else(|| {
+                        Err(FetchError::Client(format!(
+                            "the download task for `{}` failed",
+                            request.url
+                        )))
+                    })
+                })
+                .collect()
+        })
     }
 
     /// Downloads every job, at most [`FetchOptions::connections`] at once, each to its
@@ -327,6 +436,7 @@ async fn download_one(
         fetch_once(
             client,
             &job.url,
+            None,
             Some(&job.expected),
             job.expected.size,
             &mut sink,
@@ -377,17 +487,30 @@ where
 async fn fetch_once(
     client: &reqwest::Client,
     url: &str,
+    accept: Option<&str>,
     expected: Option<&Expected>,
     limit: u64,
     sink: &mut Sink<'_>,
     reporter: &dyn FetchReporter,
-) -> Result<(), FetchError> {
+) -> Result<Origin, FetchError> {
     let transport = |e: reqwest::Error| FetchError::Transport {
         url: url.to_owned(),
         attempts: 1,
         message: error_chain(&e),
     };
-    let mut response = client.get(url).send().await.map_err(transport)?;
+    let mut request = client.get(url);
+    if let Some(accept) = accept {
+        request = request.header(reqwest::header::ACCEPT, accept);
+    }
+    let mut response = request.send().await.map_err(transport)?;
+    let origin = Origin {
+        url: response.url().to_string(),
+        content_type: response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
     let status = response.status();
     if !status.is_success() {
         return Err(FetchError::Status {
@@ -436,7 +559,13 @@ async fn fetch_once(
         }
     }
     reporter.on_download_done(url, received);
-    Ok(())
+    Ok(origin)
+}
+
+/// Where a response came from.
+struct Origin {
+    url: String,
+    content_type: Option<String>,
 }
 
 /// `reqwest`'s errors keep the useful part (connection refused, …) in their sources.
