@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
+use cairn_store::graph::{outside_dependencies, strongly_connected};
 use cairn_store::{Addressing, Store, StoreError, StorePath, sanitize_name};
 use sha2::{Digest, Sha256};
 
@@ -94,22 +95,19 @@ pub fn fetch_locked(
     lock.check()?;
     let packages: BTreeMap<&str, &LockedPackage> =
         lock.packages.iter().map(|p| (p.name.as_str(), p)).collect();
-    let components = strongly_connected(&packages);
+    let graph: BTreeMap<&str, Vec<&str>> = packages
+        .iter()
+        .map(|(&name, p)| (name, p.depends.iter().map(String::as_str).collect()))
+        .collect();
+    let components = strongly_connected(&graph);
+    let outside_of = outside_dependencies(&graph, &components);
     let mut paths: Installed = BTreeMap::new();
     let mut references: BTreeMap<&str, Vec<StorePath>> = BTreeMap::new();
     // The packages whose objects each package's object refers to.
     let mut needs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     // Components come out of Tarjan's algorithm dependencies first.
     for component in &components {
-        let mut outside: BTreeSet<&str> = BTreeSet::new();
-        for name in component {
-            for dep in &packages[name].depends {
-                let target = components_of(&components, dep);
-                if target.first().is_some_and(|t| !component.contains(t)) {
-                    outside.extend(target.iter().copied());
-                }
-            }
-        }
+        let outside = &outside_of[component[0]];
         let refs: Vec<StorePath> = outside.iter().map(|n| paths[*n].clone()).collect();
         for name in component {
             let path = object_path(packages[name], &refs)?;
@@ -405,7 +403,7 @@ fn prepare_downloads<'a>(
             Download {
                 url: format!("{}/{}", repository.mirror, p.filename),
                 expected: Expected {
-                    size: p.size,
+                    size: Some(p.size),
                     sha256: p.sha256.clone(),
                 },
                 dest: store.blob_staging_path(&p.sha256)?,
@@ -476,75 +474,4 @@ fn input_hash(package: &LockedPackage, references: &[StorePath]) -> String {
         h.update(b"\0");
     }
     data_encoding::HEXLOWER.encode(&h.finalize())
-}
-
-/// The component (sorted names) holding `name`.
-fn components_of<'a, 'c>(components: &'c [Vec<&'a str>], name: &str) -> &'c [&'a str] {
-    components
-        .iter()
-        .find(|c| c.contains(&name))
-        .map_or(&[], Vec::as_slice)
-}
-
-/// Tarjan's strongly connected components, each sorted, dependencies before
-/// dependents; deterministic because nodes and edges are visited in name order.
-fn strongly_connected<'a>(packages: &BTreeMap<&'a str, &'a LockedPackage>) -> Vec<Vec<&'a str>> {
-    struct State<'a> {
-        index: BTreeMap<&'a str, usize>,
-        low: BTreeMap<&'a str, usize>,
-        stack: Vec<&'a str>,
-        on_stack: BTreeSet<&'a str>,
-        out: Vec<Vec<&'a str>>,
-    }
-    fn visit<'a>(
-        node: &'a str,
-        packages: &BTreeMap<&'a str, &'a LockedPackage>,
-        s: &mut State<'a>,
-    ) {
-        let i = s.index.len();
-        s.index.insert(node, i);
-        s.low.insert(node, i);
-        s.stack.push(node);
-        s.on_stack.insert(node);
-        let mut deps: Vec<&str> = packages[node].depends.iter().map(String::as_str).collect();
-        deps.sort_unstable();
-        for dep in deps {
-            let Some((&dep, _)) = packages.get_key_value(dep) else {
-                continue;
-            };
-            if !s.index.contains_key(dep) {
-                visit(dep, packages, s);
-                let low = s.low[dep].min(s.low[node]);
-                s.low.insert(node, low);
-            } else if s.on_stack.contains(dep) {
-                let low = s.index[dep].min(s.low[node]);
-                s.low.insert(node, low);
-            }
-        }
-        if s.low[node] == s.index[node] {
-            let mut component = Vec::new();
-            while let Some(top) = s.stack.pop() {
-                s.on_stack.remove(top);
-                component.push(top);
-                if top == node {
-                    break;
-                }
-            }
-            component.sort_unstable();
-            s.out.push(component);
-        }
-    }
-    let mut state = State {
-        index: BTreeMap::new(),
-        low: BTreeMap::new(),
-        stack: Vec::new(),
-        on_stack: BTreeSet::new(),
-        out: Vec::new(),
-    };
-    for &name in packages.keys() {
-        if !state.index.contains_key(name) {
-            visit(name, packages, &mut state);
-        }
-    }
-    state.out
 }

@@ -425,7 +425,7 @@ pub(crate) fn fetch_signed(
     };
     let entry = release.file(path).map_err(release_error)?;
     let expected = Expected {
-        size: entry.size,
+        size: Some(entry.size),
         sha256: entry.sha256.clone(),
     };
     let by_hash = format!(

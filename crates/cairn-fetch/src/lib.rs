@@ -18,10 +18,14 @@ use sha2::{Digest, Sha256};
 /// What a download must be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
-    pub size: u64,
+    /// When known (a simple index page may not say; the hash still decides).
+    pub size: Option<u64>,
     /// Lowercase hex SHA-256.
     pub sha256: String,
 }
+
+/// The most bytes a download of unknown size may have (4 GiB).
+pub const UNSIZED_LIMIT: u64 = 4 << 30;
 
 /// How a [`Fetcher`] behaves.
 #[derive(Debug, Clone)]
@@ -438,7 +442,7 @@ async fn download_one(
             &job.url,
             None,
             Some(&job.expected),
-            job.expected.size,
+            job.expected.size.unwrap_or(UNSIZED_LIMIT),
             &mut sink,
             reporter,
         )
@@ -519,16 +523,16 @@ async fn fetch_once(
             attempts: 1,
         });
     }
-    reporter.on_download_start(url, expected.map(|e| e.size));
+    reporter.on_download_start(url, expected.and_then(|e| e.size));
     let mut hasher = Sha256::new();
     let mut received = 0u64;
     while let Some(chunk) = response.chunk().await.map_err(transport)? {
         received += chunk.len() as u64;
         if received > limit {
-            return Err(match expected {
-                Some(e) => FetchError::SizeMismatch {
+            return Err(match expected.and_then(|e| e.size) {
+                Some(size) => FetchError::SizeMismatch {
                     url: url.to_owned(),
-                    expected: e.size,
+                    expected: size,
                     actual: received,
                 },
                 None => FetchError::TooLarge {
@@ -542,10 +546,10 @@ async fn fetch_once(
         reporter.on_download_progress(url, chunk.len() as u64);
     }
     if let Some(expected) = expected {
-        if received != expected.size {
+        if let Some(size) = expected.size.filter(|&size| size != received) {
             return Err(FetchError::SizeMismatch {
                 url: url.to_owned(),
-                expected: expected.size,
+                expected: size,
                 actual: received,
             });
         }

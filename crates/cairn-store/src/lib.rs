@@ -28,6 +28,7 @@ mod blob;
 mod db;
 mod error;
 mod gc;
+pub mod graph;
 mod lock;
 mod metadata;
 mod path;
