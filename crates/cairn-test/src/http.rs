@@ -6,8 +6,17 @@
 //! One request per connection (`Connection: close`), GET and HEAD only, no ranges,
 //! no keep-alive, no chunked encoding. Paths are percent-decoded before they are
 //! recorded, matched against faults and looked up on disk.
+//!
+//! A directory that holds an `index.json` or `index.html` is served as a package
+//! index serves a simple-API page: a request for `dir/` gets `index.json` as
+//! `application/vnd.pypi.simple.v1+json` when its `Accept` header asks for that
+//! type (PEP 691 content negotiation), else `index.html` as `text/html`; a request
+//! for `dir` without the slash is redirected (301) to `dir/`, as PyPI does. Files are
+//! sent as `application/json` (`.json`), `text/html` (`.html`) or
+//! `application/octet-stream` (everything else).
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -20,6 +29,10 @@ use std::time::Duration;
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest request head (request line and headers) the server reads.
 const MAX_HEAD: usize = 64 * 1024;
+/// The PEP 691 media type of a JSON simple-API page.
+const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
+/// The media type of every other file.
+const OCTET_STREAM: &str = "application/octet-stream";
 
 /// A fault injected into the response for a path.
 #[derive(Debug, Clone)]
@@ -45,6 +58,8 @@ struct Shared {
     state: Mutex<State>,
     stop: AtomicBool,
     release: AtomicBool,
+    /// Whether a directory's `index.json` may be served (see [`TestServer::serve_json`]).
+    json: AtomicBool,
 }
 
 /// Queued and standing faults per path, and the request log.
@@ -93,6 +108,7 @@ impl TestServer {
             state: Mutex::default(),
             stop: AtomicBool::new(false),
             release: AtomicBool::new(false),
+            json: AtomicBool::new(true),
         });
         let accept_shared = Arc::clone(&shared);
         let accept_thread = std::thread::spawn(move || {
@@ -149,6 +165,13 @@ impl TestServer {
         self.shared.release.store(true, Ordering::SeqCst);
     }
 
+    /// Whether a directory request that asks for JSON gets the directory's `index.json`
+    /// (the default). With `false` every such request gets `index.html` (404 when there
+    /// is none), as from an index that only speaks PEP 503 HTML.
+    pub fn serve_json(&self, enabled: bool) {
+        self.shared.json.store(enabled, Ordering::SeqCst);
+    }
+
     /// Paths of all requests received so far, in arrival order (GET and HEAD).
     pub fn requests(&self) -> Vec<String> {
         self.shared.state().requests.clone()
@@ -178,6 +201,30 @@ impl Drop for TestServer {
     }
 }
 
+/// What a request path finds on disk.
+enum Found {
+    /// A file's contents and the media type to send them as; `negotiated` when the
+    /// file was chosen by the request's `Accept` header (a directory's index).
+    File {
+        contents: Vec<u8>,
+        content_type: &'static str,
+        negotiated: bool,
+    },
+    /// A directory with an index, asked for without its trailing slash: where to go.
+    Redirect(String),
+    Missing,
+}
+
+impl Found {
+    /// The media type a replacement body is sent as: the one the file would have had.
+    fn content_type(&self) -> &'static str {
+        match self {
+            Found::File { content_type, .. } => content_type,
+            Found::Redirect(_) | Found::Missing => OCTET_STREAM,
+        }
+    }
+}
+
 /// Answers one connection. Any I/O error just ends it; the client sees a closed socket.
 fn handle(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
@@ -191,29 +238,56 @@ fn handle(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
         request_line.next(),
         request_line.next(),
     ) else {
-        return respond(&mut stream, 400, b"bad request\n", None, false);
+        return respond(
+            &mut stream,
+            &Reply::plain(400),
+            b"bad request\n",
+            None,
+            false,
+        );
     };
     let head_only = match method {
         "GET" => false,
         "HEAD" => true,
-        _ => return respond(&mut stream, 405, b"method not allowed\n", None, false),
+        _ => {
+            let reply = Reply::plain(405);
+            return respond(&mut stream, &reply, b"method not allowed\n", None, false);
+        }
     };
-    let path = percent_decode(target.split_once('?').map_or(target, |(path, _)| path));
+    let wants_json = shared.json.load(Ordering::SeqCst) && accepts_simple_json(&head);
+    let (raw_path, query) = target
+        .split_once('?')
+        .map_or((target, None), |(path, query)| (path, Some(query)));
+    let path = percent_decode(raw_path);
     let fault = shared.record(&path);
+    let find = || find(&shared.root, &path, raw_path, query, wants_json);
     let limit = match fault {
         Some(Fault::Drop) => return Ok(()),
         Some(Fault::Status(code)) => {
             let body = format!("injected fault: status {code}\n");
-            return respond(&mut stream, code, body.as_bytes(), None, head_only);
+            return respond(
+                &mut stream,
+                &Reply::plain(code),
+                body.as_bytes(),
+                None,
+                head_only,
+            );
         }
-        Some(Fault::Replace(body)) => return respond(&mut stream, 200, &body, None, head_only),
+        Some(Fault::Replace(body)) => {
+            let reply = Reply::new(200, find().content_type());
+            return respond(&mut stream, &reply, &body, None, head_only);
+        }
         Some(Fault::Truncate(limit)) => Some(limit),
         Some(Fault::Stall) => {
-            let contents = resolve(&shared.root, &path).and_then(|file| fs_err::read(file).ok());
-            let contents = contents.unwrap_or_default();
+            let found = find();
+            let reply = Reply::new(200, found.content_type());
+            let contents = match found {
+                Found::File { contents, .. } => contents,
+                Found::Redirect(_) | Found::Missing => Vec::new(),
+            };
             respond(
                 &mut stream,
-                200,
+                &reply,
                 &contents,
                 Some(contents.len() / 2),
                 head_only,
@@ -228,10 +302,108 @@ fn handle(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
         }
         None => None,
     };
-    match resolve(&shared.root, &path).and_then(|file| fs_err::read(file).ok()) {
-        Some(contents) => respond(&mut stream, 200, &contents, limit, head_only),
-        None => respond(&mut stream, 404, b"not found\n", None, head_only),
+    match find() {
+        Found::File {
+            contents,
+            content_type,
+            negotiated,
+        } => {
+            let mut reply = Reply::new(200, content_type);
+            if negotiated {
+                reply.headers.push(("Vary", "Accept".to_owned()));
+            }
+            respond(&mut stream, &reply, &contents, limit, head_only)
+        }
+        Found::Redirect(location) => {
+            let mut reply = Reply::plain(301);
+            reply.headers.push(("Location", location));
+            respond(&mut stream, &reply, b"moved permanently\n", None, head_only)
+        }
+        Found::Missing => respond(
+            &mut stream,
+            &Reply::plain(404),
+            b"not found\n",
+            None,
+            head_only,
+        ),
     }
+}
+
+/// Looks a decoded request path up under `root`. A path ending in `/` names a
+/// directory and finds its index (`index.json` when `wants_json` and it exists, else
+/// `index.html`); a directory with an index named without the slash is a redirect to
+/// `raw_path/` (with the query kept); a directory without an index is missing.
+fn find(root: &Path, path: &str, raw_path: &str, query: Option<&str>, wants_json: bool) -> Found {
+    let Some(file) = resolve(root, path) else {
+        return Found::Missing;
+    };
+    if file.is_dir() {
+        let json = file.join("index.json");
+        let html = file.join("index.html");
+        if !path.ends_with('/') {
+            if !json.is_file() && !html.is_file() {
+                return Found::Missing;
+            }
+            let location = match query {
+                Some(query) => format!("{raw_path}/?{query}"),
+                None => format!("{raw_path}/"),
+            };
+            return Found::Redirect(location);
+        }
+        let (index, content_type) = if wants_json && json.is_file() {
+            (json, SIMPLE_JSON)
+        } else {
+            (html, "text/html")
+        };
+        return match fs_err::read(index) {
+            Ok(contents) => Found::File {
+                contents,
+                content_type,
+                negotiated: true,
+            },
+            Err(_) => Found::Missing,
+        };
+    }
+    match fs_err::read(&file) {
+        Ok(contents) => Found::File {
+            content_type: content_type_of(&file),
+            contents,
+            negotiated: false,
+        },
+        Err(_) => Found::Missing,
+    }
+}
+
+/// The media type a file is sent as, by its extension.
+fn content_type_of(file: &Path) -> &'static str {
+    match file.extension().and_then(|extension| extension.to_str()) {
+        Some("json") => "application/json",
+        Some("html") => "text/html",
+        _ => OCTET_STREAM,
+    }
+}
+
+/// Whether the request's `Accept` headers list the PEP 691 JSON type (or its
+/// `latest` alias) with a quality above zero.
+fn accepts_simple_json(head: &str) -> bool {
+    head.lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("accept"))
+        .flat_map(|(_, value)| value.split(','))
+        .any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media_type = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let refused = parts.any(|parameter| {
+                parameter
+                    .strip_prefix("q=")
+                    .and_then(|quality| quality.trim().parse::<f64>().ok())
+                    .is_some_and(|quality| quality <= 0.0)
+            });
+            !refused
+                && (media_type == SIMPLE_JSON
+                    || media_type == "application/vnd.pypi.simple.latest+json")
+        })
 }
 
 /// Reads up to the blank line that ends the request head, across as many TCP segments
@@ -252,17 +424,42 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Option<String>> {
     Ok(Some(String::from_utf8_lossy(&head).into_owned()))
 }
 
+/// The status line and headers of a response, besides the ones every response has
+/// (`Content-Length`, `Connection: close`).
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn new(status: u16, content_type: &'static str) -> Self {
+        Reply {
+            status,
+            content_type,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A response whose body is a short note, sent as the server always sent them.
+    fn plain(status: u16) -> Self {
+        Reply::new(status, OCTET_STREAM)
+    }
+}
+
 /// Writes a response with `body`'s full length as Content-Length, but only its first
 /// `limit` bytes (all of them when `None`), and no body at all for HEAD.
 fn respond(
     stream: &mut TcpStream,
-    status: u16,
+    reply: &Reply,
     body: &[u8],
     limit: Option<usize>,
     head_only: bool,
 ) -> io::Result<()> {
+    let status = reply.status;
     let reason = match status {
         200 => "OK",
+        301 => "Moved Permanently",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -272,10 +469,15 @@ fn respond(
         503 => "Service Unavailable",
         _ => "Injected",
     };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-        body.len()
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: {}\r\n",
+        body.len(),
+        reply.content_type,
     );
+    for (name, value) in &reply.headers {
+        write!(head, "{name}: {value}\r\n").expect("write to a String");
+    }
+    head.push_str("Connection: close\r\n\r\n");
     stream.write_all(head.as_bytes())?;
     if !head_only {
         let sent = limit.unwrap_or(body.len()).min(body.len());

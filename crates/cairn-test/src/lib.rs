@@ -10,6 +10,7 @@ pub mod debian_repo;
 pub mod docker;
 pub mod http;
 pub mod oracle;
+pub mod pypi;
 pub mod trees;
 
 pub use apt::AptOracle;
