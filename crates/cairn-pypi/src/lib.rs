@@ -13,20 +13,38 @@
 //! requirements, and any notion of the host's Python. Nothing here does I/O: the
 //! index client, the resolver, the lock and the installer build on these types.
 
+pub mod candidates;
 pub mod digest;
+pub mod index;
+pub mod install;
+pub mod lock;
 pub mod metadata;
 pub mod name;
+pub mod object;
 pub mod requirement;
+pub mod requirements_txt;
+pub mod resolve;
 pub mod simple;
 pub mod tags;
 pub mod target;
 pub mod version;
+pub mod wheel;
 pub mod wheel_name;
 
+pub use candidates::{CandidateVersion, Candidates, Unusable, WheelCandidate};
 pub use digest::{DigestError, Sha256Digest};
 pub use metadata::{Metadata, MetadataError};
 pub use name::{ExtraName, NameError, PackageName, parse_package_name};
+pub use object::{stage_wheel, wheel_object_name};
 pub use requirement::{MarkerTree, Requirement, RequirementError};
+pub use requirements_txt::{
+    HashModeTrigger, ReadIncluded, RequirementsError, RequirementsFile, SourcedRequirement,
+    parse_pyproject, parse_requirements_txt,
+};
+pub use resolve::{
+    PackageSource, Resolution, ResolveError, ResolveRequest, ResolveWarning, ResolvedPackage,
+    SourceError, SourceErrorKind,
+};
 pub use simple::{
     CoreMetadataFile, DistFile, FileKind, ProjectPage, RequiresPython, SimpleError,
     SimpleErrorKind, Yanked,
@@ -34,4 +52,5 @@ pub use simple::{
 pub use tags::{CompatibleTags, Tag, TagIncompatibility, TagPriority, WheelPreference};
 pub use target::{Arch, GlibcVersion, Target, TargetError};
 pub use version::{Operator, SpecifiersError, Version, VersionSpecifier, VersionSpecifiers};
+pub use wheel::{InstallScheme, InstalledWheel, WheelError, install_wheel};
 pub use wheel_name::{BuildTag, WheelName, WheelNameError};

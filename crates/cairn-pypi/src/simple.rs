@@ -56,6 +56,8 @@ pub struct DistFile {
     /// The SHA-256 the index gives for the file. A file without one cannot be
     /// locked.
     pub sha256: Option<Sha256Digest>,
+    /// The file's size, when the index says (PEP 700; JSON pages only).
+    pub size: Option<u64>,
     pub requires_python: Option<RequiresPython>,
     pub yanked: Yanked,
     pub core_metadata: CoreMetadataFile,
@@ -299,6 +301,8 @@ struct JsonFile {
     requires_python: Option<String>,
     #[serde(default)]
     yanked: Option<JsonYanked>,
+    #[serde(default)]
+    size: Option<u64>,
     #[serde(rename = "core-metadata", default)]
     core_metadata: Option<JsonMetadataFile>,
     #[serde(rename = "dist-info-metadata", default)]
@@ -380,6 +384,7 @@ pub fn parse_json_page(body: &[u8], url: &Url) -> Result<ProjectPage, SimpleErro
             filename,
             url: link,
             sha256,
+            size: file.size,
             yanked,
             core_metadata,
         });
@@ -497,6 +502,7 @@ fn html_file(tag: &StartTag<()>, url: &Url, base: &Url) -> Result<Option<DistFil
         filename,
         url: link,
         sha256,
+        size: None,
         yanked,
         core_metadata,
     }))
@@ -615,6 +621,11 @@ impl DistFile {
         );
         self.requires_python =
             merge_requires_python(self.requires_python.take(), other.requires_python);
+        // Sizes only bound the download; the hash decides.
+        self.size = match (self.size, other.size) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.core_metadata = merge_core_metadata(
             std::mem::replace(&mut self.core_metadata, CoreMetadataFile::Absent),
             other.core_metadata,

@@ -647,6 +647,7 @@ fn file_kinds() {
         filename: filename.to_owned(),
         url: page_url(),
         sha256: None,
+        size: None,
         requires_python: None,
         yanked: Yanked::No,
         core_metadata: CoreMetadataFile::Absent,

@@ -1,0 +1,325 @@
+//! A locked Python environment as store objects: one object per wheel, downloaded
+//! only when the store lacks it, checked against the lock's SHA-256, installed
+//! without pip.
+//!
+//! A wheel's object is input-addressed: its path follows from the wheel's SHA-256,
+//! the install scheme and its references (the interpreter's object and the objects
+//! of the wheels it requires), so a build finds every object of an unchanged lock
+//! without opening a single wheel. Wheels that require each other (a cycle) refer to
+//! what the cycle needs outside itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use cairn_fetch::{Download, Expected, FetchError, FetchReporter, Fetcher};
+use cairn_store::graph::{outside_dependencies, strongly_connected};
+use cairn_store::{Addressing, Store, StoreError, StorePath};
+use sha2::{Digest, Sha256};
+
+use crate::lock::{LockedWheel, PypiLock, PypiLockError};
+use crate::object::{stage_wheel, wheel_object_name};
+use crate::wheel::{InstallScheme, WheelError};
+use crate::{PackageName, Version, WheelName};
+
+/// The version of what the installer writes for a wheel: part of every wheel
+/// object's path, so a change to the installer's output makes new objects.
+const WHEEL_OBJECT_VERSION: &str = "cairn-wheel-object-v1";
+
+/// Progress of installing an environment. All methods have empty defaults.
+pub trait WheelReporter: FetchReporter {
+    /// `wheels` must be installed, `downloads` of them downloaded (`bytes` when known).
+    fn on_wheels_start(&self, _wheels: usize, _downloads: usize, _bytes: u64) {}
+    /// A wheel's object is in the store; `fresh` when it was made now.
+    fn on_wheel_ready(&self, _wheel: &LockedWheel, _object: &StorePath, _fresh: bool) {}
+}
+
+/// Why an environment could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Lock(#[from] PypiLockError),
+    #[error("cannot download the wheel `{wheel}`")]
+    Fetch {
+        wheel: String,
+        #[source]
+        source: Box<FetchError>,
+    },
+    #[error(transparent)]
+    Wheel(Box<WheelError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<WheelError> for InstallError {
+    fn from(error: WheelError) -> Self {
+        Self::Wheel(Box::new(error))
+    }
+}
+
+impl InstallError {
+    /// A suggestion, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Fetch { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// The object of every locked wheel, by normalized name.
+pub type InstalledWheels = BTreeMap<String, StorePath>;
+
+/// Makes every wheel of `lock` a store object laid out by `scheme`, each referring
+/// to `interpreter` (the objects of the Python the wheels are for) and to the objects
+/// of the wheels it requires. Downloads only what the store lacks.
+pub fn install_locked(
+    store: &Store,
+    fetcher: &Fetcher,
+    lock: &PypiLock,
+    scheme: &InstallScheme,
+    interpreter: &[StorePath],
+    reporter: &Arc<dyn WheelReporter>,
+) -> Result<InstalledWheels, InstallError> {
+    lock.check()?;
+    let wheels = lock.by_name();
+    let graph: BTreeMap<&str, Vec<&str>> = wheels
+        .iter()
+        .map(|(&name, w)| (name, w.requires.iter().map(String::as_str).collect()))
+        .collect();
+    let components = strongly_connected(&graph);
+    let outside = outside_dependencies(&graph, &components);
+    let mut paths: InstalledWheels = BTreeMap::new();
+    let mut references: BTreeMap<&str, Vec<StorePath>> = BTreeMap::new();
+    for component in &components {
+        let mut refs: Vec<StorePath> = interpreter.to_vec();
+        refs.extend(outside[component[0]].iter().map(|n| paths[*n].clone()));
+        refs.sort();
+        refs.dedup();
+        for &name in component {
+            let wheel = wheels[name];
+            let path = Store::input_path(&object_name(wheel)?, &input_hash(wheel, scheme, &refs))?;
+            paths.insert(name.to_owned(), path);
+            references.insert(name, refs.clone());
+        }
+    }
+    store.add_temp_roots(&paths.values().cloned().collect::<Vec<_>>())?;
+    let mut missing = Vec::new();
+    for (name, path) in &paths {
+        if store.is_valid(path)? {
+            reporter.on_wheel_ready(wheels[name.as_str()], path, false);
+        } else {
+            missing.push(name.as_str());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(paths);
+    }
+    let files = download_missing(store, fetcher, &wheels, &missing, reporter)?;
+    // In dependency order, a level at a time: an object's references must be
+    // registered before it is.
+    let mut done: BTreeSet<&str> = wheels
+        .keys()
+        .copied()
+        .filter(|n| !missing.contains(n))
+        .collect();
+    let mut left: Vec<&str> = missing.clone();
+    while !left.is_empty() {
+        let (ready, rest): (Vec<&str>, Vec<&str>) = left
+            .iter()
+            .partition(|&&name| outside[name].iter().all(|dep| done.contains(dep)));
+        assert!(!ready.is_empty(), "components come dependencies first");
+        let batch = store.batch()?;
+        let staged: Mutex<Vec<Result<(), InstallError>>> = Mutex::new(Vec::new());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        std::thread::scope(|scope| {
+            for _ in 0..workers.min(ready.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&name) = ready.get(i) else { break };
+                        let result = stage_one(
+                            &batch,
+                            wheels[name],
+                            &files[name],
+                            scheme,
+                            &references[name],
+                            &paths[name],
+                        );
+                        staged
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(result);
+                    }
+                });
+            }
+        });
+        for result in staged
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            result?;
+        }
+        batch.commit()?;
+        for &name in &ready {
+            reporter.on_wheel_ready(wheels[name], &paths[name], true);
+            done.insert(name);
+            // The wheel is unpacked; its download is no longer needed.
+            store.remove_blob(&wheels[name].sha256)?;
+        }
+        left = rest;
+    }
+    Ok(paths)
+}
+
+fn stage_one(
+    batch: &cairn_store::Batch<'_>,
+    wheel: &LockedWheel,
+    file: &std::path::Path,
+    scheme: &InstallScheme,
+    references: &[StorePath],
+    path: &StorePath,
+) -> Result<(), InstallError> {
+    let name = wheel_name(wheel)?;
+    let addressing = Addressing::Input {
+        node_hash: input_hash(wheel, scheme, references),
+    };
+    // The download is named by its hash; the installer reads it through a link
+    // named after the wheel, so its errors name the wheel.
+    let named = tempfile::tempdir().map_err(StoreError::from)?;
+    let link = named.path().join(&wheel.wheel);
+    fs_err::os::unix::fs::symlink(file, &link).map_err(StoreError::from)?;
+    let (staged, _) = stage_wheel(
+        batch,
+        &link,
+        &name,
+        scheme,
+        references.to_vec(),
+        Some(addressing),
+    )?;
+    debug_assert_eq!(&staged, path, "the path follows from the same inputs");
+    Ok(())
+}
+
+/// Downloads (into the store's blobs) every missing wheel the store has no verified
+/// download of; returns the file of each missing wheel.
+fn download_missing<'a>(
+    store: &Store,
+    fetcher: &Fetcher,
+    wheels: &BTreeMap<&'a str, &'a LockedWheel>,
+    missing: &[&'a str],
+    reporter: &Arc<dyn WheelReporter>,
+) -> Result<BTreeMap<&'a str, PathBuf>, InstallError> {
+    let mut files = BTreeMap::new();
+    let mut jobs = Vec::new();
+    let mut names = Vec::new();
+    for &name in missing {
+        let w = wheels[name];
+        if store.has_blob(&w.sha256)? {
+            files.insert(name, store.blob_path(&w.sha256)?);
+            continue;
+        }
+        jobs.push(Download {
+            url: w.url.clone(),
+            expected: Expected {
+                size: w.size,
+                sha256: w.sha256.clone(),
+            },
+            dest: store.blob_staging_path(&w.sha256)?,
+        });
+        names.push(name);
+    }
+    let bytes = names.iter().filter_map(|n| wheels[n].size).sum();
+    reporter.on_wheels_start(missing.len(), jobs.len(), bytes);
+    let results: Mutex<BTreeMap<usize, Result<PathBuf, InstallError>>> =
+        Mutex::new(BTreeMap::new());
+    let fetch_reporter: Arc<dyn FetchReporter> = Arc::new(Forward(reporter.clone()));
+    fetcher.download_each(&jobs, &fetch_reporter, &|i, result| {
+        let name = names[i];
+        let outcome = result
+            .map_err(|source| InstallError::Fetch {
+                wheel: wheels[name].wheel.clone(),
+                source: Box::new(source),
+            })
+            .and_then(|()| {
+                // Kept the moment it is verified: an interrupted build keeps it.
+                Ok(store.commit_blob(&jobs[i].dest, &wheels[name].sha256)?)
+            });
+        results
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(i, outcome);
+    });
+    for (i, result) in results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        files.insert(names[i], result?);
+    }
+    Ok(files)
+}
+
+/// Passes download progress on to a [`WheelReporter`].
+struct Forward(Arc<dyn WheelReporter>);
+
+impl FetchReporter for Forward {
+    fn on_download_start(&self, url: &str, size: Option<u64>) {
+        self.0.on_download_start(url, size);
+    }
+    fn on_download_progress(&self, url: &str, bytes: u64) {
+        self.0.on_download_progress(url, bytes);
+    }
+    fn on_download_done(&self, url: &str, bytes: u64) {
+        self.0.on_download_done(url, bytes);
+    }
+    fn on_retry(&self, url: &str, error: &FetchError, wait: std::time::Duration) {
+        self.0.on_retry(url, error, wait);
+    }
+}
+
+fn wheel_name(wheel: &LockedWheel) -> Result<WheelName, InstallError> {
+    WheelName::parse(&wheel.wheel)
+        .map_err(|e| PypiLockError::Inconsistent(format!("{}: {e}", wheel.name)).into())
+}
+
+fn object_name(wheel: &LockedWheel) -> Result<String, InstallError> {
+    let inconsistent = |what: &str| {
+        InstallError::Lock(PypiLockError::Inconsistent(format!(
+            "{}: `{what}` does not parse",
+            wheel.name
+        )))
+    };
+    let name: PackageName = wheel.name.parse().map_err(|_| inconsistent(&wheel.name))?;
+    let version: Version = wheel
+        .version
+        .parse()
+        .map_err(|_| inconsistent(&wheel.version))?;
+    Ok(wheel_object_name(&name, &version))
+}
+
+/// What a wheel's object path is computed from: the installer's version, the wheel,
+/// where it is installed, and the objects it refers to.
+fn input_hash(wheel: &LockedWheel, scheme: &InstallScheme, references: &[StorePath]) -> String {
+    let mut h = Sha256::new();
+    let fields = [
+        WHEEL_OBJECT_VERSION,
+        wheel.sha256.as_str(),
+        wheel.wheel.as_str(),
+        scheme.purelib(),
+        scheme.platlib(),
+        scheme.scripts(),
+        scheme.data(),
+        scheme.interpreter(),
+    ];
+    for field in fields {
+        h.update(field.as_bytes());
+        h.update(b"\0");
+    }
+    let sorted: BTreeSet<&str> = references.iter().map(StorePath::as_str).collect();
+    for r in sorted {
+        h.update(r.as_bytes());
+        h.update(b"\0");
+    }
+    data_encoding::HEXLOWER.encode(&h.finalize())
+}

@@ -1,0 +1,2728 @@
+//! Installing a wheel without pip: the binary distribution format (PEP 427, the
+//! "Binary distribution format" specification), its `RECORD` ("Recording installed
+//! projects") and its script entry points ("Entry points specification").
+//!
+//! A wheel is installed into a fresh directory as a root-file-system fragment for
+//! Debian's Python ([`InstallScheme::debian`]): the library files under
+//! `usr/local/lib/python3.X/dist-packages`, scripts under `usr/local/bin`, and so
+//! on. Nothing is trusted before it is checked: every member's name must stay
+//! inside the install root (also after a `.data/<key>/` directory is mapped), no
+//! member may be a symlink or appear twice, the `.dist-info` directory and
+//! `METADATA` must name the expected project and version, and every member must be
+//! listed in `RECORD` with a SHA-256 (or stronger) hash and a size that match its
+//! bytes, hashed while they are extracted. The installed tree is a function of the
+//! wheel's bytes and the scheme only: no `.pyc` is compiled, `RECORD` is rewritten
+//! sorted, and `INSTALLER` says `cairn`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use data_encoding::BASE64URL_NOPAD;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use zip::result::ZipError;
+use zip::{ZipArchive, ZipReadOptions};
+
+use crate::metadata::{Metadata, MetadataError};
+use crate::name::{PackageName, parse_package_name};
+use crate::target::Target;
+use crate::version::Version;
+use crate::wheel_name::WheelName;
+
+/// What `INSTALLER` says.
+const INSTALLER: &[u8] = b"cairn\n";
+/// The largest `RECORD` read (it is the one member whose size `RECORD` cannot give).
+const MAX_RECORD_BYTES: u64 = 64 << 20;
+/// `S_IFMT`, `S_IFREG` and `S_IFLNK`: the file type in a member's unix mode.
+const S_IFMT: u32 = 0o170_000;
+const S_IFREG: u32 = 0o100_000;
+const S_IFLNK: u32 = 0o120_000;
+
+/// Where the parts of a wheel go, as paths relative to the install root
+/// (`/`-separated, no leading `/`), and the interpreter scripts run with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InstallScheme {
+    purelib: String,
+    platlib: String,
+    scripts: String,
+    include: String,
+    data: String,
+    interpreter: String,
+}
+
+impl InstallScheme {
+    /// The layout pip uses for Debian's Python outside a virtual environment
+    /// (sysconfig's `posix_local` scheme, which Debian patches in): both library
+    /// directories are `usr/local/lib/python3.X/dist-packages`, scripts go to
+    /// `usr/local/bin`, headers to `usr/local/include/python3.X/<project>`, data to
+    /// `usr/local`, and scripts run `/usr/bin/python3.X`.
+    ///
+    /// One departure from Debian's pip: its headers go to
+    /// `/usr/include/python3.X/<project>` (`posix_local`'s `include` has no
+    /// `local`), into a directory `libpython3.X-dev` owns; cairn keeps everything a
+    /// wheel installs under `usr/local`. Few wheels have headers.
+    pub fn debian(target: &Target) -> Self {
+        let (major, minor) = target.python_minor();
+        let python = format!("python{major}.{minor}");
+        let lib = format!("usr/local/lib/{python}/dist-packages");
+        Self {
+            purelib: lib.clone(),
+            platlib: lib,
+            scripts: "usr/local/bin".to_owned(),
+            include: format!("usr/local/include/{python}"),
+            data: "usr/local".to_owned(),
+            interpreter: format!("/usr/bin/{python}"),
+        }
+    }
+
+    /// Pure-Python modules (`Root-Is-Purelib: true`, `.data/purelib`).
+    pub fn purelib(&self) -> &str {
+        &self.purelib
+    }
+
+    /// Modules with native code (`Root-Is-Purelib: false`, `.data/platlib`).
+    pub fn platlib(&self) -> &str {
+        &self.platlib
+    }
+
+    /// `.data/scripts` and the entry points' launchers.
+    pub fn scripts(&self) -> &str {
+        &self.scripts
+    }
+
+    /// `.data/headers` of project `name`: `<include>/<normalized name>`.
+    pub fn headers(&self, name: &PackageName) -> String {
+        format!("{}/{name}", self.include)
+    }
+
+    /// `.data/data`.
+    pub fn data(&self) -> &str {
+        &self.data
+    }
+
+    /// The absolute path of the interpreter in the image, for `#!` lines.
+    pub fn interpreter(&self) -> &str {
+        &self.interpreter
+    }
+}
+
+/// What [`install_wheel`] installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledWheel {
+    pub name: PackageName,
+    pub version: Version,
+    /// `METADATA`, parsed.
+    pub metadata: Metadata,
+    /// `METADATA`, as the wheel has it.
+    pub metadata_bytes: Vec<u8>,
+    /// The files installed in the scripts directory (entry point launchers and
+    /// `.data/scripts` files), as paths relative to it, sorted.
+    pub scripts: Vec<String>,
+    /// How many files were written, `RECORD` and `INSTALLER` included.
+    pub files: usize,
+}
+
+/// A wheel cairn will not install, or could not.
+#[derive(Debug, thiserror::Error)]
+pub enum WheelError {
+    #[error("cannot open the wheel {}", file_name(wheel))]
+    Open {
+        wheel: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the wheel {} is not a valid zip archive", file_name(wheel))]
+    Zip {
+        wheel: PathBuf,
+        #[source]
+        source: ZipError,
+    },
+    #[error("cannot extract `{member}` from the wheel {}", file_name(wheel))]
+    Extract {
+        wheel: PathBuf,
+        member: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "cannot write `{path}` while installing the wheel {}",
+        file_name(wheel)
+    )]
+    Write {
+        wheel: PathBuf,
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "the wheel {} has a member whose name is not UTF-8: `{member}`",
+        file_name(wheel)
+    )]
+    MemberNotUtf8 { wheel: PathBuf, member: String },
+    #[error(
+        "the wheel {} has a member `{member}` that could escape the install root: {reason}",
+        file_name(wheel)
+    )]
+    UnsafePath {
+        wheel: PathBuf,
+        member: String,
+        reason: &'static str,
+    },
+    #[error(
+        "the wheel {} has a symlink `{member}`; wheels hold only files",
+        file_name(wheel)
+    )]
+    Symlink { wheel: PathBuf, member: String },
+    #[error(
+        "the wheel {} has more than one member named `{member}`",
+        file_name(wheel)
+    )]
+    DuplicateMember { wheel: PathBuf, member: String },
+    #[error(
+        "the wheel {} has more than one member with the same name (a duplicate entry in its \
+         zip directory)",
+        file_name(wheel)
+    )]
+    DuplicateMembers { wheel: PathBuf },
+    #[error(
+        "the wheel {} must have exactly one top-level `.dist-info` directory, but has {}",
+        file_name(wheel),
+        if found.is_empty() { "none".to_owned() } else { format!("`{}`", found.join("`, `")) }
+    )]
+    DistInfoCount { wheel: PathBuf, found: Vec<String> },
+    #[error(
+        "the wheel {} has `{directory}`, which does not name {expected}",
+        file_name(wheel)
+    )]
+    DistInfoMismatch {
+        wheel: PathBuf,
+        directory: String,
+        expected: String,
+    },
+    #[error("the wheel {} has no `{member}`", file_name(wheel))]
+    MissingDistInfoFile { wheel: PathBuf, member: String },
+    #[error("the wheel {} has an invalid `{member}`: {reason}", file_name(wheel))]
+    WheelFile {
+        wheel: PathBuf,
+        member: String,
+        reason: String,
+    },
+    #[error(
+        "the wheel {} has Wheel-Version {version}; cairn installs wheels of version 1.x",
+        file_name(wheel)
+    )]
+    UnsupportedWheelVersion { wheel: PathBuf, version: String },
+    #[error("the wheel {} has invalid metadata", file_name(wheel))]
+    Metadata {
+        wheel: PathBuf,
+        /// Boxed: it is the largest cause, and keeps the error small.
+        #[source]
+        source: Box<MetadataError>,
+    },
+    #[error(
+        "the metadata of the wheel {} names {found}, not {expected}",
+        file_name(wheel)
+    )]
+    MetadataMismatch {
+        wheel: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("`{member}` of the wheel {}, line {line}: {reason}", file_name(wheel))]
+    Record {
+        wheel: PathBuf,
+        member: String,
+        line: usize,
+        reason: String,
+    },
+    #[error(
+        "the RECORD of the wheel {} hashes `{member}` with `{algorithm}`; cairn accepts \
+         sha256, sha384 and sha512 only",
+        file_name(wheel)
+    )]
+    RecordHashAlgorithm {
+        wheel: PathBuf,
+        member: String,
+        algorithm: String,
+    },
+    #[error(
+        "the RECORD of the wheel {} lists `{member}` more than once",
+        file_name(wheel)
+    )]
+    DuplicateRecordEntry { wheel: PathBuf, member: String },
+    #[error(
+        "`{member}` of the wheel {} is not in its RECORD with a hash and a size",
+        file_name(wheel)
+    )]
+    NotInRecord { wheel: PathBuf, member: String },
+    #[error(
+        "the RECORD of the wheel {} lists `{member}`, which the wheel does not have",
+        file_name(wheel)
+    )]
+    MissingFromArchive { wheel: PathBuf, member: String },
+    #[error(
+        "`{member}` of the wheel {} does not match its RECORD: {algorithm} {actual}, \
+         expected {expected}",
+        file_name(wheel)
+    )]
+    HashMismatch {
+        wheel: PathBuf,
+        member: String,
+        algorithm: &'static str,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "`{member}` of the wheel {} has {actual} bytes, but its RECORD says {expected}",
+        file_name(wheel)
+    )]
+    SizeMismatch {
+        wheel: PathBuf,
+        member: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error(
+        "the wheel {} has `{member}` in an unexpected place: {reason}",
+        file_name(wheel)
+    )]
+    DataDirectory {
+        wheel: PathBuf,
+        member: String,
+        reason: String,
+    },
+    #[error(
+        "the wheel {} has `{member}` under the unknown `.data` key `{key}` (known: purelib, \
+         platlib, headers, scripts, data)",
+        file_name(wheel)
+    )]
+    UnknownDataKey {
+        wheel: PathBuf,
+        member: String,
+        key: String,
+    },
+    #[error("`{member}` of the wheel {}, line {line}: {reason}", file_name(wheel))]
+    EntryPoint {
+        wheel: PathBuf,
+        member: String,
+        line: usize,
+        reason: String,
+    },
+    #[error(
+        "the wheel {} declares the script `{name}`, which is not a plain file name (letters, \
+         digits, `_`, `-`, `.` and `+`)",
+        file_name(wheel)
+    )]
+    InvalidScriptName { wheel: PathBuf, name: String },
+    #[error(
+        "the wheel {} declares the script `{name}` more than once",
+        file_name(wheel)
+    )]
+    DuplicateScript { wheel: PathBuf, name: String },
+    #[error(
+        "the wheel {} declares the entry point script `{name}` and also has `{member}`",
+        file_name(wheel)
+    )]
+    ScriptCollision {
+        wheel: PathBuf,
+        name: String,
+        member: String,
+    },
+    #[error(
+        "the wheel {} installs both {first} and {second} at `{path}`",
+        file_name(wheel)
+    )]
+    Conflict {
+        wheel: PathBuf,
+        path: String,
+        first: String,
+        second: String,
+    },
+    #[error("cannot add the wheel {} to the store", file_name(wheel))]
+    Store {
+        wheel: PathBuf,
+        #[source]
+        source: cairn_store::StoreError,
+    },
+}
+
+/// Installs `wheel` (whose parsed file name is `expected`) into `dest`, which must
+/// not exist yet, laid out as `scheme` says. On error, `dest` is removed again.
+pub fn install_wheel(
+    wheel: &Path,
+    expected: &WheelName,
+    scheme: &InstallScheme,
+    dest: &Path,
+) -> Result<InstalledWheel, WheelError> {
+    let mut open = OpenWheel::open(wheel)?;
+    let plan = open.plan(expected, scheme)?;
+    let dest_error = |source| open.write_error(&dest.display().to_string(), source);
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs_err::create_dir_all(parent).map_err(dest_error)?;
+    }
+    fs_err::create_dir(dest).map_err(dest_error)?;
+    let result = open.write(&plan, scheme, dest);
+    if result.is_err() {
+        // Best effort: the error that matters is the one returned.
+        let _ = fs_err::remove_dir_all(dest);
+    }
+    result
+}
+
+/// How errors name a wheel: by its file name (a wheel in the store's downloads is
+/// installed through a link named after it).
+fn file_name(path: &Path) -> std::path::Display<'_> {
+    Path::new(path.file_name().unwrap_or(path.as_os_str())).display()
+}
+
+/// A hash algorithm `RECORD` may use: SHA-256 or stronger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HashAlgorithm {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlgorithm {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "sha256" => Some(Self::Sha256),
+            "sha384" => Some(Self::Sha384),
+            "sha512" => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Sha384 => "sha384",
+            Self::Sha512 => "sha512",
+        }
+    }
+
+    fn digest_len(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+}
+
+enum Hasher {
+    Sha256(Sha256),
+    Sha384(Sha384),
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    fn new(algorithm: HashAlgorithm) -> Self {
+        match algorithm {
+            HashAlgorithm::Sha256 => Self::Sha256(Sha256::new()),
+            HashAlgorithm::Sha384 => Self::Sha384(Sha384::new()),
+            HashAlgorithm::Sha512 => Self::Sha512(Sha512::new()),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(bytes),
+            Self::Sha384(h) => h.update(bytes),
+            Self::Sha512(h) => h.update(bytes),
+        }
+    }
+
+    fn finalize(self) -> Vec<u8> {
+        match self {
+            Self::Sha256(h) => h.finalize().to_vec(),
+            Self::Sha384(h) => h.finalize().to_vec(),
+            Self::Sha512(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
+/// Hashes and counts what is read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Hasher,
+    count: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Hashes (SHA-256, for the installed `RECORD`) and counts what is written through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    fn record_hash(&self) -> String {
+        format!(
+            "sha256={}",
+            BASE64URL_NOPAD.encode(&self.hasher.clone().finalize())
+        )
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A `RECORD` line's hash and size, as the wheel has them.
+#[derive(Debug, Clone)]
+struct RecordEntry {
+    hash: Option<(HashAlgorithm, Vec<u8>)>,
+    size: Option<u64>,
+}
+
+/// A file member of the archive (directory entries are checked, then skipped).
+#[derive(Debug, Clone)]
+struct Member {
+    index: usize,
+    name: String,
+    /// pip's rule: a regular file's unix mode with any execute bit.
+    executable: bool,
+    /// The uncompressed size the zip directory declares.
+    declared_size: u64,
+}
+
+/// A `.data/<key>` directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataKey {
+    Purelib,
+    Platlib,
+    Scripts,
+    Headers,
+    Data,
+}
+
+impl DataKey {
+    fn parse(key: &str) -> Option<Self> {
+        match key {
+            "purelib" => Some(Self::Purelib),
+            "platlib" => Some(Self::Platlib),
+            "scripts" => Some(Self::Scripts),
+            "headers" => Some(Self::Headers),
+            "data" => Some(Self::Data),
+            _ => None,
+        }
+    }
+}
+
+/// A console or GUI script entry point (`name = module:attr [extras]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ScriptEntryPoint {
+    name: String,
+    module: String,
+    attr: String,
+}
+
+/// What will be written where, every destination relative to the install root.
+#[derive(Debug)]
+struct InstallPlan {
+    name: PackageName,
+    version: Version,
+    metadata: Metadata,
+    metadata_bytes: Vec<u8>,
+    /// The library directory `RECORD` paths are relative to.
+    lib: String,
+    dist_info: String,
+    /// `(index into members, destination, is a `.data/scripts` file)`, archive order.
+    extract: Vec<(usize, String, bool)>,
+    /// `(destination, launcher)`, sorted by name.
+    launchers: Vec<(String, String)>,
+    /// Every directory to create, sorted (parents first).
+    directories: BTreeSet<String>,
+    record: BTreeMap<String, RecordEntry>,
+    scripts: Vec<String>,
+}
+
+struct OpenWheel<R> {
+    path: PathBuf,
+    archive: ZipArchive<R>,
+    members: Vec<Member>,
+    /// Member name → index into `members`.
+    by_name: BTreeMap<String, usize>,
+    /// Every top-level name (first path component), for finding `.dist-info`.
+    top_level: BTreeSet<String>,
+}
+
+impl OpenWheel<BufReader<fs_err::File>> {
+    fn open(path: &Path) -> Result<Self, WheelError> {
+        let file = fs_err::File::open(path).map_err(|source| WheelError::Open {
+            wheel: path.to_owned(),
+            source,
+        })?;
+        let archive = ZipArchive::new(BufReader::new(file)).map_err(|source| WheelError::Zip {
+            wheel: path.to_owned(),
+            source,
+        })?;
+        let mut open = Self {
+            path: path.to_owned(),
+            archive,
+            members: Vec::new(),
+            by_name: BTreeMap::new(),
+            top_level: BTreeSet::new(),
+        };
+        if open.archive.has_duplicate_names() {
+            return Err(match duplicate_central_name(path, &open.archive) {
+                Some(member) => open.error_duplicate(member),
+                None => WheelError::DuplicateMembers {
+                    wheel: path.to_owned(),
+                },
+            });
+        }
+        open.read_members()?;
+        Ok(open)
+    }
+}
+
+impl<R: Read + Seek> OpenWheel<R> {
+    fn error_duplicate(&self, member: String) -> WheelError {
+        WheelError::DuplicateMember {
+            wheel: self.path.clone(),
+            member,
+        }
+    }
+
+    fn write_error(&self, path: &str, source: io::Error) -> WheelError {
+        WheelError::Write {
+            wheel: self.path.clone(),
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    fn unsafe_path(&self, member: &str, reason: &'static str) -> WheelError {
+        WheelError::UnsafePath {
+            wheel: self.path.clone(),
+            member: member.to_owned(),
+            reason,
+        }
+    }
+
+    /// Checks every member's name and type; keeps the files.
+    fn read_members(&mut self) -> Result<(), WheelError> {
+        let mut seen = BTreeSet::new();
+        for index in 0..self.archive.len() {
+            let entry = self
+                .archive
+                .by_index_data(index)
+                .map_err(|source| WheelError::Zip {
+                    wheel: self.path.clone(),
+                    source,
+                })?;
+            let raw = entry.name_raw();
+            let Ok(name) = std::str::from_utf8(raw) else {
+                return Err(WheelError::MemberNotUtf8 {
+                    wheel: self.path.clone(),
+                    member: String::from_utf8_lossy(raw).into_owned(),
+                });
+            };
+            let name = name.to_owned();
+            let mode = entry.external_attributes() >> 16;
+            let declared_size = entry.size();
+            if let Some(reason) = unsafe_name(&name) {
+                return Err(self.unsafe_path(&name, reason));
+            }
+            if mode & S_IFMT == S_IFLNK {
+                return Err(WheelError::Symlink {
+                    wheel: self.path.clone(),
+                    member: name,
+                });
+            }
+            if !seen.insert(name.clone()) {
+                return Err(self.error_duplicate(name));
+            }
+            let top = name.split('/').next().unwrap_or_default().to_owned();
+            self.top_level.insert(top);
+            if name.ends_with('/') {
+                continue;
+            }
+            self.by_name.insert(name.clone(), self.members.len());
+            self.members.push(Member {
+                index,
+                name,
+                executable: mode & S_IFMT == S_IFREG && mode & 0o111 != 0,
+                declared_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads and checks everything, and decides where each file goes.
+    fn plan(
+        &mut self,
+        expected: &WheelName,
+        scheme: &InstallScheme,
+    ) -> Result<InstallPlan, WheelError> {
+        let dist_info = self.dist_info(expected)?;
+        let record = self.read_record(&dist_info)?;
+
+        let wheel_member = format!("{dist_info}/WHEEL");
+        let wheel_bytes = self.read_required(&wheel_member, &record)?;
+        let root_is_purelib = self.parse_wheel_file(&wheel_member, &wheel_bytes)?;
+
+        let metadata_member = format!("{dist_info}/METADATA");
+        let metadata_bytes = self.read_required(&metadata_member, &record)?;
+        let metadata = Metadata::parse(&metadata_bytes, expected.filename()).map_err(|source| {
+            WheelError::Metadata {
+                wheel: self.path.clone(),
+                source: Box::new(source),
+            }
+        })?;
+        if metadata.name != *expected.name() || metadata.version != *expected.version() {
+            return Err(WheelError::MetadataMismatch {
+                wheel: self.path.clone(),
+                found: format!("{} {}", metadata.name, metadata.version),
+                expected: format!("{} {}", expected.name(), expected.version()),
+            });
+        }
+
+        let entry_points_member = format!("{dist_info}/entry_points.txt");
+        let entry_points = if self.by_name.contains_key(&entry_points_member) {
+            let bytes = self.read_required(&entry_points_member, &record)?;
+            parse_entry_points(&bytes).map_err(|(line, reason)| WheelError::EntryPoint {
+                wheel: self.path.clone(),
+                member: entry_points_member.clone(),
+                line,
+                reason,
+            })?
+        } else {
+            Vec::new()
+        };
+
+        let lib = if root_is_purelib {
+            scheme.purelib.clone()
+        } else {
+            scheme.platlib.clone()
+        };
+        let mut plan = InstallPlan {
+            name: metadata.name.clone(),
+            version: metadata.version.clone(),
+            metadata,
+            metadata_bytes,
+            lib,
+            dist_info,
+            extract: Vec::new(),
+            launchers: Vec::new(),
+            directories: BTreeSet::new(),
+            record,
+            scripts: Vec::new(),
+        };
+        self.place(&mut plan, expected, scheme, &entry_points)?;
+        // The wheel's own `INSTALLER` is replaced, but checked like every member.
+        if let Some(&position) = self.by_name.get(&format!("{}/INSTALLER", plan.dist_info)) {
+            self.copy_verified(position, &plan.record, None, &mut io::sink())?;
+        }
+        Ok(plan)
+    }
+
+    /// The one top-level `.dist-info` directory, which must name `expected`.
+    fn dist_info(&self, expected: &WheelName) -> Result<String, WheelError> {
+        let found: Vec<String> = self
+            .top_level
+            .iter()
+            .filter(|top| top.ends_with(".dist-info"))
+            .cloned()
+            .collect();
+        let [directory] = &found[..] else {
+            return Err(WheelError::DistInfoCount {
+                wheel: self.path.clone(),
+                found,
+            });
+        };
+        let stem = directory
+            .strip_suffix(".dist-info")
+            .expect("filtered on the suffix");
+        if !names_project(stem, expected) {
+            return Err(WheelError::DistInfoMismatch {
+                wheel: self.path.clone(),
+                directory: directory.clone(),
+                expected: format!("{} {}", expected.name(), expected.version()),
+            });
+        }
+        Ok(directory.clone())
+    }
+
+    /// Reads and parses `RECORD`, and checks that it covers every member and names
+    /// only members.
+    fn read_record(
+        &mut self,
+        dist_info: &str,
+    ) -> Result<BTreeMap<String, RecordEntry>, WheelError> {
+        let member = format!("{dist_info}/RECORD");
+        let Some(&position) = self.by_name.get(&member) else {
+            return Err(WheelError::MissingDistInfoFile {
+                wheel: self.path.clone(),
+                member,
+            });
+        };
+        let wheel = self.path.clone();
+        let record_error = |line, reason: String| WheelError::Record {
+            wheel: wheel.clone(),
+            member: member.clone(),
+            line,
+            reason,
+        };
+        let bytes = self.read_unverified(position, MAX_RECORD_BYTES)?;
+        let Some(bytes) = bytes else {
+            return Err(record_error(
+                0,
+                format!("it is larger than {MAX_RECORD_BYTES} bytes"),
+            ));
+        };
+        let text =
+            String::from_utf8(bytes).map_err(|_| record_error(0, "it is not UTF-8".to_owned()))?;
+        let rows =
+            parse_csv(&text).map_err(|(line, reason)| record_error(line, reason.to_owned()))?;
+
+        let mut record = BTreeMap::new();
+        for (line, fields) in rows {
+            let (path, entry) = parse_record_row(&fields).map_err(|problem| match problem {
+                RecordProblem::Syntax(reason) => record_error(line, reason),
+                RecordProblem::Algorithm { path, algorithm } => WheelError::RecordHashAlgorithm {
+                    wheel: wheel.clone(),
+                    member: path,
+                    algorithm,
+                },
+            })?;
+            if record.contains_key(&path) {
+                return Err(WheelError::DuplicateRecordEntry {
+                    wheel: wheel.clone(),
+                    member: path,
+                });
+            }
+            record.insert(path, entry);
+        }
+
+        let unlisted = [
+            member.clone(),
+            format!("{dist_info}/RECORD.jws"),
+            format!("{dist_info}/RECORD.p7s"),
+        ];
+        for file in &self.members {
+            if unlisted.contains(&file.name) {
+                continue;
+            }
+            let listed = record
+                .get(&file.name)
+                .is_some_and(|entry| entry.hash.is_some() && entry.size.is_some());
+            if !listed {
+                return Err(WheelError::NotInRecord {
+                    wheel: self.path.clone(),
+                    member: file.name.clone(),
+                });
+            }
+        }
+        // Entries without a hash (`RECORD` itself; pip tolerates others) need not
+        // exist; an entry with one names a file that must.
+        if let Some((path, _)) = record
+            .iter()
+            .find(|(path, entry)| entry.hash.is_some() && !self.by_name.contains_key(*path))
+        {
+            return Err(WheelError::MissingFromArchive {
+                wheel: self.path.clone(),
+                member: path.clone(),
+            });
+        }
+        Ok(record)
+    }
+
+    /// A member's bytes, up to `limit` (`None` when larger), not checked against
+    /// `RECORD` (for `RECORD` itself).
+    fn read_unverified(
+        &mut self,
+        position: usize,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, WheelError> {
+        let member = &self.members[position];
+        let extract_error = |source| WheelError::Extract {
+            wheel: self.path.clone(),
+            member: member.name.clone(),
+            source,
+        };
+        let file = self
+            .archive
+            .by_index_with_options(
+                member.index,
+                ZipReadOptions::new().enforce_header_consistency(true),
+            )
+            .map_err(|source| extract_error(zip_to_io(source)))?;
+        let mut bytes = Vec::new();
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(extract_error)?;
+        Ok((bytes.len() as u64 <= limit).then_some(bytes))
+    }
+
+    /// A member that must exist, read whole and checked against `RECORD`.
+    fn read_required(
+        &mut self,
+        member: &str,
+        record: &BTreeMap<String, RecordEntry>,
+    ) -> Result<Vec<u8>, WheelError> {
+        let Some(&position) = self.by_name.get(member) else {
+            return Err(WheelError::MissingDistInfoFile {
+                wheel: self.path.clone(),
+                member: member.to_owned(),
+            });
+        };
+        let mut bytes = Vec::new();
+        self.copy_verified(position, record, None, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Streams a member into `out`, hashing it, and checks its hash and size
+    /// against `RECORD`. With `interpreter`, a first line starting with `#!python`
+    /// is replaced by `#!<interpreter>` (PEP 427; the whole line, as pip does).
+    fn copy_verified(
+        &mut self,
+        position: usize,
+        record: &BTreeMap<String, RecordEntry>,
+        interpreter: Option<&str>,
+        out: &mut impl Write,
+    ) -> Result<(), WheelError> {
+        let member = &self.members[position];
+        let entry = record.get(&member.name);
+        let (Some((algorithm, digest)), Some(size)) = (
+            entry.and_then(|e| e.hash.as_ref()),
+            entry.and_then(|e| e.size),
+        ) else {
+            return Err(WheelError::NotInRecord {
+                wheel: self.path.clone(),
+                member: member.name.clone(),
+            });
+        };
+        let extract_error = |source| WheelError::Extract {
+            wheel: self.path.clone(),
+            member: member.name.clone(),
+            source,
+        };
+        let file = self
+            .archive
+            .by_index_with_options(
+                member.index,
+                ZipReadOptions::new().enforce_header_consistency(true),
+            )
+            .map_err(|source| extract_error(zip_to_io(source)))?;
+        // One byte past the recorded size is enough to know it is wrong.
+        let mut reader = BufReader::new(HashingReader {
+            inner: file.take(size.saturating_add(1)),
+            hasher: Hasher::new(*algorithm),
+            count: 0,
+        });
+        copy_script(&mut reader, interpreter, out).map_err(extract_error)?;
+        let reader = reader.into_inner();
+        if reader.count != size {
+            let actual = if reader.count > size {
+                member.declared_size.max(reader.count)
+            } else {
+                reader.count
+            };
+            return Err(WheelError::SizeMismatch {
+                wheel: self.path.clone(),
+                member: member.name.clone(),
+                expected: size,
+                actual,
+            });
+        }
+        let actual = reader.hasher.finalize();
+        if actual != *digest {
+            return Err(WheelError::HashMismatch {
+                wheel: self.path.clone(),
+                member: member.name.clone(),
+                algorithm: algorithm.name(),
+                expected: BASE64URL_NOPAD.encode(digest),
+                actual: BASE64URL_NOPAD.encode(&actual),
+            });
+        }
+        Ok(())
+    }
+
+    /// `WHEEL`: `Wheel-Version` 1.x; returns `Root-Is-Purelib`.
+    fn parse_wheel_file(&self, member: &str, bytes: &[u8]) -> Result<bool, WheelError> {
+        let error = |reason: String| WheelError::WheelFile {
+            wheel: self.path.clone(),
+            member: member.to_owned(),
+            reason,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| error("it is not UTF-8".to_owned()))?;
+        let headers = parse_headers(text);
+        let single = |field: &str| -> Result<Option<&str>, WheelError> {
+            let mut values = headers
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case(field))
+                .map(|(_, value)| value.as_str());
+            let first = values.next();
+            if values.next().is_some() {
+                return Err(error(format!("it has more than one `{field}` field")));
+            }
+            Ok(first)
+        };
+        let version = single("Wheel-Version")?
+            .ok_or_else(|| error("it has no `Wheel-Version` field".to_owned()))?;
+        let parts: Option<Vec<u64>> = version
+            .split('.')
+            .map(|part| {
+                (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| part.parse().ok())
+                    .flatten()
+            })
+            .collect();
+        let Some(parts) = parts else {
+            return Err(error(format!(
+                "`Wheel-Version: {version}` is not a version"
+            )));
+        };
+        if parts.first() != Some(&1) {
+            return Err(WheelError::UnsupportedWheelVersion {
+                wheel: self.path.clone(),
+                version: version.to_owned(),
+            });
+        }
+        // pip's reading: anything but `true` (in any case) means platlib.
+        Ok(single("Root-Is-Purelib")?.is_some_and(|value| value.eq_ignore_ascii_case("true")))
+    }
+
+    /// Decides every file's destination and checks that none collide.
+    fn place(
+        &self,
+        plan: &mut InstallPlan,
+        expected: &WheelName,
+        scheme: &InstallScheme,
+        entry_points: &[ScriptEntryPoint],
+    ) -> Result<(), WheelError> {
+        let dist_info = &plan.dist_info;
+        let skipped = [
+            format!("{dist_info}/RECORD"),
+            format!("{dist_info}/RECORD.jws"),
+            format!("{dist_info}/RECORD.p7s"),
+            format!("{dist_info}/INSTALLER"),
+        ];
+        // Destination → what puts a file there.
+        let mut files: BTreeMap<String, String> = BTreeMap::new();
+        let claim = |files: &mut BTreeMap<String, String>, dest: String, origin: String| {
+            if let Some(first) = files.get(&dest) {
+                return Err(WheelError::Conflict {
+                    wheel: self.path.clone(),
+                    path: dest,
+                    first: first.clone(),
+                    second: origin,
+                });
+            }
+            files.insert(dest, origin);
+            Ok(())
+        };
+        for (position, member) in self.members.iter().enumerate() {
+            if skipped.contains(&member.name) {
+                continue;
+            }
+            let (dest, is_script) =
+                self.destination(&member.name, expected, scheme, &plan.lib, &plan.name)?;
+            claim(&mut files, dest.clone(), format!("`{}`", member.name))?;
+            plan.extract.push((position, dest, is_script));
+        }
+
+        let mut names = BTreeSet::new();
+        for entry_point in entry_points {
+            if !valid_script_name(&entry_point.name) {
+                return Err(WheelError::InvalidScriptName {
+                    wheel: self.path.clone(),
+                    name: entry_point.name.clone(),
+                });
+            }
+            if !names.insert(entry_point.name.clone()) {
+                return Err(WheelError::DuplicateScript {
+                    wheel: self.path.clone(),
+                    name: entry_point.name.clone(),
+                });
+            }
+            let dest = format!("{}/{}", scheme.scripts, entry_point.name);
+            if let Some(member) = files.get(&dest) {
+                return Err(WheelError::ScriptCollision {
+                    wheel: self.path.clone(),
+                    name: entry_point.name.clone(),
+                    member: member.trim_matches('`').to_owned(),
+                });
+            }
+            claim(
+                &mut files,
+                dest.clone(),
+                format!("the entry point `{}`", entry_point.name),
+            )?;
+            plan.launchers
+                .push((dest, launcher(&scheme.interpreter, entry_point)));
+        }
+        plan.launchers.sort();
+        let scripts_dir = format!("{}/", scheme.scripts);
+        plan.scripts = files
+            .keys()
+            .filter_map(|dest| dest.strip_prefix(&scripts_dir))
+            .map(str::to_owned)
+            .collect();
+
+        for generated in ["INSTALLER", "RECORD"] {
+            claim(
+                &mut files,
+                format!("{}/{dist_info}/{generated}", plan.lib),
+                format!("the generated `{generated}`"),
+            )?;
+        }
+
+        // A file where another needs a directory.
+        for dest in files.keys() {
+            let mut parent = dest.as_str();
+            while let Some((up, _)) = parent.rsplit_once('/') {
+                parent = up;
+                if !plan.directories.insert(parent.to_owned()) {
+                    break;
+                }
+            }
+        }
+        if let Some(path) = plan.directories.iter().find(|dir| files.contains_key(*dir)) {
+            let below = format!("{path}/");
+            let second = files
+                .range(below.clone()..)
+                .next()
+                .filter(|(dest, _)| dest.starts_with(&below))
+                .map(|(_, origin)| origin.clone())
+                .unwrap_or_default();
+            return Err(WheelError::Conflict {
+                wheel: self.path.clone(),
+                path: path.clone(),
+                first: files[path].clone(),
+                second,
+            });
+        }
+        Ok(())
+    }
+
+    /// Where a member goes (relative to the install root), and whether it is a
+    /// `.data/scripts` file.
+    fn destination(
+        &self,
+        member: &str,
+        expected: &WheelName,
+        scheme: &InstallScheme,
+        lib: &str,
+        name: &PackageName,
+    ) -> Result<(String, bool), WheelError> {
+        let (top, rest) = member.split_once('/').unwrap_or((member, ""));
+        let Some(stem) = top.strip_suffix(".data") else {
+            return Ok((format!("{lib}/{member}"), false));
+        };
+        let data_error = |reason: String| WheelError::DataDirectory {
+            wheel: self.path.clone(),
+            member: member.to_owned(),
+            reason,
+        };
+        if !names_project(stem, expected) {
+            return Err(data_error(format!(
+                "`{top}` is not the `.data` directory of {} {}",
+                expected.name(),
+                expected.version()
+            )));
+        }
+        let Some((key, path)) = rest.split_once('/') else {
+            return Err(data_error(format!(
+                "files in `{top}` belong in a directory named after a scheme key"
+            )));
+        };
+        let Some(key) = DataKey::parse(key) else {
+            return Err(WheelError::UnknownDataKey {
+                wheel: self.path.clone(),
+                member: member.to_owned(),
+                key: key.to_owned(),
+            });
+        };
+        // `path` is made of checked components (see `unsafe_name`), so it stays
+        // inside the directory it is joined to.
+        let (base, is_script) = match key {
+            DataKey::Purelib => (scheme.purelib.clone(), false),
+            DataKey::Platlib => (scheme.platlib.clone(), false),
+            DataKey::Scripts => (scheme.scripts.clone(), true),
+            DataKey::Headers => (scheme.headers(name), false),
+            DataKey::Data => (scheme.data.clone(), false),
+        };
+        Ok((format!("{base}/{path}"), is_script))
+    }
+
+    /// Writes the planned tree under `dest` (which exists and is empty).
+    fn write(
+        &mut self,
+        plan: &InstallPlan,
+        scheme: &InstallScheme,
+        dest: &Path,
+    ) -> Result<InstalledWheel, WheelError> {
+        set_mode(dest, 0o755)
+            .map_err(|source| self.write_error(&dest.display().to_string(), source))?;
+        for directory in &plan.directories {
+            let path = dest.join(directory);
+            fs_err::create_dir(&path)
+                .and_then(|()| set_mode(&path, 0o755))
+                .map_err(|source| self.write_error(directory, source))?;
+        }
+
+        // RECORD paths are relative to the library directory.
+        let mut rows: Vec<(String, String, u64)> = Vec::new();
+        for (position, target, is_script) in &plan.extract {
+            let position = *position;
+            let member = self.members[position].name.clone();
+            let mode = if *is_script || self.members[position].executable {
+                0o755
+            } else {
+                0o644
+            };
+            let interpreter = is_script.then_some(scheme.interpreter.as_str());
+            let wheel = self.path.clone();
+            let (hash, size) = write_file(
+                &dest.join(target),
+                mode,
+                |source| WheelError::Extract {
+                    wheel: wheel.clone(),
+                    member: member.clone(),
+                    source,
+                },
+                |out| self.copy_verified(position, &plan.record, interpreter, out),
+            )?;
+            rows.push((relative_to(&plan.lib, target), hash, size));
+        }
+        for (target, content) in &plan.launchers {
+            rows.push(self.write_generated(dest, &plan.lib, target, 0o755, content.as_bytes())?);
+        }
+        let info = format!("{}/{}", plan.lib, plan.dist_info);
+        rows.push(self.write_generated(
+            dest,
+            &plan.lib,
+            &format!("{info}/INSTALLER"),
+            0o644,
+            INSTALLER,
+        )?);
+
+        let record_target = format!("{info}/RECORD");
+        let record_path = relative_to(&plan.lib, &record_target);
+        let mut record = rows
+            .iter()
+            .map(|(path, hash, size)| (path.clone(), format!("{hash},{size}")))
+            .collect::<Vec<_>>();
+        record.push((record_path, ",".to_owned()));
+        record.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut text = String::new();
+        for (path, rest) in &record {
+            text.push_str(&csv_field(path));
+            text.push(',');
+            text.push_str(rest);
+            text.push('\n');
+        }
+        self.write_generated(dest, &plan.lib, &record_target, 0o644, text.as_bytes())?;
+
+        Ok(InstalledWheel {
+            name: plan.name.clone(),
+            version: plan.version.clone(),
+            metadata: plan.metadata.clone(),
+            metadata_bytes: plan.metadata_bytes.clone(),
+            scripts: plan.scripts.clone(),
+            files: rows.len() + 1,
+        })
+    }
+
+    /// Writes a file cairn makes (a launcher, `INSTALLER`, `RECORD`); returns its
+    /// `RECORD` row.
+    fn write_generated(
+        &self,
+        dest: &Path,
+        lib: &str,
+        target: &str,
+        mode: u32,
+        content: &[u8],
+    ) -> Result<(String, String, u64), WheelError> {
+        let io_error = |source| self.write_error(target, source);
+        let (hash, size) = write_file(&dest.join(target), mode, io_error, |out| {
+            out.write_all(content).map_err(io_error)
+        })?;
+        Ok((relative_to(lib, target), hash, size))
+    }
+}
+
+/// Creates `path` (which must not exist), fills it with `fill`, and gives it
+/// `mode`. Returns the `RECORD` hash and size of what was written. File system
+/// errors become `io_error`'s.
+fn write_file(
+    path: &Path,
+    mode: u32,
+    io_error: impl Fn(io::Error) -> WheelError,
+    fill: impl FnOnce(&mut HashingWriter<BufWriter<fs_err::File>>) -> Result<(), WheelError>,
+) -> Result<(String, u64), WheelError> {
+    let file = fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(&io_error)?;
+    let mut out = HashingWriter::new(BufWriter::new(file));
+    fill(&mut out)?;
+    out.flush().map_err(&io_error)?;
+    let hash = out.record_hash();
+    let size = out.count;
+    let file = out
+        .inner
+        .into_inner()
+        .map_err(|error| io_error(error.into_error()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(&io_error)?;
+    Ok((hash, size))
+}
+
+/// A `RECORD` line the wheel cannot be installed with.
+enum RecordProblem {
+    Syntax(String),
+    Algorithm { path: String, algorithm: String },
+}
+
+/// One `RECORD` line: `path,algorithm=digest,size`, hash and size possibly empty.
+fn parse_record_row(fields: &[String]) -> Result<(String, RecordEntry), RecordProblem> {
+    let [path, hash, size] = fields else {
+        return Err(RecordProblem::Syntax(format!(
+            "expected 3 fields (path, hash, size), found {}",
+            fields.len()
+        )));
+    };
+    let hash = if hash.is_empty() {
+        None
+    } else {
+        let Some((algorithm, value)) = hash.split_once('=') else {
+            return Err(RecordProblem::Syntax(format!(
+                "`{hash}` is not `algorithm=digest`"
+            )));
+        };
+        let Some(algorithm) = HashAlgorithm::parse(algorithm) else {
+            return Err(RecordProblem::Algorithm {
+                path: path.clone(),
+                algorithm: algorithm.to_owned(),
+            });
+        };
+        // The specification says no padding; tolerate it, as `installer` does.
+        let digest = BASE64URL_NOPAD
+            .decode(value.trim_end_matches('=').as_bytes())
+            .ok()
+            .filter(|digest| digest.len() == algorithm.digest_len())
+            .ok_or_else(|| {
+                RecordProblem::Syntax(format!(
+                    "`{value}` is not a {} digest in URL-safe base64",
+                    algorithm.name()
+                ))
+            })?;
+        Some((algorithm, digest))
+    };
+    let size = if size.is_empty() {
+        None
+    } else {
+        let parsed = size
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| size.parse::<u64>().ok())
+            .flatten()
+            .ok_or_else(|| RecordProblem::Syntax(format!("`{size}` is not a size in bytes")))?;
+        Some(parsed)
+    };
+    Ok((path.clone(), RecordEntry { hash, size }))
+}
+
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// Copies `reader` to `out`; with `interpreter`, rewrites a `#!python` first line.
+fn copy_script(
+    reader: &mut impl BufRead,
+    interpreter: Option<&str>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    if let Some(interpreter) = interpreter {
+        let mut head = [0u8; 8];
+        let mut filled = 0;
+        while filled < head.len() {
+            let n = reader.read(&mut head[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if head[..filled] == *b"#!python" {
+            reader.skip_until(b'\n')?;
+            out.write_all(format!("#!{interpreter}\n").as_bytes())?;
+        } else {
+            out.write_all(&head[..filled])?;
+        }
+    }
+    io::copy(reader, out)?;
+    Ok(())
+}
+
+fn zip_to_io(error: ZipError) -> io::Error {
+    match error {
+        ZipError::Io(error) => error,
+        other => io::Error::other(other),
+    }
+}
+
+/// Why a member name is unsafe, if it is: it must be a relative `/`-separated path
+/// of normal components (a directory entry ends with one `/`).
+fn unsafe_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("the name is empty");
+    }
+    if name.contains('\0') {
+        return Some("the name contains NUL");
+    }
+    if name.contains('\\') {
+        return Some("the name contains a backslash");
+    }
+    if name.starts_with('/') {
+        return Some("the path is absolute");
+    }
+    let path = name.strip_suffix('/').unwrap_or(name);
+    for component in path.split('/') {
+        match component {
+            "" => return Some("the path has an empty component"),
+            "." => return Some("the path has a `.` component"),
+            ".." => return Some("the path has a `..` component"),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `<name>-<version>` (a `.dist-info` or `.data` directory's stem) names
+/// the expected project and version, compared normalized (PEP 503, PEP 440).
+fn names_project(stem: &str, expected: &WheelName) -> bool {
+    stem.match_indices('-').any(|(at, _)| {
+        let (name, version) = (&stem[..at], &stem[at + 1..]);
+        parse_package_name(name).is_ok_and(|name| name == *expected.name())
+            && Version::from_str(version).is_ok_and(|version| version == *expected.version())
+    })
+}
+
+/// pip's (distlib's) rule for a script name: `\w`, `-`, `.` and `+`; and a
+/// plain file name, so not `.` or `..`.
+fn valid_script_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'))
+}
+
+/// The launcher `installer` and uv write for `module:attr`: import the first part
+/// of `attr` from `module`, and exit with what calling `attr` returns.
+fn launcher(interpreter: &str, entry_point: &ScriptEntryPoint) -> String {
+    let ScriptEntryPoint { module, attr, .. } = entry_point;
+    let import_name = attr.split('.').next().unwrap_or(attr);
+    format!(
+        "#!{interpreter}\n\
+         # -*- coding: utf-8 -*-\n\
+         import re\n\
+         import sys\n\
+         from {module} import {import_name}\n\
+         if __name__ == \"__main__\":\n    \
+         sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    \
+         sys.exit({attr}())\n"
+    )
+}
+
+/// `path` (relative to the install root) as seen from the directory `base`.
+fn relative_to(base: &str, path: &str) -> String {
+    let base: Vec<&str> = base.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
+    let common = base.iter().zip(&path).take_while(|(a, b)| a == b).count();
+    let mut parts = vec![".."; base.len() - common];
+    parts.extend(&path[common..]);
+    parts.join("/")
+}
+
+/// RFC 822-style headers (`WHEEL`): `Name: value` lines until a blank line, a
+/// line starting with whitespace continuing the previous one.
+fn parse_headers(text: &str) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, value)) = headers.last_mut() {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            break;
+        };
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    headers
+}
+
+/// The console and GUI scripts of `entry_points.txt`, read as
+/// `importlib.metadata` reads it: lines stripped, blank lines and `#` (or `;`)
+/// comments skipped, `[group]` headers, `name = value` split at the first `=`, and
+/// the value `module:attr` with an optional `[extras]` (no spaces around `:`, as
+/// pip's distlib and the specification's `partition(':')` have it). Only
+/// the `console_scripts` and `gui_scripts` groups are read; on Linux the two are
+/// the same. Errors are `(line, reason)`.
+fn parse_entry_points(bytes: &[u8]) -> Result<Vec<ScriptEntryPoint>, (usize, String)> {
+    let text = std::str::from_utf8(bytes).map_err(|_| (0, "it is not UTF-8".to_owned()))?;
+    let mut scripts = Vec::new();
+    let mut in_scripts = false;
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if line.starts_with('[') && line.ends_with(']') {
+            let group = line.trim_matches(['[', ']']);
+            in_scripts = matches!(group, "console_scripts" | "gui_scripts");
+            continue;
+        }
+        if !in_scripts {
+            continue;
+        }
+        let line_number = index + 1;
+        let error = |reason: String| (line_number, reason);
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(error(format!("`{line}` is not `name = module:function`")));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        let (reference, extras) = match value.find('[') {
+            Some(at) => (value[..at].trim_end(), Some(&value[at..])),
+            None => (value, None),
+        };
+        if extras.is_some_and(|extras| !extras.ends_with(']')) {
+            return Err(error(format!("`{value}` has unbalanced extras brackets")));
+        }
+        let Some((module, attr)) = reference.split_once(':') else {
+            return Err(error(format!(
+                "the script `{name}` = `{value}` names no function: a script entry point is \
+                 `module:function`"
+            )));
+        };
+        if !dotted_identifier(module) || !dotted_identifier(attr) {
+            return Err(error(format!(
+                "`{value}` is not `module:function` with dotted Python identifiers"
+            )));
+        }
+        scripts.push(ScriptEntryPoint {
+            name: name.to_owned(),
+            module: module.to_owned(),
+            attr: attr.to_owned(),
+        });
+    }
+    Ok(scripts)
+}
+
+/// `a.b.c`, every part a Python identifier.
+fn dotted_identifier(text: &str) -> bool {
+    text.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && chars.all(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// A CSV record: the line it starts on, and its fields.
+type CsvRecord = (usize, Vec<String>);
+
+/// Reads CSV as Python's `csv.reader` does with the default dialect: `,`
+/// separates, `"` quotes (`""` is a quote inside quotes), a record ends at LF,
+/// CRLF or CR outside quotes, blank lines are skipped. A quote inside an unquoted
+/// field is kept as text. Returns `(line, fields)` per record; errors are
+/// `(line, reason)`.
+fn parse_csv(text: &str) -> Result<Vec<CsvRecord>, (usize, &'static str)> {
+    let mut records = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1;
+    while chars.peek().is_some() {
+        let start = line;
+        let mut fields = Vec::new();
+        let mut field = String::new();
+        let mut quoted = false;
+        let mut any = false;
+        loop {
+            let Some(c) = chars.next() else {
+                if quoted {
+                    return Err((start, "a quoted field is not closed"));
+                }
+                break;
+            };
+            if quoted {
+                match c {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    '"' => {
+                        quoted = false;
+                        match chars.peek() {
+                            None | Some(',' | '\n' | '\r') => {}
+                            Some(_) => {
+                                return Err((line, "text follows a closing quote"));
+                            }
+                        }
+                    }
+                    '\n' => {
+                        line += 1;
+                        field.push(c);
+                    }
+                    _ => field.push(c),
+                }
+                continue;
+            }
+            match c {
+                '"' if field.is_empty() => {
+                    quoted = true;
+                    any = true;
+                }
+                ',' => {
+                    fields.push(std::mem::take(&mut field));
+                    any = true;
+                }
+                '\r' | '\n' => {
+                    if c == '\r' && chars.peek() == Some(&'\n') {
+                        chars.next();
+                    }
+                    line += 1;
+                    break;
+                }
+                _ => {
+                    field.push(c);
+                    any = true;
+                }
+            }
+        }
+        if any || !field.is_empty() {
+            fields.push(field);
+            records.push((start, fields));
+        }
+    }
+    Ok(records)
+}
+
+/// A field as Python's `csv.writer` writes it (minimal quoting).
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}
+
+/// The first name the zip directory has twice, read from the raw central
+/// directory (the archive reader keeps one entry per name).
+fn duplicate_central_name<R: Read + Seek>(path: &Path, archive: &ZipArchive<R>) -> Option<String> {
+    let mut file = fs_err::File::open(path).ok()?;
+    file.seek(io::SeekFrom::Start(archive.central_directory_start()))
+        .ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    let mut at = 0;
+    let mut seen = BTreeSet::new();
+    while bytes.get(at..at + 4)? == b"PK\x01\x02" {
+        let field = |offset: usize| -> Option<usize> {
+            let b = bytes.get(at + offset..at + offset + 2)?;
+            Some(usize::from(u16::from_le_bytes([b[0], b[1]])))
+        };
+        let (name_len, extra_len, comment_len) = (field(28)?, field(30)?, field(32)?);
+        let name = bytes.get(at + 46..at + 46 + name_len)?;
+        let name = String::from_utf8_lossy(name).into_owned();
+        if !seen.insert(name.clone()) {
+            return Some(name);
+        }
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    None
+}
+
+/// Wheels built in memory, for this module's tests and [`crate::object`]'s.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::fmt::Write as _;
+    use std::io::{Cursor, Write as _};
+    use std::path::{Path, PathBuf};
+
+    use data_encoding::BASE64URL_NOPAD;
+    use sha2::{Digest as _, Sha256};
+    use zip::write::SimpleFileOptions;
+    use zip::{CompressionMethod, System, ZipWriter};
+
+    use super::{InstallScheme, csv_field};
+    use crate::target::Target;
+
+    /// A zip member: a file with a unix mode (type bits included), a directory or
+    /// a symlink (`data` is its target).
+    #[derive(Debug, Clone)]
+    pub(crate) struct Entry {
+        pub(crate) name: String,
+        pub(crate) data: Vec<u8>,
+        pub(crate) mode: u32,
+    }
+
+    pub(crate) fn file(name: &str, data: &[u8]) -> Entry {
+        Entry {
+            name: name.to_owned(),
+            data: data.to_vec(),
+            mode: 0o100_644,
+        }
+    }
+
+    pub(crate) fn executable(name: &str, data: &[u8]) -> Entry {
+        Entry {
+            mode: 0o100_755,
+            ..file(name, data)
+        }
+    }
+
+    pub(crate) fn directory(name: &str) -> Entry {
+        Entry {
+            mode: 0o040_755,
+            ..file(name, b"")
+        }
+    }
+
+    pub(crate) fn symlink(name: &str, target: &str) -> Entry {
+        Entry {
+            mode: 0o120_777,
+            ..file(name, target.as_bytes())
+        }
+    }
+
+    pub(crate) fn record_hash(data: &[u8]) -> String {
+        format!("sha256={}", BASE64URL_NOPAD.encode(&Sha256::digest(data)))
+    }
+
+    /// A correct RECORD for `entries` (files only), listing itself as `record`.
+    pub(crate) fn record_for(entries: &[Entry], record: &str) -> String {
+        let mut text = String::new();
+        for entry in entries.iter().filter(|e| e.mode & 0o170_000 == 0o100_000) {
+            let name = csv_field(&entry.name);
+            let hash = record_hash(&entry.data);
+            writeln!(text, "{name},{hash},{}", entry.data.len()).unwrap();
+        }
+        writeln!(text, "{record},,").unwrap();
+        text
+    }
+
+    /// The zip archive of `entries`, in order, deflated.
+    pub(crate) fn zip_bytes(entries: &[Entry]) -> Vec<u8> {
+        let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+        for entry in entries {
+            let options = SimpleFileOptions::default()
+                .compression_method(CompressionMethod::Deflated)
+                .system(System::Unix);
+            match entry.mode & 0o170_000 {
+                0o040_000 => zip.add_directory(entry.name.trim_end_matches('/'), options),
+                0o120_000 => zip.add_symlink(
+                    &entry.name,
+                    String::from_utf8(entry.data.clone()).unwrap(),
+                    options,
+                ),
+                _ => zip
+                    .start_file(&entry.name, options.external_attributes(entry.mode << 16))
+                    .and_then(|()| Ok(zip.write_all(&entry.data)?)),
+            }
+            .unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    /// The files of a small wheel of `name` (escaped) `version`, without RECORD.
+    pub(crate) fn minimal_entries(name: &str, version: &str) -> Vec<Entry> {
+        let info = format!("{name}-{version}.dist-info");
+        vec![
+            file(&format!("{name}/__init__.py"), b"VALUE = 1\n"),
+            file(
+                &format!("{info}/METADATA"),
+                format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").as_bytes(),
+            ),
+            file(
+                &format!("{info}/WHEEL"),
+                b"Wheel-Version: 1.0\nGenerator: cairn-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            ),
+        ]
+    }
+
+    /// `entries` and a correct RECORD, as a zip.
+    pub(crate) fn wheel_with_record(entries: &[Entry], dist_info: &str) -> Vec<u8> {
+        let record = format!("{dist_info}/RECORD");
+        let mut entries = entries.to_vec();
+        entries.push(file(&record, record_for(&entries, &record).as_bytes()));
+        zip_bytes(&entries)
+    }
+
+    pub(crate) fn write_wheel(dir: &Path, filename: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.join(filename);
+        fs_err::write(&path, bytes).unwrap();
+        path
+    }
+
+    pub(crate) fn target() -> Target {
+        Target::from_debian("3.13.5-1", "2.41-12", "amd64").unwrap()
+    }
+
+    pub(crate) fn scheme() -> InstallScheme {
+        InstallScheme::debian(&target())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::testing::{
+        Entry, directory, executable, file, minimal_entries, record_for, record_hash, scheme,
+        symlink, wheel_with_record, write_wheel, zip_bytes,
+    };
+    use super::*;
+
+    const LIB: &str = "usr/local/lib/python3.13/dist-packages";
+    const INFO: &str = "demo-1.0.dist-info";
+    const FILENAME: &str = "demo-1.0-py3-none-any.whl";
+
+    const ENTRY_POINTS: &str = "\
+[console_scripts]
+demo = demo.cli:main
+# a comment
+demo-app = demo.cli:App.run [extra]
+
+[gui_scripts]
+demo-gui=demo:main
+";
+
+    /// Every feature a wheel may use, without RECORD.
+    fn demo_entries() -> Vec<Entry> {
+        vec![
+            directory("demo/"),
+            file("demo/__init__.py", b"from .cli import main\n"),
+            file(
+                "demo/cli.py",
+                b"def main():\n    return 0\n\nclass App:\n    @staticmethod\n    def run():\n        return 0\n",
+            ),
+            executable("demo/helper.sh", b"#!/bin/sh\necho helper\n"),
+            file("demo/__pycache__/cli.cpython-313.pyc", b"\xf3\r\r\nnot really"),
+            file("demo/a,b \"c\".txt", b"quoted\n"),
+            file("demo-1.0.data/scripts/run-demo", b"#!python -u\nimport demo\n"),
+            file("demo-1.0.data/scripts/gui-demo", b"#!pythonw\nimport demo\n"),
+            executable("demo-1.0.data/scripts/plain", b"#!/bin/sh\necho plain\n"),
+            file("demo-1.0.data/scripts/short", b"#!pyth"),
+            file("demo-1.0.data/headers/demo.h", b"int demo;\n"),
+            file("demo-1.0.data/data/share/demo/data.txt", b"data\n"),
+            file("demo-1.0.data/purelib/demo_extra.py", b"EXTRA = 1\n"),
+            file("demo-1.0.data/platlib/demo_native.py", b"NATIVE = 1\n"),
+            file(
+                &format!("{INFO}/METADATA"),
+                b"Metadata-Version: 2.1\nName: Demo\nVersion: 1.0\nRequires-Dist: dep>=1\n\nA demo.\n",
+            ),
+            file(
+                &format!("{INFO}/WHEEL"),
+                b"Wheel-Version: 1.0\nGenerator: cairn-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            ),
+            file(&format!("{INFO}/entry_points.txt"), ENTRY_POINTS.as_bytes()),
+            file(&format!("{INFO}/LICENSE"), b"MIT\n"),
+        ]
+    }
+
+    fn demo_record(entries: &[Entry]) -> String {
+        record_for(entries, &format!("{INFO}/RECORD"))
+    }
+
+    fn with_record(mut entries: Vec<Entry>, record: &str) -> Vec<Entry> {
+        entries.push(file(&format!("{INFO}/RECORD"), record.as_bytes()));
+        entries
+    }
+
+    fn expected() -> WheelName {
+        WheelName::parse(FILENAME).unwrap()
+    }
+
+    fn install(bytes: &[u8]) -> (tempfile::TempDir, Result<InstalledWheel, WheelError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = write_wheel(dir.path(), FILENAME, bytes);
+        let dest = dir.path().join("root");
+        let result = install_wheel(&wheel, &expected(), &scheme(), &dest);
+        if result.is_err() {
+            assert!(!dest.exists(), "a failed install leaves nothing behind");
+        }
+        (dir, result)
+    }
+
+    fn install_err(entries: &[Entry]) -> WheelError {
+        let (_dir, result) = install(&zip_bytes(entries));
+        result.unwrap_err()
+    }
+
+    /// `entries` with a RECORD edited by `edit`.
+    fn install_err_record(entries: Vec<Entry>, edit: impl FnOnce(String) -> String) -> WheelError {
+        let record = edit(demo_record(&entries));
+        install_err(&with_record(entries, &record))
+    }
+
+    /// Every file and directory under `root`: relative path, mode, contents.
+    fn listing(root: &Path) -> Vec<(String, u32, Vec<u8>)> {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u32, Vec<u8>)>) {
+            let mut children: Vec<_> = fs_err::read_dir(dir)
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .collect();
+            children.sort();
+            for path in children {
+                let meta = fs_err::symlink_metadata(&path).unwrap();
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let mode = meta.permissions().mode() & 0o7777;
+                if meta.is_dir() {
+                    out.push((format!("{relative}/"), mode, Vec::new()));
+                    walk(root, &path, out);
+                } else {
+                    assert!(meta.is_file(), "{relative} is a regular file");
+                    out.push((relative, mode, fs_err::read(&path).unwrap()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(root, root, &mut out);
+        out
+    }
+
+    fn read(root: &Path, path: &str) -> String {
+        fs_err::read_to_string(root.join(path)).unwrap()
+    }
+
+    fn mode(root: &Path, path: &str) -> u32 {
+        fs_err::metadata(root.join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    }
+
+    #[test]
+    fn installs_the_debian_layout() {
+        let entries = demo_entries();
+        let record = demo_record(&entries);
+        let (dir, result) = install(&zip_bytes(&with_record(entries, &record)));
+        let installed = result.unwrap();
+        let root = dir.path().join("root");
+
+        assert_eq!(installed.name.as_ref(), "demo");
+        assert_eq!(installed.version.to_string(), "1.0");
+        assert_eq!(installed.metadata.name.as_ref(), "demo");
+        assert!(
+            installed
+                .metadata_bytes
+                .starts_with(b"Metadata-Version: 2.1\nName: Demo")
+        );
+        assert_eq!(
+            installed.scripts,
+            [
+                "demo", "demo-app", "demo-gui", "gui-demo", "plain", "run-demo", "short"
+            ]
+        );
+
+        let files: Vec<(String, u32)> = listing(&root)
+            .into_iter()
+            .filter(|(path, _, _)| !path.ends_with('/'))
+            .map(|(path, mode, _)| (path, mode))
+            .collect();
+        let lib = |path: &str| format!("{LIB}/{path}");
+        let mut want = vec![
+            (lib("demo/__init__.py"), 0o644),
+            (lib("demo/__pycache__/cli.cpython-313.pyc"), 0o644),
+            (lib("demo/a,b \"c\".txt"), 0o644),
+            (lib("demo/cli.py"), 0o644),
+            (lib("demo/helper.sh"), 0o755),
+            (lib("demo_extra.py"), 0o644),
+            (lib("demo_native.py"), 0o644),
+            (lib(&format!("{INFO}/INSTALLER")), 0o644),
+            (lib(&format!("{INFO}/LICENSE")), 0o644),
+            (lib(&format!("{INFO}/METADATA")), 0o644),
+            (lib(&format!("{INFO}/RECORD")), 0o644),
+            (lib(&format!("{INFO}/WHEEL")), 0o644),
+            (lib(&format!("{INFO}/entry_points.txt")), 0o644),
+            ("usr/local/bin/demo".to_owned(), 0o755),
+            ("usr/local/bin/demo-app".to_owned(), 0o755),
+            ("usr/local/bin/demo-gui".to_owned(), 0o755),
+            ("usr/local/bin/gui-demo".to_owned(), 0o755),
+            ("usr/local/bin/plain".to_owned(), 0o755),
+            ("usr/local/bin/run-demo".to_owned(), 0o755),
+            ("usr/local/bin/short".to_owned(), 0o755),
+            ("usr/local/include/python3.13/demo/demo.h".to_owned(), 0o644),
+            ("usr/local/share/demo/data.txt".to_owned(), 0o644),
+        ];
+        want.sort();
+        let mut files = files;
+        files.sort();
+        assert_eq!(files, want);
+        assert_eq!(installed.files, want.len());
+        // Directories are 0755, the root too.
+        for (path, mode, _) in listing(&root) {
+            if path.ends_with('/') {
+                assert_eq!(mode, 0o755, "{path}");
+            }
+        }
+        assert_eq!(mode(&root, "."), 0o755);
+
+        // `#!python` lines are rewritten whole, as pip does; others are kept.
+        assert_eq!(
+            read(&root, "usr/local/bin/run-demo"),
+            "#!/usr/bin/python3.13\nimport demo\n"
+        );
+        assert_eq!(
+            read(&root, "usr/local/bin/gui-demo"),
+            "#!/usr/bin/python3.13\nimport demo\n"
+        );
+        assert_eq!(
+            read(&root, "usr/local/bin/plain"),
+            "#!/bin/sh\necho plain\n"
+        );
+        assert_eq!(read(&root, "usr/local/bin/short"), "#!pyth");
+        assert_eq!(
+            read(&root, "usr/local/bin/demo"),
+            "#!/usr/bin/python3.13\n\
+             # -*- coding: utf-8 -*-\n\
+             import re\n\
+             import sys\n\
+             from demo.cli import main\n\
+             if __name__ == \"__main__\":\n    \
+             sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    \
+             sys.exit(main())\n"
+        );
+        let app = read(&root, "usr/local/bin/demo-app");
+        assert!(app.contains("\nfrom demo.cli import App\n"), "{app}");
+        assert!(app.contains("\n    sys.exit(App.run())\n"), "{app}");
+        let gui = read(&root, "usr/local/bin/demo-gui");
+        assert!(gui.contains("\nfrom demo import main\n"), "{gui}");
+
+        assert_eq!(read(&root, &lib(&format!("{INFO}/INSTALLER"))), "cairn\n");
+    }
+
+    #[test]
+    fn the_installed_record_lists_every_file_sorted() {
+        let entries = demo_entries();
+        let record = demo_record(&entries);
+        let (dir, result) = install(&zip_bytes(&with_record(entries, &record)));
+        result.unwrap();
+        let root = dir.path().join("root");
+        let lib_dir = root.join(LIB);
+        let text = read(&lib_dir, &format!("{INFO}/RECORD"));
+        let rows = parse_csv(&text).unwrap();
+        let paths: Vec<&str> = rows.iter().map(|(_, f)| f[0].as_str()).collect();
+        let mut sorted = paths.clone();
+        sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        assert_eq!(paths, sorted);
+        assert!(
+            text.contains("\n\"demo/a,b \"\"c\"\".txt\",sha256="),
+            "{text}"
+        );
+        assert!(text.contains(&format!("\n{INFO}/RECORD,,\n")), "{text}");
+        assert!(text.contains(&format!(
+            "\n{INFO}/INSTALLER,{},6\n",
+            record_hash(b"cairn\n")
+        )));
+        assert!(text.starts_with("../../../bin/demo,sha256="), "{text}");
+        assert!(text.contains("\n../../../include/python3.13/demo/demo.h,"));
+        assert!(text.contains("\n../../../share/demo/data.txt,"));
+
+        // Every file is listed, with its installed hash and size.
+        let mut listed = BTreeSet::new();
+        for (_, fields) in &rows {
+            let path = lib_dir.join(&fields[0]);
+            listed.insert(path.canonicalize().unwrap());
+            if fields[0].ends_with("/RECORD") {
+                assert_eq!(fields[1..], ["", ""]);
+                continue;
+            }
+            let bytes = fs_err::read(&path).unwrap();
+            assert_eq!(fields[1], record_hash(&bytes), "{}", fields[0]);
+            assert_eq!(fields[2], bytes.len().to_string());
+        }
+        let on_disk: BTreeSet<_> = listing(&root)
+            .into_iter()
+            .filter(|(path, _, _)| !path.ends_with('/'))
+            .map(|(path, _, _)| root.join(path).canonicalize().unwrap())
+            .collect();
+        assert_eq!(listed, on_disk);
+    }
+
+    #[test]
+    fn installing_twice_gives_identical_trees() {
+        let entries = demo_entries();
+        let record = demo_record(&entries);
+        let bytes = zip_bytes(&with_record(entries, &record));
+        let (first, a) = install(&bytes);
+        let (second, b) = install(&bytes);
+        assert_eq!(a.unwrap(), b.unwrap());
+        let a = listing(&first.path().join("root"));
+        let b = listing(&second.path().join("root"));
+        assert!(a.len() > 20);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn platlib_wheels_and_stronger_hashes_install() {
+        let mut entries = minimal_entries("native", "2.0");
+        entries[2] = file(
+            "native-2.0.dist-info/WHEEL",
+            b"Wheel-Version: 1.9\nRoot-Is-Purelib: false\n",
+        );
+        let mut record = String::new();
+        for entry in &entries {
+            let digest = BASE64URL_NOPAD.encode(&Sha512::digest(&entry.data));
+            write!(
+                record,
+                "{},sha512={digest},{}\r\n",
+                entry.name,
+                entry.data.len()
+            )
+            .unwrap();
+        }
+        entries.push(file("native-2.0.dist-info/RECORD", record.as_bytes()));
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = write_wheel(
+            dir.path(),
+            "native-2.0-cp313-cp313-manylinux_2_17_x86_64.whl",
+            &zip_bytes(&entries),
+        );
+        let expected =
+            WheelName::parse("native-2.0-cp313-cp313-manylinux_2_17_x86_64.whl").unwrap();
+        let dest = dir.path().join("nested/root");
+        let installed = install_wheel(&wheel, &expected, &scheme(), &dest).unwrap();
+        assert_eq!(installed.files, 5);
+        assert!(installed.scripts.is_empty());
+        assert_eq!(
+            read(&dest, &format!("{LIB}/native/__init__.py")),
+            "VALUE = 1\n"
+        );
+    }
+
+    #[test]
+    fn the_wheels_installer_is_checked_then_replaced() {
+        let mut entries = demo_entries();
+        entries.push(file(&format!("{INFO}/INSTALLER"), b"pip\n"));
+        let record = demo_record(&entries);
+        let (dir, result) = install(&zip_bytes(&with_record(entries.clone(), &record)));
+        result.unwrap();
+        let installer = read(&dir.path().join("root"), &format!("{LIB}/{INFO}/INSTALLER"));
+        assert_eq!(installer, "cairn\n");
+
+        entries.last_mut().unwrap().data = b"pop\n".to_vec();
+        let err = install_err(&with_record(entries, &record));
+        assert!(
+            matches!(&err, WheelError::HashMismatch { member, .. } if member.ends_with("/INSTALLER")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_an_existing_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = demo_entries();
+        let record = demo_record(&entries);
+        let wheel = write_wheel(
+            dir.path(),
+            FILENAME,
+            &zip_bytes(&with_record(entries, &record)),
+        );
+        let dest = dir.path().join("root");
+        fs_err::create_dir(&dest).unwrap();
+        fs_err::write(dest.join("keep"), b"").unwrap();
+        let err = install_wheel(&wheel, &expected(), &scheme(), &dest).unwrap_err();
+        assert!(matches!(err, WheelError::Write { .. }), "{err:?}");
+        assert!(
+            dest.join("keep").exists(),
+            "an existing directory is left alone"
+        );
+    }
+
+    #[test]
+    fn refuses_a_hash_mismatch() {
+        let mut entries = demo_entries();
+        let record = demo_record(&entries);
+        entries[2].data = entries[2].data.replace_bytes(b"return 0", b"return 1");
+        let err = install_err(&with_record(entries, &record));
+        assert!(
+            matches!(&err, WheelError::HashMismatch { member, algorithm: "sha256", .. } if member == "demo/cli.py"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("does not match its RECORD"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_size_mismatch() {
+        let entries = demo_entries();
+        let size = entries[2].data.len();
+        let err = install_err_record(entries, |record| {
+            record.replace(&format!(",{size}\n"), &format!(",{}\n", size - 1))
+        });
+        assert!(
+            matches!(&err, WheelError::SizeMismatch { member, expected, actual, .. }
+                if member == "demo/cli.py" && *expected + 1 == *actual),
+            "{err:?}"
+        );
+        let entries = demo_entries();
+        let err = install_err_record(entries, |record| {
+            record.replace(&format!(",{size}\n"), &format!(",{}\n", size + 5))
+        });
+        assert!(matches!(err, WheelError::SizeMismatch { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn refuses_a_member_missing_from_record() {
+        let err = install_err_record(demo_entries(), |record| {
+            record
+                .split_inclusive('\n')
+                .filter(|line| !line.starts_with("demo/helper.sh,"))
+                .collect()
+        });
+        assert!(
+            matches!(&err, WheelError::NotInRecord { member, .. } if member == "demo/helper.sh"),
+            "{err:?}"
+        );
+        // Listed without a hash is not listed.
+        let err = install_err_record(demo_entries(), |record| {
+            record.replace(
+                &format!(
+                    "demo/helper.sh,{}",
+                    record_hash(b"#!/bin/sh\necho helper\n")
+                ),
+                "demo/helper.sh,",
+            )
+        });
+        assert!(matches!(err, WheelError::NotInRecord { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn refuses_a_record_entry_missing_from_the_archive() {
+        let err = install_err_record(demo_entries(), |record| {
+            format!("{record}demo/ghost.py,{},3\n", record_hash(b"abc"))
+        });
+        assert!(
+            matches!(&err, WheelError::MissingFromArchive { member, .. } if member == "demo/ghost.py"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_weak_hashes() {
+        for (algorithm, digest) in [
+            ("md5", "1B2M2Y8AsgTpgAmY7PhCfg"),
+            ("sha1", "2jmj7l5rSw0yVb_vlWAYkK_YBwk"),
+            ("sha224", "0UoCjCo6K8lHYQK7KII0xBWisB-CjqYqxbPkLw"),
+        ] {
+            let err = install_err_record(demo_entries(), |record| {
+                let hash = record_hash(b"#!/bin/sh\necho helper\n");
+                record.replace(&hash, &format!("{algorithm}={digest}"))
+            });
+            assert!(
+                matches!(&err, WheelError::RecordHashAlgorithm { member, algorithm: a, .. }
+                    if member == "demo/helper.sh" && a == algorithm),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_records() {
+        for (edit, reason) in [
+            ("demo/x.py,sha256=abc\n", "expected 3 fields"),
+            ("demo/x.py,sha256,3\n", "is not `algorithm=digest`"),
+            ("demo/x.py,sha256=abc,3\n", "is not a sha256 digest"),
+            ("demo/x.py,,three\n", "is not a size"),
+            ("\"demo/x.py,,\n", "not closed"),
+            ("\"demo/x\".py,,\n", "follows a closing quote"),
+        ] {
+            let err = install_err_record(demo_entries(), |record| format!("{record}{edit}"));
+            assert!(
+                matches!(&err, WheelError::Record { reason: r, .. } if r.contains(reason)),
+                "{edit}: {err:?}"
+            );
+        }
+        let err = install_err_record(demo_entries(), |record| {
+            let line = record.lines().nth(1).unwrap().to_owned();
+            format!("{record}{line}\n")
+        });
+        assert!(
+            matches!(err, WheelError::DuplicateRecordEntry { .. }),
+            "{err:?}"
+        );
+        let err = install_err(&demo_entries());
+        assert!(
+            matches!(&err, WheelError::MissingDistInfoFile { member, .. } if member == "demo-1.0.dist-info/RECORD"),
+            "{err:?}"
+        );
+    }
+
+    fn install_err_with(extra: Entry) -> WheelError {
+        let mut entries = demo_entries();
+        entries.push(extra);
+        let record = demo_record(&entries);
+        install_err(&with_record(entries, &record))
+    }
+
+    #[test]
+    fn refuses_paths_that_escape() {
+        for (name, reason) in [
+            ("../evil.py", "`..`"),
+            ("demo/../../evil.py", "`..`"),
+            ("/etc/evil", "absolute"),
+            ("demo-1.0.data/purelib/../../x", "`..`"),
+            ("demo-1.0.data/scripts/../../../../x", "`..`"),
+            ("demo\\..\\..\\evil.py", "backslash"),
+            ("demo//evil.py", "empty component"),
+            ("demo/./evil.py", "`.` component"),
+            ("demo/evil\0.py", "NUL"),
+        ] {
+            let err = install_err_with(file(name, b"evil\n"));
+            assert!(
+                matches!(&err, WheelError::UnsafePath { member, reason: r, .. }
+                    if member == name && r.contains(reason)),
+                "{name}: {err:?}"
+            );
+            assert!(err.to_string().contains(FILENAME), "{err}");
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_data_keys_and_strays() {
+        let err = install_err_with(file("demo-1.0.data/lib/x.py", b""));
+        assert!(
+            matches!(&err, WheelError::UnknownDataKey { key, .. } if key == "lib"),
+            "{err:?}"
+        );
+        let err = install_err_with(file("demo-1.0.data/x.py", b""));
+        assert!(matches!(err, WheelError::DataDirectory { .. }), "{err:?}");
+        let err = install_err_with(file("other-1.0.data/purelib/x.py", b""));
+        assert!(matches!(err, WheelError::DataDirectory { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn refuses_duplicate_members() {
+        let mut entries = demo_entries();
+        entries.push(file("demo/aaaa.py", b"a\n"));
+        entries.push(file("demo/bbbb.py", b"b\n"));
+        let record = demo_record(&entries);
+        let mut bytes = zip_bytes(&with_record(entries, &record));
+        // Rename `bbbb` to `aaaa` in the zip headers (names are never compressed).
+        let mut at = 0;
+        while let Some(found) = bytes[at..]
+            .windows(12)
+            .position(|window| window == b"demo/bbbb.py")
+        {
+            bytes[at + found..at + found + 12].copy_from_slice(b"demo/aaaa.py");
+            at += found + 12;
+        }
+        let (_dir, result) = install(&bytes);
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, WheelError::DuplicateMember { member, .. } if member == "demo/aaaa.py"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_symlinks() {
+        let err = install_err_with(symlink("demo/link.py", "cli.py"));
+        assert!(
+            matches!(&err, WheelError::Symlink { member, .. } if member == "demo/link.py"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_other_wheel_versions() {
+        for (wheel, version) in [
+            ("Wheel-Version: 2.0\nRoot-Is-Purelib: true\n", Some("2.0")),
+            ("Wheel-Version: 0.9\n", Some("0.9")),
+            ("Wheel-Version: one\n", None),
+            ("Root-Is-Purelib: true\n", None),
+        ] {
+            let mut entries = demo_entries();
+            let at = entries
+                .iter()
+                .position(|e| e.name.ends_with("/WHEEL"))
+                .unwrap();
+            entries[at].data = wheel.as_bytes().to_vec();
+            let record = demo_record(&entries);
+            let err = install_err(&with_record(entries, &record));
+            match version {
+                Some(version) => assert!(
+                    matches!(&err, WheelError::UnsupportedWheelVersion { version: v, .. } if v == version),
+                    "{err:?}"
+                ),
+                None => assert!(matches!(err, WheelError::WheelFile { .. }), "{err:?}"),
+            }
+        }
+    }
+
+    fn renamed(entries: Vec<Entry>, from: &str, to: &str) -> Vec<Entry> {
+        entries
+            .into_iter()
+            .map(|mut entry| {
+                if let Some(rest) = entry.name.strip_prefix(from) {
+                    entry.name = format!("{to}{rest}");
+                }
+                entry
+            })
+            .collect()
+    }
+
+    #[test]
+    fn refuses_a_dist_info_of_another_project() {
+        for other in ["other-1.0.dist-info/", "demo-2.0.dist-info/"] {
+            let entries = renamed(demo_entries(), "demo-1.0.dist-info/", other);
+            let bytes = wheel_with_record(&entries, other.trim_end_matches('/'));
+            let (_dir, result) = install(&bytes);
+            let err = result.unwrap_err();
+            assert!(
+                matches!(&err, WheelError::DistInfoMismatch { directory, .. }
+                    if format!("{directory}/") == other),
+                "{err:?}"
+            );
+        }
+        // Spelled differently, the same project and version.
+        let entries = renamed(
+            demo_entries(),
+            "demo-1.0.dist-info/",
+            "Demo-1.0.0.dist-info/",
+        );
+        let bytes = wheel_with_record(&entries, "Demo-1.0.0.dist-info");
+        let (_dir, result) = install(&bytes);
+        result.unwrap();
+        // Two of them.
+        let mut entries = demo_entries();
+        entries.push(file("extra-1.0.dist-info/METADATA", b""));
+        let record = demo_record(&entries);
+        let err = install_err(&with_record(entries, &record));
+        assert!(
+            matches!(&err, WheelError::DistInfoCount { found, .. } if found.len() == 2),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_metadata_of_another_project() {
+        for metadata in [
+            "Metadata-Version: 2.1\nName: demo\nVersion: 1.1\n",
+            "Metadata-Version: 2.1\nName: other\nVersion: 1.0\n",
+        ] {
+            let mut entries = demo_entries();
+            let at = entries
+                .iter()
+                .position(|e| e.name.ends_with("/METADATA"))
+                .unwrap();
+            entries[at].data = metadata.as_bytes().to_vec();
+            let record = demo_record(&entries);
+            let err = install_err(&with_record(entries, &record));
+            assert!(
+                matches!(err, WheelError::MetadataMismatch { .. }),
+                "{err:?}"
+            );
+        }
+        let mut entries = demo_entries();
+        let at = entries
+            .iter()
+            .position(|e| e.name.ends_with("/METADATA"))
+            .unwrap();
+        entries[at].data = b"Name: demo\n".to_vec();
+        let record = demo_record(&entries);
+        let err = install_err(&with_record(entries, &record));
+        assert!(matches!(err, WheelError::Metadata { .. }), "{err:?}");
+    }
+
+    fn with_entry_points(text: &str) -> WheelError {
+        let mut entries = demo_entries();
+        let at = entries
+            .iter()
+            .position(|e| e.name.ends_with("/entry_points.txt"))
+            .unwrap();
+        entries[at].data = text.as_bytes().to_vec();
+        let record = demo_record(&entries);
+        install_err(&with_record(entries, &record))
+    }
+
+    #[test]
+    fn refuses_invalid_entry_points() {
+        for (text, line) in [
+            ("[console_scripts]\ndemo = demo.cli\n", 2),
+            ("[console_scripts]\ndemo\n", 2),
+            ("[gui_scripts]\n\ndemo = demo-cli:main\n", 3),
+            ("[console_scripts]\ndemo = demo:main [x\n", 2),
+            ("[console_scripts]\ndemo = :main\n", 2),
+            ("[console_scripts]\ndemo = demo:1main\n", 2),
+            ("[console_scripts]\ndemo = demo.cli : main\n", 2),
+        ] {
+            let err = with_entry_points(text);
+            assert!(
+                matches!(&err, WheelError::EntryPoint { line: l, .. } if *l == line),
+                "{text}: {err:?}"
+            );
+        }
+        for name in ["bad/name", "..", "a b", "x\\y"] {
+            let err = with_entry_points(&format!("[console_scripts]\n{name} = demo:main\n"));
+            assert!(
+                matches!(&err, WheelError::InvalidScriptName { name: n, .. } if n == name),
+                "{name}: {err:?}"
+            );
+        }
+        let err =
+            with_entry_points("[console_scripts]\nx = demo:main\n[gui_scripts]\nx = demo:main\n");
+        assert!(matches!(err, WheelError::DuplicateScript { .. }), "{err:?}");
+        let err = with_entry_points("[console_scripts]\nplain = demo:main\n");
+        assert!(
+            matches!(&err, WheelError::ScriptCollision { name, member, .. }
+                if name == "plain" && member == "demo-1.0.data/scripts/plain"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_files_that_collide() {
+        let err = install_err_with(file("demo-1.0.data/purelib/demo/__init__.py", b""));
+        assert!(
+            matches!(&err, WheelError::Conflict { path, .. } if path == &format!("{LIB}/demo/__init__.py")),
+            "{err:?}"
+        );
+        let err = install_err_with(file("demo/cli.py/inner.py", b""));
+        assert!(
+            matches!(&err, WheelError::Conflict { path, .. } if path == &format!("{LIB}/demo/cli.py")),
+            "{err:?}"
+        );
+        let err = install_err_with(file(&format!("demo-1.0.data/purelib/{INFO}/RECORD"), b""));
+        assert!(matches!(err, WheelError::Conflict { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn other_entry_point_groups_are_not_read() {
+        let text = "[demo.plugins]\nnot a pair\n[console_scripts]\nok = demo:main\n";
+        let scripts = parse_entry_points(text.as_bytes()).unwrap();
+        assert_eq!(
+            scripts,
+            [ScriptEntryPoint {
+                name: "ok".to_owned(),
+                module: "demo".to_owned(),
+                attr: "main".to_owned()
+            }]
+        );
+    }
+
+    #[test]
+    fn csv_reads_as_python_does() {
+        let text = "a,b,c\r\n\n\"x,y\",\"say \"\"hi\"\"\",\r\"multi\nline\",2,\nq\"uote,,";
+        let rows = parse_csv(text).unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, vec!["a".into(), "b".into(), "c".into()]),
+                (3, vec!["x,y".into(), "say \"hi\"".into(), String::new()]),
+                (4, vec!["multi\nline".into(), "2".into(), String::new()]),
+                (6, vec!["q\"uote".into(), String::new(), String::new()]),
+            ]
+        );
+        for field in ["plain", "a,b", "say \"hi\"", "multi\nline", ""] {
+            let written = format!("{},x\n", csv_field(field));
+            assert_eq!(parse_csv(&written).unwrap()[0].1[0], field);
+        }
+    }
+
+    #[test]
+    fn the_error_stays_small() {
+        // Callers embed it in their own errors; clippy's `result_large_err` starts
+        // at 128 bytes.
+        assert!(std::mem::size_of::<WheelError>() <= 112);
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(relative_to(LIB, &format!("{LIB}/a/b")), "a/b");
+        assert_eq!(relative_to(LIB, "usr/local/bin/x"), "../../../bin/x");
+        assert_eq!(relative_to("a/b", "c"), "../../c");
+    }
+
+    #[test]
+    fn script_rewriting() {
+        let rewrite = |input: &[u8]| {
+            let mut out = Vec::new();
+            copy_script(&mut &input[..], Some("/usr/bin/python3.13"), &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(rewrite(b"#!python"), "#!/usr/bin/python3.13\n");
+        assert_eq!(
+            rewrite(b"#!python3 -E\r\nx\n"),
+            "#!/usr/bin/python3.13\nx\n"
+        );
+        assert_eq!(rewrite(b"#! python\n"), "#! python\n");
+        assert_eq!(rewrite(b""), "");
+        assert_eq!(
+            rewrite(b"#!/usr/bin/env python\n"),
+            "#!/usr/bin/env python\n"
+        );
+    }
+
+    trait ReplaceBytes {
+        fn replace_bytes(&self, from: &[u8], to: &[u8]) -> Vec<u8>;
+    }
+
+    impl ReplaceBytes for Vec<u8> {
+        fn replace_bytes(&self, from: &[u8], to: &[u8]) -> Vec<u8> {
+            let at = self.windows(from.len()).position(|w| w == from).unwrap();
+            [&self[..at], to, &self[at + from.len()..]].concat()
+        }
+    }
+
+    /// pip, when it is installed: the same files, relative to the library
+    /// directory, as `pip install --no-deps --no-compile --prefix`.
+    #[test]
+    fn same_files_as_pip() {
+        let python = Path::new("/usr/bin/python3");
+        let has_pip = Command::new(python)
+            .args(["-m", "pip", "--version"])
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !has_pip {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "`/usr/bin/python3 -m pip` is missing, but CI must run this oracle test"
+            );
+            eprintln!("skipping: `/usr/bin/python3 -m pip` is not available");
+            return;
+        }
+        let version = Command::new(python)
+            .args(["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"])
+            .output()
+            .unwrap();
+        let version = String::from_utf8(version.stdout).unwrap();
+        let target =
+            Target::from_debian(version.trim(), "2.41-12", "amd64").expect("the host's Python");
+
+        let entries = demo_entries();
+        let record = demo_record(&entries);
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = write_wheel(
+            dir.path(),
+            FILENAME,
+            &zip_bytes(&with_record(entries, &record)),
+        );
+        let ours = dir.path().join("ours");
+        let scheme = InstallScheme::debian(&target);
+        install_wheel(&wheel, &expected(), &scheme, &ours).unwrap();
+
+        let prefix = dir.path().join("pip");
+        let output = Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--isolated",
+                "--no-index",
+                "--no-deps",
+            ])
+            .args([
+                "--no-compile",
+                "--no-cache-dir",
+                "--disable-pip-version-check",
+            ])
+            .args(["--no-warn-script-location", "--prefix"])
+            .arg(&prefix)
+            .arg(&wheel)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "pip failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+
+        let record_paths = |record: &Path| -> BTreeSet<String> {
+            let text = fs_err::read_to_string(record).unwrap();
+            parse_csv(&text)
+                .unwrap()
+                .into_iter()
+                .map(|(_, fields)| fields[0].clone())
+                .filter(|path| {
+                    let base = path.rsplit('/').next().unwrap();
+                    // Headers differ on purpose (see `InstallScheme::debian`).
+                    !path.contains("__pycache__")
+                        && !path.contains("/include/")
+                        && !matches!(
+                            base,
+                            "RECORD" | "INSTALLER" | "REQUESTED" | "direct_url.json"
+                        )
+                })
+                .collect()
+        };
+        let find_record = |root: &Path| {
+            listing(root)
+                .into_iter()
+                .map(|(path, _, _)| root.join(path))
+                .find(|path| path.ends_with(format!("{INFO}/RECORD")))
+                .unwrap()
+        };
+        let pip_record = find_record(&prefix);
+        let ours_record = find_record(&ours);
+        assert_eq!(record_paths(&ours_record), record_paths(&pip_record));
+        // And the files pip wrote under its library directory are ours.
+        let pip_lib = pip_record.parent().unwrap().parent().unwrap();
+        let ours_lib = ours_record.parent().unwrap().parent().unwrap();
+        let files = |lib: &Path| -> BTreeSet<String> {
+            listing(lib)
+                .into_iter()
+                .map(|(path, _, _)| path)
+                .filter(|path| {
+                    !path.ends_with('/')
+                        && !path.contains("__pycache__")
+                        && !path.ends_with("/REQUESTED")
+                        && !path.ends_with("/direct_url.json")
+                })
+                .collect()
+        };
+        assert_eq!(files(ours_lib), files(pip_lib));
+    }
+}
