@@ -13,7 +13,18 @@
 //! …
 //! [[debian.package]]           # every package: version, sha256, size, pool path, depends
 //! …
+//!
+//! [[pypi]]
+//! node = "sha256:…"            # the `python_env` node of the plan it locks
+//! python = "3.13.5"            # the target: CPython, glibc and architecture of the image
+//! glibc = "2.41"
+//! architecture = "amd64"
+//! indexes = ["https://pypi.org/simple"]
+//! [[pypi.package]]             # every wheel: version, file name, URL, sha256, requires
+//! …
 //! ```
+//!
+//! Version 3 added `[[pypi]]`; a version 2 lock (which cannot have it) is read as is.
 //!
 //! Version 1 is the lock of a single request that `cairn debian resolve --write-lock`
 //! writes; this one holds one such lock per `deb.packages()` node. Entries are sorted
@@ -21,10 +32,14 @@
 
 use cairn_debian::{DebianLock, LockError, LockedPackage, LockedRepository};
 use cairn_plan::NodeId;
+use cairn_pypi::lock::{LockedWheel, PypiLock, PypiLockError};
 use serde::{Deserialize, Serialize};
 
 /// The project lock schema this cairn writes and reads.
-pub const PROJECT_LOCK_VERSION: u32 = 2;
+pub const PROJECT_LOCK_VERSION: u32 = 3;
+
+/// Older versions this cairn still reads.
+const READABLE_VERSIONS: [u32; 2] = [2, PROJECT_LOCK_VERSION];
 
 /// A whole `cairn.lock`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +51,45 @@ pub struct ProjectLock {
     pub inputs: String,
     #[serde(default, rename = "debian")]
     pub debian: Vec<LockedDebianNode>,
+    #[serde(default, rename = "pypi", skip_serializing_if = "Vec::is_empty")]
+    pub pypi: Vec<LockedPythonEnv>,
+}
+
+/// The lock of one `python_env` node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedPythonEnv {
+    pub node: NodeId,
+    pub python: String,
+    pub glibc: String,
+    pub architecture: String,
+    pub indexes: Vec<String>,
+    #[serde(rename = "package", default)]
+    pub packages: Vec<LockedWheel>,
+}
+
+impl LockedPythonEnv {
+    pub fn new(node: NodeId, lock: PypiLock) -> Self {
+        Self {
+            node,
+            python: lock.python,
+            glibc: lock.glibc,
+            architecture: lock.architecture,
+            indexes: lock.indexes,
+            packages: lock.packages,
+        }
+    }
+
+    /// The lock of this node alone, as `cairn-pypi` reads it.
+    pub fn pypi_lock(&self) -> PypiLock {
+        PypiLock {
+            python: self.python.clone(),
+            glibc: self.glibc.clone(),
+            architecture: self.architecture.clone(),
+            indexes: self.indexes.clone(),
+            packages: self.packages.clone(),
+        }
+    }
 }
 
 /// The lock of one `debian` node.
@@ -81,7 +135,9 @@ impl LockedDebianNode {
 pub enum ProjectLockError {
     #[error("`cairn.lock` is not valid TOML for cairn: {0}")]
     Syntax(String),
-    #[error("`cairn.lock` has version {found}; this cairn reads version {PROJECT_LOCK_VERSION}")]
+    #[error(
+        "`cairn.lock` has version {found}; this cairn reads versions 2 and {PROJECT_LOCK_VERSION}"
+    )]
     Version { found: u32 },
     #[error("`cairn.lock` is inconsistent: {0}")]
     Inconsistent(String),
@@ -98,7 +154,7 @@ impl ProjectLock {
         }
         let versioned: Versioned =
             toml::from_str(text).map_err(|e| ProjectLockError::Syntax(e.to_string()))?;
-        if versioned.version != PROJECT_LOCK_VERSION {
+        if !READABLE_VERSIONS.contains(&versioned.version) {
             return Err(ProjectLockError::Version {
                 found: versioned.version,
             });
@@ -120,6 +176,20 @@ impl ProjectLock {
                 other => ProjectLockError::Inconsistent(other.to_string()),
             })?;
         }
+        for entry in &lock.pypi {
+            if !nodes.insert(&entry.node) {
+                return Err(ProjectLockError::Inconsistent(format!(
+                    "node `{}` is locked twice",
+                    entry.node
+                )));
+            }
+            entry
+                .pypi_lock()
+                .check()
+                .map_err(|PypiLockError::Inconsistent(m)| {
+                    ProjectLockError::Inconsistent(format!("node `{}`: {m}", entry.node))
+                })?;
+        }
         // `inputs` is derived from the entries: a lock whose entries were edited
         // without it would be called up to date by `cairn lock` and incomplete by
         // `cairn build`.
@@ -140,12 +210,24 @@ impl ProjectLock {
             debian.normalize();
             *entry = LockedDebianNode::new(entry.node.clone(), debian);
         }
+        lock.version = PROJECT_LOCK_VERSION;
+        lock.pypi.sort_by(|a, b| a.node.cmp(&b.node));
+        for entry in &mut lock.pypi {
+            let mut pypi = entry.pypi_lock();
+            pypi.normalize();
+            *entry = LockedPythonEnv::new(entry.node.clone(), pypi);
+        }
         toml::to_string(&lock).expect("a lock always serializes")
     }
 
     /// The entry for `node`.
     pub fn debian(&self, node: &NodeId) -> Option<&LockedDebianNode> {
         self.debian.iter().find(|e| &e.node == node)
+    }
+
+    /// The entry for the `python_env` node `node`.
+    pub fn pypi(&self, node: &NodeId) -> Option<&LockedPythonEnv> {
+        self.pypi.iter().find(|e| &e.node == node)
     }
 }
 
@@ -183,6 +265,7 @@ mod tests {
                     depends: Vec::new(),
                 }],
             }],
+            pypi: Vec::new(),
         }
     }
 
@@ -191,7 +274,7 @@ mod tests {
         let text = lock().to_toml();
         assert_eq!(ProjectLock::parse(&text).unwrap(), lock());
         for (from, to, expected) in [
-            ("version = 2", "version = 1", "version 1"),
+            ("version = 3", "version = 1", "version 1"),
             ("node = \"sha256:", "node = \"sha1:", "not a node id"),
             (
                 "inputs = \"sha256:",

@@ -1,4 +1,5 @@
-//! `cairn lock`: resolve every `debian` node of a plan against its repository.
+//! `cairn lock`: resolve every `debian` node of a plan against its repository, then
+//! every `python_env` node against its index (`lock_python.rs`).
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use cairn_debian::{
 use cairn_plan::{DebianRepo, NodeId, Plan, Span};
 
 use crate::lock::{LockedDebianNode, PROJECT_LOCK_VERSION, ProjectLock};
+use crate::lock_python::lock_python_envs;
 
 /// Which pins `cairn lock` may move.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub struct LockReport {
     pub kept: usize,
     /// Packages whose version changed, `(name, old, new)`; new packages have old `None`.
     pub changed: Vec<(String, Option<String>, String)>,
+    /// What resolution wants said (a yanked version chosen, an extra a package lacks).
+    pub warnings: Vec<String>,
 }
 
 /// Why a plan could not be locked.
@@ -53,13 +57,31 @@ pub enum LockPlanError {
         #[source]
         source: Box<RepoError>,
     },
+    #[error("python_env(): {reason}")]
+    Python { node: NodeId, reason: String },
+    #[error("python_env(): {source}")]
+    PythonResolve {
+        node: NodeId,
+        #[source]
+        source: Box<cairn_pypi::resolve::ResolveError>,
+    },
+    #[error(transparent)]
+    Store(#[from] cairn_store::StoreError),
 }
 
 impl LockPlanError {
     pub fn span(&self) -> Option<&Span> {
         match self {
             Self::Resolve { span, .. } => span.as_ref(),
-            Self::Repository { .. } | Self::NothingToUpgrade { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// The node the error is about, for errors that point at a call.
+    pub fn node(&self) -> Option<&NodeId> {
+        match self {
+            Self::Python { node, .. } | Self::PythonResolve { node, .. } => Some(node),
+            _ => None,
         }
     }
 
@@ -83,21 +105,7 @@ pub fn lock_plan(
     context: &RepoContext<'_>,
     upgrade: &Upgrade,
 ) -> Result<(ProjectLock, LockReport), LockPlanError> {
-    if let (Upgrade::Packages(names), Some(previous)) = (upgrade, previous) {
-        let unknown: Vec<String> = names
-            .iter()
-            .filter(|n| {
-                !previous
-                    .debian
-                    .iter()
-                    .any(|e| e.packages.iter().any(|p| &&p.name == n))
-            })
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Err(LockPlanError::NothingToUpgrade { names: unknown });
-        }
-    }
+    check_upgrade(upgrade, previous)?;
     let mut report = LockReport::default();
     let mut repositories: BTreeMap<&DebianRepo, Repository> = BTreeMap::new();
     let mut entries = Vec::new();
@@ -165,6 +173,18 @@ pub fn lock_plan(
         entries.push(LockedDebianNode::new(id.clone(), lock));
         report.resolved += 1;
     }
+    let debian: BTreeMap<NodeId, DebianLock> = entries
+        .iter()
+        .map(|e| (e.node.clone(), e.debian_lock()))
+        .collect();
+    let pypi = lock_python_envs(
+        &plan.python_envs(),
+        &debian,
+        previous,
+        context,
+        upgrade,
+        &mut report,
+    )?;
     report.changed.sort();
     report.changed.dedup();
     Ok((
@@ -172,9 +192,34 @@ pub fn lock_plan(
             version: PROJECT_LOCK_VERSION,
             inputs: plan.resolution_inputs(),
             debian: entries,
+            pypi,
         },
         report,
     ))
+}
+
+/// `--upgrade NAME…`: every name must be a package some locked set holds.
+fn check_upgrade(upgrade: &Upgrade, previous: Option<&ProjectLock>) -> Result<(), LockPlanError> {
+    if let (Upgrade::Packages(names), Some(previous)) = (upgrade, previous) {
+        let unknown: Vec<String> = names
+            .iter()
+            .filter(|n| {
+                !previous
+                    .debian
+                    .iter()
+                    .any(|e| e.packages.iter().any(|p| &&p.name == n))
+                    && !previous
+                        .pypi
+                        .iter()
+                        .any(|e| e.packages.iter().any(|p| &&p.name == n))
+            })
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(LockPlanError::NothingToUpgrade { names: unknown });
+        }
+    }
+    Ok(())
 }
 
 /// The requested package a resolution error is about.

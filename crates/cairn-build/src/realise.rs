@@ -12,10 +12,14 @@ use cairn_image::synth::{Account, Group};
 use cairn_image::{BuildError, Contents, Excludes, ImageReporter, ImageSpec, Output};
 use cairn_oci::{Compression, ImageConfig};
 use cairn_plan::{Image, Node, NodeId, Plan, Span};
+use cairn_pypi::install::{WheelReporter, install_locked};
+use cairn_pypi::lock::LockedWheel;
+use cairn_pypi::wheel::InstallScheme;
 use cairn_store::{Store, StoreError, StorePath};
 
 use crate::files::{FilesError, stage_files, stage_symlink, stage_write_file};
 use crate::lock::ProjectLock;
+use crate::lock_python::python_of;
 
 /// How to build.
 pub struct BuildOptions<'a> {
@@ -26,6 +30,8 @@ pub struct BuildOptions<'a> {
     /// Every timestamp in the images (`SOURCE_DATE_EPOCH`, or 0).
     pub mtime: u64,
     pub reporter: Arc<dyn InstallReporter>,
+    /// Progress of installing wheels.
+    pub wheel_reporter: Arc<dyn WheelReporter>,
     /// Progress of layer writing.
     pub image_reporter: &'a dyn ImageReporter,
     /// Names the package that provides a missing library (see `cairn_image::build`).
@@ -46,6 +52,10 @@ pub struct ImageReport {
     pub layers_written: usize,
     /// Packages downloaded or unpacked now.
     pub packages_installed: usize,
+    /// Python wheels in the image.
+    pub wheels: usize,
+    /// Wheels downloaded or installed now.
+    pub wheels_installed: usize,
     /// Objects of the project's files made now (the others were in the store).
     pub files_added: usize,
 }
@@ -81,6 +91,12 @@ pub enum BuildPlanError {
         source: Box<InstallError>,
     },
     #[error("image `{image}`: {source}")]
+    Wheels {
+        image: String,
+        #[source]
+        source: Box<cairn_pypi::install::InstallError>,
+    },
+    #[error("image `{image}`: {source}")]
     Image {
         image: String,
         #[source]
@@ -114,6 +130,7 @@ impl BuildPlanError {
         match self {
             Self::Image { source, .. } => source.hint(),
             Self::Install { source, .. } => source.hint(),
+            Self::Wheels { source, .. } => source.hint(),
             _ => None,
         }
     }
@@ -307,8 +324,9 @@ fn build_image(
         locks,
         users,
         groups,
-        application,
+        mut application,
         files_added,
+        python_envs,
     } = gathered;
     if locks.is_empty() {
         return Err(invalid(
@@ -328,6 +346,9 @@ fn build_image(
                 source: Box::new(source),
             }
         })?;
+    let (wheels, wheels_installed) =
+        install_python_envs(plan, lock, image, &python_envs, &installed, options)?;
+    application.extend(wheels.iter().cloned());
     let spec = image_spec(image, options.mtime, users, groups).map_err(invalid)?;
     let contents = Contents {
         lock: &merged,
@@ -354,8 +375,83 @@ fn build_image(
         layers: built.layers.len(),
         layers_written: built.fresh_layers,
         packages_installed: counting.fresh.load(Ordering::Relaxed),
+        wheels: wheels.len(),
+        wheels_installed,
         files_added,
     })
+}
+
+/// Installs the wheels of the image's `python_env` nodes (their interpreters' packages
+/// are in `installed`); returns each wheel's object, labelled, and how many were made
+/// now.
+fn install_python_envs(
+    plan: &Plan,
+    lock: &ProjectLock,
+    image: &Image,
+    envs: &[NodeId],
+    installed: &cairn_debian::Installed,
+    options: &BuildOptions<'_>,
+) -> Result<(Vec<(String, StorePath)>, usize), BuildPlanError> {
+    let name = &image.name;
+    let invalid = |reason: String| BuildPlanError::Invalid {
+        image: name.clone(),
+        reason,
+    };
+    let counting = Arc::new(CountingWheels {
+        inner: options.wheel_reporter.clone(),
+        fresh: AtomicUsize::new(0),
+    });
+    let reporter: Arc<dyn WheelReporter> = counting.clone();
+    let mut wheels = Vec::new();
+    for id in envs {
+        let Some(Node::PythonEnv(env)) = plan.nodes.get(id) else {
+            return Err(invalid(format!("node {id} is not a python_env")));
+        };
+        let not_locked = || BuildPlanError::NotLocked {
+            image: name.clone(),
+            span: plan.spans.get(id).and_then(|s| s.call.clone()),
+        };
+        let entry = lock.pypi(id).ok_or_else(not_locked)?;
+        let python_lock = lock.debian(&env.python).ok_or_else(not_locked)?;
+        let python = python_of(&python_lock.debian_lock())
+            .map_err(|e| invalid(format!("python_env(): {e}")))?;
+        let pypi = entry.pypi_lock();
+        if !pypi.is_for(&python.target) {
+            return Err(invalid(format!(
+                "`cairn.lock`'s wheels are for CPython {} (glibc {}, {}), but its python_env() \
+                 now has {}: run `cairn lock`",
+                pypi.python,
+                pypi.glibc,
+                pypi.architecture,
+                python.target.python_full_version()
+            )));
+        }
+        let interpreter: Vec<StorePath> = python
+            .interpreter
+            .iter()
+            .filter_map(|n| installed.get(n).cloned())
+            .collect();
+        let scheme = InstallScheme::debian(&python.target);
+        let objects = install_locked(
+            options.store,
+            options.fetcher,
+            &pypi,
+            &scheme,
+            &interpreter,
+            &reporter,
+        )
+        .map_err(|source| BuildPlanError::Wheels {
+            image: name.clone(),
+            source: Box::new(source),
+        })?;
+        for (wheel, object) in objects {
+            let part = (format!("pypi:{wheel}"), object);
+            if !wheels.contains(&part) {
+                wheels.push(part);
+            }
+        }
+    }
+    Ok((wheels, counting.fresh.load(Ordering::Relaxed)))
 }
 
 /// What an image's contents are, once its files are objects.
@@ -366,6 +462,8 @@ struct Gathered {
     application: Vec<(String, StorePath)>,
     /// Objects of the application made now.
     files_added: usize,
+    /// The `python_env` nodes, in order.
+    python_envs: Vec<NodeId>,
 }
 
 /// The locks of an image's `debian` nodes, its accounts, and its application parts as
@@ -387,6 +485,34 @@ fn gather(
         groups: Vec::new(),
         application: Vec::new(),
         files_added: 0,
+        python_envs: Vec::new(),
+    };
+    // The lock of a `debian` node, checked against the node.
+    let debian_entry = |id: &NodeId| -> Result<DebianLock, BuildPlanError> {
+        let Some(Node::Debian {
+            repo, recommends, ..
+        }) = plan.nodes.get(id)
+        else {
+            return Err(invalid(format!("node {id} is not a debian() node")));
+        };
+        let entry = lock.debian(id).ok_or_else(|| BuildPlanError::NotLocked {
+            image: name.clone(),
+            span: plan.spans.get(id).and_then(|s| s.call.clone()),
+        })?;
+        // The entry is found by the node's id; what it says must be that node too (a
+        // lock edited by hand could say another architecture or mirror).
+        let from_node = entry
+            .repositories
+            .iter()
+            .any(|r| r.mirror == repo.mirror && r.suite == repo.suite);
+        if entry.architecture != repo.arch || entry.recommends != *recommends || !from_node {
+            return Err(invalid(format!(
+                "`cairn.lock`'s entry for its debian() packages does not match the spec \
+                 (architecture {}, suite {} from {}): run `cairn lock`",
+                repo.arch, repo.suite, repo.mirror
+            )));
+        }
+        Ok(entry.debian_lock())
     };
     for content in &image.contents {
         let node = plan
@@ -394,30 +520,9 @@ fn gather(
             .get(content)
             .ok_or_else(|| invalid(format!("the plan has no node {content}")))?;
         match node {
-            Node::Debian {
-                repo, recommends, ..
-            } => {
-                let entry = lock
-                    .debian(content)
-                    .ok_or_else(|| BuildPlanError::NotLocked {
-                        image: name.clone(),
-                        span: plan.spans.get(content).and_then(|s| s.call.clone()),
-                    })?;
-                // The entry is found by the node's id; what it says must be that node
-                // too (a lock edited by hand could say another architecture or mirror).
-                let from_node = entry
-                    .repositories
-                    .iter()
-                    .any(|r| r.mirror == repo.mirror && r.suite == repo.suite);
-                if entry.architecture != repo.arch || entry.recommends != *recommends || !from_node
-                {
-                    return Err(invalid(format!(
-                        "`cairn.lock`'s entry for its debian() packages does not match the \
-                         spec (architecture {}, suite {} from {}): run `cairn lock`",
-                        repo.arch, repo.suite, repo.mirror
-                    )));
-                }
-                gathered.locks.push(entry.debian_lock());
+            Node::Debian { .. } => {
+                let entry = debian_entry(content)?;
+                gathered.locks.push(entry);
             }
             Node::Files { .. } | Node::WriteFile { .. } | Node::Symlink { .. } => {
                 let (label, object) = staged
@@ -442,6 +547,12 @@ fn gather(
                     gid: g.gid,
                     members: g.members.clone(),
                 }));
+            }
+            Node::PythonEnv(env) => {
+                // The interpreter's packages come with the environment.
+                let entry = debian_entry(&env.python)?;
+                gathered.locks.push(entry);
+                gathered.python_envs.push(content.clone());
             }
             Node::Image(_) => return Err(invalid("an image cannot contain an image".into())),
         }
@@ -483,6 +594,39 @@ fn image_spec(
         mtime,
         excludes: Excludes::default(),
     })
+}
+
+/// Counts the wheels made objects now, and passes everything on.
+struct CountingWheels {
+    inner: Arc<dyn WheelReporter>,
+    fresh: AtomicUsize,
+}
+
+impl FetchReporter for CountingWheels {
+    fn on_download_start(&self, url: &str, size: Option<u64>) {
+        self.inner.on_download_start(url, size);
+    }
+    fn on_download_progress(&self, url: &str, bytes: u64) {
+        self.inner.on_download_progress(url, bytes);
+    }
+    fn on_download_done(&self, url: &str, bytes: u64) {
+        self.inner.on_download_done(url, bytes);
+    }
+    fn on_retry(&self, url: &str, error: &FetchError, wait: Duration) {
+        self.inner.on_retry(url, error, wait);
+    }
+}
+
+impl WheelReporter for CountingWheels {
+    fn on_wheels_start(&self, wheels: usize, downloads: usize, bytes: u64) {
+        self.inner.on_wheels_start(wheels, downloads, bytes);
+    }
+    fn on_wheel_ready(&self, wheel: &LockedWheel, object: &StorePath, fresh: bool) {
+        if fresh {
+            self.fresh.fetch_add(1, Ordering::Relaxed);
+        }
+        self.inner.on_wheel_ready(wheel, object, fresh);
+    }
 }
 
 /// Counts the packages made objects now, and passes everything on.

@@ -19,7 +19,7 @@ use starlark::values::{UnpackValue, Value, ValueLike};
 
 use crate::calls::ByteRange;
 use crate::paths;
-use crate::values::{Content, Debian, Session};
+use crate::values::{Content, Debian, PythonEnvValue, Session};
 use crate::{
     DEFAULT_ARCH, DEFAULT_COMPRESSION, DEFAULT_LAYERS, DEFAULT_MIRROR, DEFAULT_MODE,
     DEFAULT_SECURITY_MIRROR, DEFAULT_SHELL, DEFAULT_SUITE, MAX_LAYERS,
@@ -31,13 +31,13 @@ use crate::{
 struct SpecError(String);
 
 /// Where a builtin was called from, and the session it adds nodes to.
-struct Site<'s> {
-    session: &'s Session,
+pub(crate) struct Site<'s> {
+    pub(crate) session: &'s Session,
     location: Option<FileSpan>,
 }
 
 impl Site<'_> {
-    fn of<'a>(eval: &Evaluator<'_, 'a, '_>) -> Site<'a> {
+    pub(crate) fn of<'a>(eval: &Evaluator<'_, 'a, '_>) -> Site<'a> {
         let session = eval
             .extra
             .and_then(|extra| extra.downcast_ref::<Session>())
@@ -48,7 +48,7 @@ impl Site<'_> {
         }
     }
 
-    fn span_of(&self, (start, end): ByteRange) -> Option<Span> {
+    pub(crate) fn span_of(&self, (start, end): ByteRange) -> Option<Span> {
         self.location.as_ref().map(|loc| Span {
             file: loc.file.filename().to_owned(),
             start: start as usize,
@@ -62,7 +62,7 @@ impl Site<'_> {
             .map(|loc| (loc.span.begin().get(), loc.span.end().get()))
     }
 
-    fn call_span(&self) -> Option<Span> {
+    pub(crate) fn call_span(&self) -> Option<Span> {
         self.call_range().and_then(|r| self.span_of(r))
     }
 
@@ -78,7 +78,7 @@ impl Site<'_> {
 
     /// Where the elements are, when the argument for `name` is a list literal of `len`
     /// elements.
-    fn element_ranges(
+    pub(crate) fn element_ranges(
         &self,
         name: &str,
         position: Option<usize>,
@@ -94,7 +94,11 @@ impl Site<'_> {
     }
 
     /// An error at `range` (at the call when `None`).
-    fn error(&self, range: Option<ByteRange>, message: impl Into<String>) -> starlark::Error {
+    pub(crate) fn error(
+        &self,
+        range: Option<ByteRange>,
+        message: impl Into<String>,
+    ) -> starlark::Error {
         let mut error = starlark::Error::new_native(SpecError(message.into()));
         if let (Some(loc), Some((start, end))) = (&self.location, range.or(self.call_range())) {
             error.set_span(
@@ -106,7 +110,7 @@ impl Site<'_> {
     }
 
     /// An error at the argument for parameter `name`.
-    fn arg_error(
+    pub(crate) fn arg_error(
         &self,
         name: &str,
         position: Option<usize>,
@@ -117,7 +121,7 @@ impl Site<'_> {
 
     /// An error at element `i` of the list given for `name` (at the argument when the
     /// list is not a literal).
-    fn element_error(
+    pub(crate) fn element_error(
         &self,
         (name, position): (&str, Option<usize>),
         (i, len): (usize, usize),
@@ -130,7 +134,7 @@ impl Site<'_> {
         self.error(range, message)
     }
 
-    fn add(&self, node: Node, items: Vec<Span>) -> Content {
+    pub(crate) fn add(&self, node: Node, items: Vec<Span>) -> Content {
         let kind = node.kind();
         let spans = NodeSpans {
             call: self.call_span(),
@@ -148,7 +152,7 @@ fn is_word(text: &str) -> bool {
 }
 
 /// `Ok(())` when `text` is a [word](is_word); else why not, as `{what} must be …`.
-fn word(what: &str, text: &str) -> Result<(), String> {
+pub(crate) fn word(what: &str, text: &str) -> Result<(), String> {
     if !is_word(text) {
         return Err(format!(
             "{what} must be non-empty, without spaces or control characters; got {text:?}"
@@ -159,7 +163,7 @@ fn word(what: &str, text: &str) -> Result<(), String> {
 
 /// `Ok(())` when `text` has no NUL byte, which no field of an image's config or file
 /// system can hold.
-fn no_nul(what: &str, text: &str) -> Result<(), String> {
+pub(crate) fn no_nul(what: &str, text: &str) -> Result<(), String> {
     if text.contains('\0') {
         return Err(format!("{what} can't contain a NUL byte, got {text:?}"));
     }
@@ -167,7 +171,7 @@ fn no_nul(what: &str, text: &str) -> Result<(), String> {
 }
 
 /// [`word`] for the argument of parameter `param`.
-fn check_word(
+pub(crate) fn check_word(
     site: &Site<'_>,
     param: (&str, Option<usize>),
     what: &str,
@@ -178,7 +182,7 @@ fn check_word(
 
 /// Checks and converts each element of the list given for `param` with `check`
 /// (given the index too); an error points at the element.
-fn each<T, U>(
+pub(crate) fn each<T, U>(
     site: &Site<'_>,
     param: (&str, Option<usize>),
     items: &[T],
@@ -632,13 +636,16 @@ fn parse_contents(site: &Site<'_>, items: &[Value<'_>]) -> starlark::Result<Vec<
         if let Some(content) = item.downcast_ref::<Content>() {
             return Ok(content.id.clone());
         }
+        if let Some(env) = item.downcast_ref::<PythonEnvValue>() {
+            return Ok(env.id.clone());
+        }
         let hint = if item.downcast_ref::<Debian>().is_some() {
             "; a `debian` archive is not content itself, use its packages: `deb.packages([...])`"
         } else {
             ""
         };
         Err(format!(
-            "`contents` takes what deb.packages(), files(), write_file(), symlink() and accounts() return, \
+            "`contents` takes what deb.packages(), python_env(), files(), write_file(), symlink() and accounts() return, \
              but item {i} is a value of type `{}`{hint}",
             item.get_type()
         ))

@@ -176,6 +176,7 @@ mod builtins;
 mod calls;
 mod error;
 mod paths;
+mod python;
 mod values;
 
 use std::cell::RefCell;
@@ -192,6 +193,7 @@ use starlark::syntax::{AstModule, Dialect};
 use starlark::values::FrozenHeapName;
 
 pub use error::EvalError;
+pub use python::DEFAULT_INDEX;
 
 use crate::calls::CallIndex;
 use crate::values::{Loading, Session};
@@ -281,7 +283,12 @@ fn dialect() -> Dialect {
 /// The standard library and cairn's functions; built once per process.
 fn globals() -> &'static Globals {
     static GLOBALS: OnceLock<Globals> = OnceLock::new();
-    GLOBALS.get_or_init(|| GlobalsBuilder::standard().with(builtins::globals).build())
+    GLOBALS.get_or_init(|| {
+        GlobalsBuilder::standard()
+            .with(builtins::globals)
+            .with(python::globals)
+            .build()
+    })
 }
 
 impl Session {
@@ -364,7 +371,7 @@ impl Session {
             let error = |message: String| error_at(&load.span, message);
             let target = paths::resolve_load(file, load.module_id).map_err(error)?;
             // By the real path: a file reached through a symlink is the same file.
-            let key = self.locate(&target).map_err(error)?;
+            let key = self.locate(&target, Kind::Star).map_err(error)?;
             if let Some(module) = self.modules.borrow().get(&key) {
                 loaded.insert(load.module_id.to_owned(), module.clone());
                 continue;
@@ -389,7 +396,7 @@ impl Session {
                     )));
                 }
             }
-            let text = read(&target, &key).map_err(error)?;
+            let text = read(&target, &key, "load").map_err(error)?;
             let module = self
                 .evaluate_file(&target, key.clone(), text, true)?
                 .expect("a loaded file is frozen");
@@ -399,11 +406,23 @@ impl Session {
         Ok(loaded)
     }
 
-    /// The real path of the project-relative `.star` file `file`: inside the root once
-    /// symlinks are resolved, an existing file, and a `.star` one.
+    /// The text of the project-relative file `file` that a builtin reads (a
+    /// `requirements.txt`): inside the project once symlinks are resolved.
+    pub(crate) fn read_project_file(&self, file: &str) -> Result<String, String> {
+        let real = self.locate(file, Kind::Data)?;
+        read(file, &real, "read")
+    }
+
+    /// The real path of the project-relative `.star` file `file` (any file, for
+    /// [`Kind::Data`]): inside the root once symlinks are resolved, an existing file,
+    /// and a `.star` one.
     ///
     /// Errors name files by their project-relative paths, never by host paths.
-    fn locate(&self, file: &str) -> Result<PathBuf, String> {
+    fn locate(&self, file: &str, kind: Kind) -> Result<PathBuf, String> {
+        let verb = match kind {
+            Kind::Star => "load",
+            Kind::Data => "read",
+        };
         let root = self.canonical_root()?;
         let path = self.root.join(file);
         // `std`'s, not `fs_err`'s: its errors leave the (host) path out.
@@ -418,29 +437,38 @@ impl Session {
                     .find_map(|dir| std::fs::canonicalize(dir).ok());
                 (existing.unwrap_or_else(|| path.clone()), false)
             }
-            Err(e) => return Err(format!("cannot load `{file}`: {e}")),
+            Err(e) => return Err(format!("cannot {verb} `{file}`: {e}")),
         };
         let Ok(inside) = real.strip_prefix(root) else {
             return Err(format!(
-                "cannot load `{file}`: a symlink leads it outside the project"
+                "cannot {verb} `{file}`: a symlink leads it outside the project"
             ));
         };
         if !exists {
             return Err(format!(
-                "cannot load `{file}`: there is no such file in the project"
+                "cannot {verb} `{file}`: there is no such file in the project"
             ));
         }
-        if real.extension().is_none_or(|e| e != "star") {
+        if kind == Kind::Star && real.extension().is_none_or(|e| e != "star") {
             return Err(format!(
                 "cannot load `{file}`: it is a symlink to `{}`, not a `.star` file",
                 inside.display()
             ));
         }
         if !real.is_file() {
-            return Err(format!("cannot load `{file}`: not a file"));
+            return Err(format!("cannot {verb} `{file}`: not a file"));
         }
         Ok(real)
     }
+}
+
+/// What a project file is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A `.star` file to evaluate.
+    Star,
+    /// A file a builtin reads (`requirements.txt`, `pyproject.toml`).
+    Data,
 }
 
 /// The text of the project-relative file `file`, at the real path `real`.
@@ -448,8 +476,8 @@ impl Session {
     clippy::disallowed_methods,
     reason = "fs_err's errors name the host path, which errors about a spec must not show"
 )]
-fn read(file: &str, real: &Path) -> Result<String, String> {
-    std::fs::read_to_string(real).map_err(|e| format!("cannot load `{file}`: {e}"))
+fn read(file: &str, real: &Path, verb: &str) -> Result<String, String> {
+    std::fs::read_to_string(real).map_err(|e| format!("cannot {verb} `{file}`: {e}"))
 }
 
 fn error_at(span: &FileSpan, message: String) -> EvalError {
@@ -510,6 +538,7 @@ mod tests {
             "debian",
             "files",
             "image",
+            "python_env",
             "symlink",
             "write_file",
         ];

@@ -82,6 +82,40 @@ impl<'v> StarlarkValue<'v> for Debian {
     }
 }
 
+/// What `python_env()` returns: content for `image(contents=)`, whose `.bin(name)`
+/// names a script the environment installs.
+#[derive(Debug, ProvidesStaticType, NoSerialize, Allocative)]
+pub(crate) struct PythonEnvValue {
+    #[allocative(skip)]
+    pub(crate) id: NodeId,
+}
+starlark_simple_value!(PythonEnvValue);
+
+impl fmt::Display for PythonEnvValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<python_env {}>", self.id)
+    }
+}
+
+static PYTHON_ENV_METHODS: MethodsStatic = MethodsStatic::new(
+    "cairn_eval::PYTHON_ENV_METHODS",
+    crate::python::python_env_methods,
+);
+
+#[allow(clippy::elidable_lifetime_names)]
+#[starlark_value(type = "python_env")]
+impl<'v> StarlarkValue<'v> for PythonEnvValue {
+    fn get_methods() -> Option<&'static Methods> {
+        Some(PYTHON_ENV_METHODS.methods())
+    }
+
+    fn equals(&self, other: Value<'v>) -> starlark::Result<bool> {
+        Ok(other
+            .downcast_ref::<Self>()
+            .is_some_and(|other| other.id == self.id))
+    }
+}
+
 /// One evaluation: the plan being built, and the files loaded so far. Builtins find
 /// it in the evaluator's `extra`.
 #[derive(ProvidesStaticType)]

@@ -157,6 +157,9 @@ pub enum Node {
         users: Vec<User>,
         groups: Vec<Group>,
     },
+    /// `python_env(...)`: wheels from a Python package index for the interpreter of a
+    /// `debian` node, resolved by `cairn lock`.
+    PythonEnv(PythonEnv),
     /// `image(...)`.
     Image(Image),
 }
@@ -170,9 +173,40 @@ impl Node {
             Self::WriteFile { .. } => "write_file",
             Self::Symlink { .. } => "symlink",
             Self::Accounts { .. } => "accounts",
+            Self::PythonEnv(_) => "python_env",
             Self::Image(_) => "image",
         }
     }
+}
+
+/// A Python environment (`python_env(...)`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonEnv {
+    /// The `debian` node whose CPython the wheels are for; an image holding the
+    /// environment holds its packages too.
+    pub python: NodeId,
+    /// What to install: PEP 508 requirements, as written, in order (read from
+    /// `requirements.txt` or `pyproject.toml` when evaluating).
+    pub requirements: Vec<PythonRequirement>,
+    /// What limits versions without asking for a package (`-c constraints.txt`).
+    pub constraints: Vec<PythonRequirement>,
+    /// The simple API indexes, the default one first (`https://pypi.org/simple`).
+    pub indexes: Vec<String>,
+    /// Whether pre-releases may be chosen for any package (`--pre`).
+    pub prereleases: bool,
+}
+
+/// One requirement of a [`PythonEnv`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonRequirement {
+    /// PEP 508 text.
+    pub requirement: String,
+    /// The SHA-256 (lowercase hex) a file for it must have, when the requirements file
+    /// lists some (`--hash`): the lock may only pick one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hashes: Vec<String>,
 }
 
 /// An image (`image(...)`).
@@ -180,7 +214,8 @@ impl Node {
 #[serde(deny_unknown_fields)]
 pub struct Image {
     pub name: String,
-    /// `debian`, `files`, `write_file`, `symlink` and `accounts` nodes, in order.
+    /// `debian`, `python_env`, `files`, `write_file`, `symlink` and `accounts` nodes,
+    /// in order.
     pub contents: Vec<NodeId>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
@@ -199,7 +234,8 @@ pub struct Image {
     pub compression: String,
 }
 
-/// The resolution inputs of a plan whose `debian` nodes are `ids`: a hash of the set
+/// The resolution inputs of a plan whose `debian` and `python_env` nodes are `ids`: a
+/// hash of the set
 /// (what [`Plan::resolution_inputs`] gives, and what a lock is checked against).
 pub fn resolution_inputs<'a>(ids: impl IntoIterator<Item = &'a NodeId>) -> String {
     let mut inputs: Vec<&NodeId> = ids.into_iter().collect();
@@ -222,8 +258,9 @@ pub struct Plan {
     pub nodes: BTreeMap<NodeId, Node>,
     /// Image nodes by image name.
     pub images: BTreeMap<String, NodeId>,
-    /// Where each node was first written, and for `debian` nodes where each package
-    /// name was (same order as `packages`). Not part of any id.
+    /// Where each node was first written, for `debian` nodes where each package name
+    /// was (same order as `packages`), and for `python_env` nodes where each
+    /// requirement was (same order as `requirements`). Not part of any id.
     #[serde(skip)]
     pub spans: BTreeMap<NodeId, NodeSpans>,
 }
@@ -232,7 +269,8 @@ pub struct Plan {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeSpans {
     pub call: Option<Span>,
-    /// For `debian` nodes: one per package name.
+    /// For `debian` nodes: one per package name; for `python_env` nodes: one per
+    /// requirement.
     pub items: Vec<Span>,
 }
 
@@ -273,10 +311,26 @@ impl Plan {
             .collect()
     }
 
+    /// Every `python_env` node, by id.
+    pub fn python_envs(&self) -> BTreeMap<&NodeId, &PythonEnv> {
+        self.nodes
+            .iter()
+            .filter_map(|(id, node)| match node {
+                Node::PythonEnv(env) => Some((id, env)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The hash of everything resolution depends on: every `debian` node (its
-    /// repository and request). A lock made for other inputs is stale.
+    /// repository and request) and every `python_env` node (which names its
+    /// interpreter's `debian` node). A lock made for other inputs is stale.
     pub fn resolution_inputs(&self) -> String {
-        resolution_inputs(self.debian_nodes().into_keys())
+        resolution_inputs(
+            self.debian_nodes()
+                .into_keys()
+                .chain(self.python_envs().into_keys()),
+        )
     }
 
     /// The image node named `name`.

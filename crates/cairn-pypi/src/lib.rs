@@ -1,17 +1,21 @@
-//! PyPI as a package source for cairn: the pure foundations.
+//! PyPI as a package source for cairn: Python requirements locked to exact wheels
+//! for the image's Debian CPython, and wheels installed as store objects without pip.
 //!
-//! This crate owns the Python packaging standards cairn needs to lock and install
-//! wheels, as pure functions of their inputs: PEP 440 versions and specifiers
-//! ([`version`], from `pep440_rs`), PEP 503 names ([`name`]), PEP 508 requirements
-//! and markers ([`requirement`], from `pep508_rs`), the image's interpreter as a
-//! [`Target`] built from Debian facts ([`target`]), wheel file names (PEP 427/491,
-//! [`wheel_name`]) and their compatibility tags for a target (PEP 425/600,
-//! [`tags`]), simple API pages (PEP 503/691, [`simple`]) and core metadata
-//! ([`metadata`]).
+//! The pure foundations: PEP 440 versions and specifiers ([`version`], from
+//! `pep440_rs`), PEP 503 names ([`name`]), PEP 508 requirements and markers
+//! ([`requirement`], from `pep508_rs`), pip's requirements files and `pyproject.toml`
+//! dependencies ([`requirements_txt`]), the image's interpreter as a [`Target`] built
+//! from Debian facts ([`target`]), wheel file names (PEP 427/491, [`wheel_name`]) and
+//! their compatibility tags for a target (PEP 425/600, [`tags`]), simple API pages
+//! (PEP 503/691, [`simple`]), core metadata ([`metadata`]), the usable versions of a
+//! project ([`candidates`]) and the resolver ([`resolve`], over any
+//! [`resolve::PackageSource`]).
 //!
-//! It refuses, for now, what cairn cannot lock reproducibly: direct URL
-//! requirements, and any notion of the host's Python. Nothing here does I/O: the
-//! index client, the resolver, the lock and the installer build on these types.
+//! With I/O: the index client ([`index`]), the `[[pypi]]` lock ([`lock`]), the wheel
+//! installer ([`wheel`]) and wheels as store objects ([`object`], [`install`]).
+//!
+//! It refuses what cairn cannot lock reproducibly: direct URL requirements, files
+//! without a SHA-256, and any notion of the host's Python.
 
 pub mod candidates;
 pub mod digest;

@@ -212,7 +212,7 @@ pub struct ResolvedPackage {
     /// The projects its metadata requires on the target, with its extras.
     pub dependencies: BTreeSet<PackageName>,
     /// Why it is there, sorted: "flask 3.1.0 requires `werkzeug>=3.1`",
-    /// "flask[async] 3.1.0 requires `asgiref>=3.2`", "requirements: `flask==3.1.*`".
+    /// `flask[async] 3.1.0 requires asgiref>=3.2`, "requirements: `flask==3.1.*`".
     pub required_by: Vec<String>,
 }
 

@@ -27,6 +27,8 @@ use std::time::Duration;
 use cairn_debian::{InstallReporter, LockedPackage};
 use cairn_fetch::{FetchError, FetchReporter};
 use cairn_image::ImageReporter;
+use cairn_pypi::install::WheelReporter;
+use cairn_pypi::lock::LockedWheel;
 use cairn_store::StorePath;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -363,6 +365,23 @@ impl FetchReporter for Progress {
                 wait.as_millis()
             ));
         }
+    }
+}
+
+impl WheelReporter for Progress {
+    fn on_wheels_start(&self, wheels: usize, downloads: usize, bytes: u64) {
+        self.on_install_start(wheels, downloads, bytes);
+    }
+
+    fn on_wheel_ready(&self, wheel: &LockedWheel, _object: &StorePath, fresh: bool) {
+        if !fresh {
+            return;
+        }
+        self.fresh.fetch_add(1, Ordering::Relaxed);
+        if let Some(bar) = self.bars.as_ref().and_then(|b| b.unpack.get()) {
+            bar.inc(1);
+        }
+        self.verbose(|| format!("installed {} {}", wheel.name, wheel.version));
     }
 }
 

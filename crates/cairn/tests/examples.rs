@@ -243,3 +243,92 @@ fn two_images_share_their_base_layers() {
         assert_eq!(printed.trim(), expected);
     }
 }
+
+/// Builds a Python example twice (the second time in a fresh store, from the same
+/// lock: the same digest), runs it with podman and returns what `GET /` answered.
+fn python_example(name: &str, container_port: u16) -> Option<String> {
+    let tool = require_tool("podman")?;
+    let tmp = lowercase_tempdir(&format!("ex-{name}"));
+    let dir = example(name, tmp.path());
+    let store = tmp.path().join("store");
+    project(&store, &dir, &["lock"]);
+    let lock = fs_err::read_to_string(dir.join("cairn.lock")).unwrap();
+    assert!(lock.contains("[[pypi.package]]"), "{lock}");
+    let built = build_json(&store, &dir);
+    // Nothing to do the second time: no wheel, package, layer or file is made again.
+    let again: serde_json::Value =
+        serde_json::from_str(&project(&store, &dir, &["build", "--json"])).unwrap();
+    let image = &again["images"][0];
+    assert_eq!(image["manifest"].as_str().unwrap(), built[0].1);
+    for field in [
+        "wheels_installed",
+        "packages_installed",
+        "layers_written",
+        "files_added",
+    ] {
+        assert_eq!(image[field], 0, "{field}: {image}");
+    }
+    assert!(image["wheels"].as_u64().unwrap() >= 3, "{image}");
+    // A fresh store, from the same lock: the same image, bit for bit.
+    let other = build_json_with(&tmp.path().join("store-2"), &dir, &["--no-link"]);
+    assert_eq!(other[0].1, built[0].1, "the same digest from a fresh store");
+
+    let reference = format!("oci:{}:latest", dir.join("result").display());
+    let port = free_port();
+    let container = format!("cairn-test-{name}-{}", std::process::id());
+    ok(&podman_run(&tool, tmp.path())
+        .args([
+            "-d",
+            "--name",
+            &container,
+            "-p",
+            &format!("127.0.0.1:{port}:{container_port}"),
+            &reference,
+        ])
+        .output()
+        .unwrap());
+    let response = get(port);
+    let _ = podman(&tool, tmp.path())
+        .args(["rm", "-f", &container])
+        .output();
+    assert!(
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+        "{response}"
+    );
+    Some(response)
+}
+
+/// The JSON body of an HTTP response.
+fn body(response: &str) -> serde_json::Value {
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap()
+}
+
+#[test]
+fn flask_serves_json_with_markupsafes_compiled_speedups() {
+    let Some(response) = python_example("flask", 5000) else {
+        return;
+    };
+    let json = body(&response);
+    assert_eq!(json["message"], "hello from cairn", "{json}");
+    assert!(
+        json["python"].as_str().unwrap().starts_with("3.13."),
+        "{json}"
+    );
+    // MarkupSafe's C extension (a manylinux wheel) was imported in the container.
+    assert_eq!(json["speedups"], true, "{json}");
+}
+
+#[test]
+fn django_is_served_by_gunicorn_with_sqlite() {
+    let Some(response) = python_example("django", 8000) else {
+        return;
+    };
+    let json = body(&response);
+    assert_eq!(json["message"], "hello from django on cairn", "{json}");
+    assert!(
+        json["django"].as_str().unwrap().starts_with("5.2"),
+        "{json}"
+    );
+    assert!(json["sqlite"].as_str().unwrap().starts_with("3."), "{json}");
+}

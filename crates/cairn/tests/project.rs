@@ -191,6 +191,28 @@ fn init_writes_a_starter_spec_once() {
 }
 
 #[test]
+fn init_writes_a_python_spec_where_requirements_are() {
+    let project = Project::new();
+    fs_err::write(project.path("requirements.txt"), "flask==3.1.*\n").unwrap();
+    fs_err::write(project.path("main.py"), "print('hi')\n").unwrap();
+    succeeded(&project.cairn(&["init"]));
+    let spec = fs_err::read_to_string(project.path("cairn.star")).unwrap();
+    assert!(
+        spec.contains(r#"python_env(python = py, requirements = "requirements.txt")"#),
+        "{spec}"
+    );
+    assert!(spec.contains(r#""/app/main.py""#), "{spec}");
+    // It evaluates: the plan has the environment and its requirement.
+    let plan = project.cairn(&["plan"]);
+    succeeded(&plan);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains("python_env https://pypi.org/simple: flask==3.1.*"),
+        "{text}"
+    );
+}
+
+#[test]
 fn spec_errors_point_into_the_spec() {
     let project = Project::new();
     for (name, text) in [
@@ -236,7 +258,7 @@ fn lock_pins_packages_and_points_at_unknown_ones() {
     let output = project.cairn(&["lock"]);
     succeeded(&output);
     let lock = fs_err::read_to_string(project.path("cairn.lock")).unwrap();
-    assert!(lock.starts_with("version = 2\n"), "{lock}");
+    assert!(lock.starts_with("version = 3\n"), "{lock}");
     assert!(lock.contains("name = \"lib\""), "{lock}");
     // Nothing changed: nothing to do.
     let again = project.cairn(&["lock"]);
@@ -311,7 +333,7 @@ fn build_refuses_a_missing_stale_or_damaged_lock() {
 #[test]
 fn example_plans() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    for name in ["hello", "python-http", "two-images"] {
+    for name in ["hello", "python-http", "two-images", "flask", "django"] {
         let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args(["plan", "--json", "-C"])
             .arg(examples.join(name))

@@ -11,6 +11,7 @@ use cairn_build::{BuildOptions, ImageReport, ProjectLock, Upgrade, build_images,
 use cairn_debian::{InstallReporter, LockedRepository, RepoContext};
 use cairn_image::{ImageReporter, Output};
 use cairn_plan::{Node, Plan, Span};
+use cairn_pypi::install::WheelReporter;
 use cairn_store::Store;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
 use serde::Serialize;
@@ -169,7 +170,29 @@ pub(crate) fn init(global: &GlobalArgs, project: &ProjectArgs, force: bool) -> R
     if path.exists() && !force {
         bail!("`{}` exists; pass `--force` to replace it", path.display());
     }
-    fs_err::write(&path, STARTER)?;
+    let root = &project.project;
+    // A Python project (it has its requirements): a spec for it.
+    let starter = if let Some(requirements) = ["requirements.txt", "pyproject.toml"]
+        .into_iter()
+        .find(|f| root.join(f).is_file())
+    {
+        let kind = if requirements == "pyproject.toml" {
+            "pyproject"
+        } else {
+            "requirements"
+        };
+        let main = ["app.py", "main.py"]
+            .into_iter()
+            .find(|f| root.join(f).is_file())
+            .unwrap_or("app.py");
+        PYTHON_STARTER
+            .replace("KIND", kind)
+            .replace("REQUIREMENTS", requirements)
+            .replace("MAIN", main)
+    } else {
+        STARTER.to_owned()
+    };
+    fs_err::write(&path, starter)?;
     if !global.quiet {
         eprintln!(
             "wrote {}: run `cairn lock`, then `cairn build`",
@@ -179,8 +202,27 @@ pub(crate) fn init(global: &GlobalArgs, project: &ProjectArgs, force: bool) -> R
     Ok(ExitCode::SUCCESS)
 }
 
-/// The starter spec: a Debian example (Python projects get their own template once
-/// Python support exists).
+/// The starter spec of a Python project (`cairn init` where a `requirements.txt` or
+/// `pyproject.toml` is).
+const PYTHON_STARTER: &str = r#"# cairn.star: the images of this project. `cairn lock` pins the Debian packages
+# and every wheel REQUIREMENTS asks for in cairn.lock; `cairn build` builds
+# the images from it.
+
+deb = debian(suite = "trixie")
+py = deb.packages(["python3", "ca-certificates"])
+
+env = python_env(python = py, KIND = "REQUIREMENTS")
+
+image(
+    name = "app",
+    contents = [env, files(".", dest = "/app", exclude = ["cairn.star", "cairn.lock"])],
+    entrypoint = ["/usr/bin/python3", "/app/MAIN"],
+    user = "nonroot",
+    env = {"PYTHONUNBUFFERED": "1"},
+)
+"#;
+
+/// The starter spec: a Debian example.
 const STARTER: &str = r#"# cairn.star: the images of this project. `cairn lock` pins the packages in
 # cairn.lock; `cairn build` builds the images from it.
 
@@ -228,6 +270,14 @@ fn describe(node: &Node) -> String {
         Node::Symlink { path, target } => format!("{path} -> {target}"),
         Node::Accounts { users, groups } => {
             format!("{} users, {} groups", users.len(), groups.len())
+        }
+        Node::PythonEnv(env) => {
+            let requirements: Vec<&str> = env
+                .requirements
+                .iter()
+                .map(|r| r.requirement.as_str())
+                .collect();
+            format!("{}: {}", env.indexes.join(" "), requirements.join(", "))
         }
         Node::Image(image) => image.name.clone(),
     }
@@ -278,12 +328,19 @@ pub(crate) fn lock(global: &GlobalArgs, args: &LockArgs) -> Result<ExitCode> {
         reporter: &progress,
     };
     let (lock, report) = lock_plan(&plan, previous.as_ref(), &context, &upgrade).map_err(|e| {
-        let (span, hint) = (e.span().cloned(), e.hint());
+        let call = e
+            .node()
+            .and_then(|node| plan.spans.get(node))
+            .and_then(|s| s.call.clone());
+        let (span, hint) = (e.span().cloned().or(call), e.hint());
         at_span(root, span.as_ref(), e.into(), hint)
     })?;
     write_atomically(&root.join(LOCK), lock.to_toml().as_bytes())?;
     progress.finish();
     if !global.quiet {
+        for warning in &report.warnings {
+            eprintln!("warning: {warning}");
+        }
         for (name, old, new) in &report.changed {
             match old {
                 Some(old) => eprintln!("  {name} {old} -> {new}"),
@@ -315,6 +372,8 @@ struct ImageJson<'a> {
     layers: usize,
     layers_written: usize,
     packages_installed: usize,
+    wheels: usize,
+    wheels_installed: usize,
     files_added: usize,
 }
 
@@ -328,6 +387,8 @@ impl<'a> From<&'a ImageReport> for ImageJson<'a> {
             layers: r.layers,
             layers_written: r.layers_written,
             packages_installed: r.packages_installed,
+            wheels: r.wheels,
+            wheels_installed: r.wheels_installed,
             files_added: r.files_added,
         }
     }
@@ -345,7 +406,7 @@ fn in_ci() -> bool {
 /// that gives one. `progress` hears of downloads, unpacking and layers. The store is
 /// returned with the reports: while it is open, it keeps the images' objects from
 /// garbage collection.
-pub(crate) fn realise<P: InstallReporter + ImageReporter + 'static>(
+pub(crate) fn realise<P: InstallReporter + WheelReporter + ImageReporter + 'static>(
     global: &GlobalArgs,
     project: &ProjectArgs,
     plan: &Plan,
@@ -364,9 +425,13 @@ pub(crate) fn realise<P: InstallReporter + ImageReporter + 'static>(
         let complete = plan
             .debian_nodes()
             .keys()
-            .all(|id| lock.debian(id).is_some());
+            .all(|id| lock.debian(id).is_some())
+            && plan.python_envs().keys().all(|id| lock.pypi(id).is_some());
         if how.locked || in_ci() || !complete {
-            bail!("{LOCK} is stale: `{SPEC}` changed since it was locked; run `cairn lock`");
+            bail!(
+                "{LOCK} is stale: `{SPEC}` (or a requirements file it reads) changed since it \
+                 was locked; run `cairn lock`"
+            );
         }
         if !global.quiet {
             eprintln!("warning: {LOCK} is stale, but holds everything these images need");
@@ -390,6 +455,7 @@ pub(crate) fn realise<P: InstallReporter + ImageReporter + 'static>(
         root,
         mtime: crate::commands::image::source_date_epoch()?,
         reporter: progress.clone(),
+        wheel_reporter: progress.clone(),
         image_reporter: &**progress,
         provider_hint: &|soname| hints.hint(soname),
     };
@@ -492,8 +558,16 @@ fn print_reports(global: &GlobalArgs, args: &BuildArgs, reports: &[ImageReport])
 
 /// One line on what building an image did, for stderr.
 pub(crate) fn summary(r: &ImageReport) -> String {
+    let wheels = if r.wheels > 0 {
+        format!(
+            "{} wheels ({} installed now), ",
+            r.wheels, r.wheels_installed
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{}: {} packages ({} installed now), {} layers ({} written now), {} file objects new",
+        "{}: {} packages ({} installed now), {wheels}{} layers ({} written now), {} file objects new",
         r.name, r.packages, r.packages_installed, r.layers, r.layers_written, r.files_added
     )
 }
