@@ -14,7 +14,7 @@ SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 # docker.io loads the docker-archives (the tests start their own dockerd on a socket in a
 # temporary directory). python3-packaging: the oracle for wheel tags and file names.
 # Later issues add docker-registry.
-packages=(nix-bin dpkg apt util-linux gcc libc6-dev skopeo umoci podman runc docker.io python3-packaging)
+packages=(nix-bin dpkg apt util-linux gcc libc6-dev skopeo umoci podman runc docker.io python3-packaging python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
