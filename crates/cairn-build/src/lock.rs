@@ -176,6 +176,11 @@ impl ProjectLock {
                 other => ProjectLockError::Inconsistent(other.to_string()),
             })?;
         }
+        if versioned.version < 3 && !lock.pypi.is_empty() {
+            return Err(ProjectLockError::Inconsistent(
+                "a version 2 lock has no `[[pypi]]` tables".into(),
+            ));
+        }
         for entry in &lock.pypi {
             if !nodes.insert(&entry.node) {
                 return Err(ProjectLockError::Inconsistent(format!(

@@ -9,7 +9,7 @@ use cairn_debian::{
 use cairn_plan::{DebianRepo, NodeId, Plan, Span};
 
 use crate::lock::{LockedDebianNode, PROJECT_LOCK_VERSION, ProjectLock};
-use crate::lock_python::lock_python_envs;
+use crate::lock_python::{lock_python_envs, same_name};
 
 /// Which pins `cairn lock` may move.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,7 +211,7 @@ fn check_upgrade(upgrade: &Upgrade, previous: Option<&ProjectLock>) -> Result<()
                     && !previous
                         .pypi
                         .iter()
-                        .any(|e| e.packages.iter().any(|p| &&p.name == n))
+                        .any(|e| e.packages.iter().any(|p| same_name(n, &p.name)))
             })
             .cloned()
             .collect();

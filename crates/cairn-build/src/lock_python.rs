@@ -95,7 +95,10 @@ pub(crate) fn lock_python_envs(
         let upgrading = |entry: &LockedPythonEnv| match upgrade {
             Upgrade::Nothing => false,
             Upgrade::All => true,
-            Upgrade::Packages(names) => entry.packages.iter().any(|p| names.contains(&p.name)),
+            Upgrade::Packages(names) => entry
+                .packages
+                .iter()
+                .any(|p| names.iter().any(|n| same_name(n, &p.name))),
         };
         let kept = previous
             .and_then(|p| p.pypi(id))
@@ -124,6 +127,13 @@ pub(crate) fn lock_python_envs(
         report.resolved += 1;
     }
     Ok(entries)
+}
+
+/// Whether `--upgrade NAME` names the locked wheel `locked` (a normalized name):
+/// PyPI names compare normalized (`Flask`, `zope.interface`).
+pub(crate) fn same_name(name: &str, locked: &str) -> bool {
+    name.parse::<PackageName>()
+        .is_ok_and(|n| n.as_ref() == locked)
 }
 
 fn parse_all(
@@ -156,9 +166,14 @@ fn resolve_env(
     };
     let requirements = parse_all(id, &env.requirements)?;
     let constraints = parse_all(id, &env.constraints)?;
-    // pip's hash-checking mode: each package may use only the files it lists.
+    // pip's hash-checking mode: each package may use only the files it lists (in the
+    // requirements or the constraints).
     let mut allowed: BTreeMap<PackageName, BTreeSet<String>> = BTreeMap::new();
-    for (parsed, written) in requirements.iter().zip(&env.requirements) {
+    let listed = requirements
+        .iter()
+        .zip(&env.requirements)
+        .chain(constraints.iter().zip(&env.constraints));
+    for (parsed, written) in listed {
         if !written.hashes.is_empty() {
             allowed
                 .entry(parsed.name.clone())
@@ -166,23 +181,29 @@ fn resolve_env(
                 .extend(written.hashes.iter().cloned());
         }
     }
-    // What the previous lock chose, in any environment, unless it is to move.
+    // What the previous lock chose, unless it is to move: this environment's own
+    // entry first, then the others' for what it lacks (a new environment of a project
+    // starts from the versions its others use).
     let mut preferences = BTreeMap::new();
     if *upgrade != Upgrade::All {
-        for p in previous
+        let own = previous.and_then(|p| p.pypi(id));
+        let others = previous
             .iter()
             .flat_map(|p| &p.pypi)
-            .flat_map(|e| &e.packages)
-        {
-            if let Upgrade::Packages(names) = upgrade
-                && names.contains(&p.name)
-            {
-                continue;
-            }
-            if let (Ok(name), Ok(version)) =
-                (p.name.parse::<PackageName>(), p.version.parse::<Version>())
-            {
-                preferences.insert(name, version);
+            .filter(|e| &e.node != id);
+        for entry in others.chain(own) {
+            for p in &entry.packages {
+                if let Upgrade::Packages(names) = upgrade
+                    && names.iter().any(|n| same_name(n, &p.name))
+                {
+                    continue;
+                }
+                if let (Ok(name), Ok(version)) =
+                    (p.name.parse::<PackageName>(), p.version.parse::<Version>())
+                {
+                    // The own entry comes last, so it wins.
+                    preferences.insert(name, version);
+                }
             }
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use cairn_debian::{DebianLock, InstallError, InstallReporter, LockedPackage, fetch_locked};
 use cairn_fetch::{FetchError, FetchReporter, Fetcher};
 use cairn_image::synth::{Account, Group};
-use cairn_image::{BuildError, Contents, Excludes, ImageReporter, ImageSpec, Output};
+use cairn_image::{BuildError, Contents, Excludes, ImageReporter, ImageSpec, Library, Output};
 use cairn_oci::{Compression, ImageConfig};
 use cairn_plan::{Image, Node, NodeId, Plan, Span};
 use cairn_pypi::install::{WheelReporter, install_locked};
@@ -324,7 +324,7 @@ fn build_image(
         locks,
         users,
         groups,
-        mut application,
+        application,
         files_added,
         python_envs,
     } = gathered;
@@ -348,12 +348,12 @@ fn build_image(
         })?;
     let (wheels, wheels_installed) =
         install_python_envs(plan, lock, image, &python_envs, &installed, options)?;
-    application.extend(wheels.iter().cloned());
     let spec = image_spec(image, options.mtime, users, groups).map_err(invalid)?;
     let contents = Contents {
         lock: &merged,
         installed: &installed,
         application: &application,
+        libraries: &wheels,
     };
     let built = cairn_image::build(
         options.store,
@@ -382,8 +382,8 @@ fn build_image(
 }
 
 /// Installs the wheels of the image's `python_env` nodes (their interpreters' packages
-/// are in `installed`); returns each wheel's object, labelled, and how many were made
-/// now.
+/// are in `installed`); returns each wheel's object as a part layered like a package
+/// (by how many wheels need it), and how many were made now.
 fn install_python_envs(
     plan: &Plan,
     lock: &ProjectLock,
@@ -391,7 +391,7 @@ fn install_python_envs(
     envs: &[NodeId],
     installed: &cairn_debian::Installed,
     options: &BuildOptions<'_>,
-) -> Result<(Vec<(String, StorePath)>, usize), BuildPlanError> {
+) -> Result<(Vec<Library>, usize), BuildPlanError> {
     let name = &image.name;
     let invalid = |reason: String| BuildPlanError::Invalid {
         image: name.clone(),
@@ -402,7 +402,7 @@ fn install_python_envs(
         fresh: AtomicUsize::new(0),
     });
     let reporter: Arc<dyn WheelReporter> = counting.clone();
-    let mut wheels = Vec::new();
+    let mut wheels: BTreeMap<String, Library> = BTreeMap::new();
     for id in envs {
         let Some(Node::PythonEnv(env)) = plan.nodes.get(id) else {
             return Err(invalid(format!("node {id} is not a python_env")));
@@ -444,14 +444,62 @@ fn install_python_envs(
             image: name.clone(),
             source: Box::new(source),
         })?;
+        let popularity = dependents(&pypi);
         for (wheel, object) in objects {
-            let part = (format!("pypi:{wheel}"), object);
-            if !wheels.contains(&part) {
-                wheels.push(part);
+            let locked = pypi.by_name()[wheel.as_str()];
+            let label = format!("pypi:{wheel}");
+            match wheels.get(&label) {
+                // Two environments of one image install into the same directory.
+                Some(other) if other.object != object => {
+                    return Err(invalid(format!(
+                        "two of its python_env()s install {wheel} ({} and {}, or the same \
+                         version with other dependencies) into the same site-packages; use one \
+                         python_env()",
+                        other.version, locked.version
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    wheels.insert(
+                        label.clone(),
+                        Library {
+                            label,
+                            version: locked.version.clone(),
+                            object,
+                            popularity: popularity.get(wheel.as_str()).copied().unwrap_or(0),
+                        },
+                    );
+                }
             }
         }
     }
-    Ok((wheels, counting.fresh.load(Ordering::Relaxed)))
+    Ok((
+        wheels.into_values().collect(),
+        counting.fresh.load(Ordering::Relaxed),
+    ))
+}
+
+/// How many wheels of `lock` need each one, directly or not.
+fn dependents(lock: &cairn_pypi::lock::PypiLock) -> BTreeMap<&str, usize> {
+    let wheels = lock.by_name();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for &start in wheels.keys() {
+        // Everything `start` needs, once.
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut stack: Vec<&str> = wheels[start].requires.iter().map(String::as_str).collect();
+        while let Some(name) = stack.pop() {
+            if name == start || !seen.insert(name) {
+                continue;
+            }
+            if let Some(w) = wheels.get(name) {
+                stack.extend(w.requires.iter().map(String::as_str));
+            }
+        }
+        for name in seen {
+            *count.entry(name).or_default() += 1;
+        }
+    }
+    count
 }
 
 /// What an image's contents are, once its files are objects.

@@ -388,13 +388,11 @@ fn prepare_downloads<'a>(
     let mut ready = BTreeMap::new();
     let mut downloads = Vec::new();
     for &p in missing {
-        let blob = store.blob_path(&p.sha256)?;
-        if blob_holds(&blob, p)? {
+        // A damaged leftover is removed, and downloaded again.
+        if let Some(blob) = store.verified_blob(&p.sha256, Some(p.size))? {
             ready.insert(p.name.as_str(), blob);
             continue;
         }
-        // A damaged leftover is replaced.
-        store.remove_blob(&p.sha256)?;
         let repository = lock
             .repository_of(p)
             .ok_or_else(|| InstallError::NoRepository(p.repository.clone()))?;
@@ -414,18 +412,6 @@ fn prepare_downloads<'a>(
 }
 
 /// Whether the blob at `path` exists and is exactly the locked `.deb`.
-fn blob_holds(path: &std::path::Path, package: &LockedPackage) -> Result<bool, InstallError> {
-    let Ok(mut file) = fs_err::File::open(path) else {
-        return Ok(false);
-    };
-    if file.metadata()?.len() != package.size {
-        return Ok(false);
-    }
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(data_encoding::HEXLOWER.encode(&hasher.finalize()) == package.sha256)
-}
-
 fn unpack(
     store: &Store,
     package: &LockedPackage,

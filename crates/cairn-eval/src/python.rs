@@ -179,7 +179,7 @@ impl Gathered {
         let text = site.session.read_project_file(&path).map_err(error)?;
         let mut texts = vec![(path.clone(), text.clone())];
         let mut read = |included: &str| -> Result<(String, String), String> {
-            let path = paths::project_relative(included)?;
+            let path = paths::project_relative(&without_dot_dots(included)?)?;
             let text = site.session.read_project_file(&path)?;
             texts.push((path.clone(), text.clone()));
             Ok((path, text))
@@ -305,6 +305,32 @@ fn check_index(url: &str) -> Result<String, String> {
     Ok(trim(parsed.as_str()).to_owned())
 }
 
+/// `a/../b` as `b`: a requirements file may include one beside its directory
+/// (`-r ../base.txt`) as long as it stays in the project (symbolic links leading out
+/// are refused when it is read).
+fn without_dot_dots(path: &str) -> Result<String, String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(format!("`{path}` leads outside the project"));
+                }
+            }
+            part => parts.push(part),
+        }
+    }
+    if path.starts_with('/') {
+        return Err(format!("`{path}` is absolute; name a file in the project"));
+    }
+    Ok(if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    })
+}
+
 /// The span of the line an origin like `requirements.txt:3` names.
 fn line_span(texts: &[(String, String)], origin: &str) -> Option<Span> {
     let (file, line) = origin.rsplit_once(':')?;
@@ -342,6 +368,23 @@ mod tests {
                 .contains("credentials")
         );
         assert!(check_index("https://x/simple?a=1").is_err());
+    }
+
+    #[test]
+    fn includes_may_climb_inside_the_project() {
+        assert_eq!(without_dot_dots("app/../base.txt").unwrap(), "base.txt");
+        assert_eq!(without_dot_dots("./req/a.txt").unwrap(), "req/a.txt");
+        assert!(
+            without_dot_dots("../outside.txt")
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(without_dot_dots("a/../../x").is_err());
+        assert!(
+            without_dot_dots("/etc/passwd")
+                .unwrap_err()
+                .contains("absolute")
+        );
     }
 
     #[test]

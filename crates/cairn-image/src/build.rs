@@ -83,6 +83,20 @@ pub struct Contents<'a> {
     /// file). They may overwrite packages' files, and each gets a layer of its own,
     /// last.
     pub application: &'a [(String, StorePath)],
+    /// Parts that are layered like packages (by popularity, the least popular sharing a
+    /// layer when the budget is short) but come from elsewhere: installed wheels.
+    pub libraries: &'a [Library],
+}
+
+/// A part of the image layered like a package (see [`Contents::libraries`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Library {
+    /// Unique among the image's parts (`pypi:flask`).
+    pub label: String,
+    pub version: String,
+    pub object: StorePath,
+    /// How many of the image's parts depend on it, directly or not.
+    pub popularity: usize,
 }
 
 /// A built image.
@@ -324,12 +338,20 @@ pub fn build(
         lock,
         installed,
         application,
+        libraries,
     } = *contents;
     // The lock's architecture is Debian's name (`armhf`); the config's is OCI's (`arm`).
     let multiarch = multiarch_triplet(&lock.architecture)
         .ok_or_else(|| BuildError::Architecture(lock.architecture.clone()))?;
     let mut packages = packages(store, lock, installed)?;
     let mut parts = std::mem::take(&mut packages.parts);
+    parts.extend(libraries.iter().map(|l| Part {
+        label: l.label.clone(),
+        version: Some(l.version.clone()),
+        object: l.object.clone(),
+        replaces: BTreeSet::new(),
+        application: false,
+    }));
     parts.extend(application.iter().map(|(label, object)| Part {
         label: label.clone(),
         version: None,
@@ -385,7 +407,10 @@ pub fn build(
             env_path: path_env.as_deref(),
         },
     )?;
-    let popular = popularity(lock);
+    let mut popular = popularity(lock);
+    for l in libraries {
+        popular.insert(l.label.as_str(), l.popularity);
+    }
     let popularity: Vec<usize> = rootfs
         .parts
         .iter()

@@ -11,7 +11,8 @@ pub mod rootfs;
 pub mod synth;
 
 pub use build::{
-    BuildError, BuiltImage, Contents, ImageReporter, ImageSpec, NoImageReporter, Output, build,
+    BuildError, BuiltImage, Contents, ImageReporter, ImageSpec, Library, NoImageReporter, Output,
+    build,
 };
 pub use cairn_oci::rfc3339;
 pub use check::{CheckError, CheckOptions, check_entrypoint, multiarch_triplet, oci_architecture};

@@ -184,6 +184,7 @@ impl Env {
             lock: &lock,
             installed: &installed,
             application: &[],
+            libraries: &[],
         };
         build(store, &contents, spec, Some(output), &no_hint, reporter)
     }
@@ -1025,6 +1026,7 @@ fn a_missing_interpreter_or_library_is_refused() {
         lock: &lock,
         installed: &installed,
         application: &[],
+        libraries: &[],
     };
     let error = build(
         &store,
@@ -1187,6 +1189,7 @@ fn application_parts_come_last_and_may_overwrite_package_files() {
         lock: &lock,
         installed: &installed,
         application: &application,
+        libraries: &[],
     };
     let layout = env.path("image");
     let built = build(
@@ -1283,6 +1286,7 @@ fn a_file_where_a_package_has_a_directory_is_a_conflict_even_for_the_application
         lock: &lock,
         installed: &installed,
         application: &application,
+        libraries: &[],
     };
     let refused_output = env.path("refused");
     let error = build(
@@ -1324,6 +1328,7 @@ fn an_application_file_over_a_generated_file_is_a_conflict() {
         lock: &lock,
         installed: &installed,
         application: &application,
+        libraries: &[],
     };
     let output = env.path("refused");
     let error = build(

@@ -1,9 +1,12 @@
 //! The index client: project pages (PEP 691 JSON, PEP 503 HTML) and wheels' core
 //! metadata, fetched for the resolver a level of the dependency graph at a time.
 //!
-//! Indexes are asked in order, and a project comes from the first index that has it
-//! (never a mix: a package name on an extra index cannot shadow the default one's
-//! files, the "dependency confusion" attack).
+//! The extra indexes are asked first, in order, and the default index last; a project
+//! comes from the first index that has it, never a mix (as uv does). So a name on
+//! PyPI cannot take the place of a private package on an extra index (the
+//! "dependency confusion" attack), and an extra index of special builds (PyTorch's)
+//! wins over PyPI for what it has. An index that answers 401, 403, 404 or 410 for a
+//! project does not have it.
 //!
 //! Core metadata (PEP 658/714) is kept in the store as fixed-output objects named by
 //! the wheel and addressed by the SHA-256 the page gives, so a second lock reads it
@@ -15,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 
-use cairn_fetch::{Expected, FetchError, FetchReporter, Fetcher, Request, Response};
+use cairn_fetch::{Download, Expected, FetchError, FetchReporter, Fetcher, Request, Response};
 use cairn_store::{AddOptions, Addressing, Store, StoreError, sanitize_name};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -61,9 +64,10 @@ pub struct IndexUrlError {
 }
 
 impl<'a> IndexClient<'a> {
-    /// A client asking `indexes` in order (simple API roots, like
-    /// `https://pypi.org/simple`). `allowed` limits packages to files of the given
-    /// SHA-256s (pip's hash-checking mode).
+    /// A client for `indexes` (simple API roots, like `https://pypi.org/simple`): the
+    /// default index first, then the extra ones, as a `python_env` node lists them
+    /// (the client asks the extra ones first). `allowed` limits packages to files of
+    /// the given SHA-256s (pip's hash-checking mode).
     pub fn new(
         store: &'a Store,
         fetcher: &'a Fetcher,
@@ -72,8 +76,11 @@ impl<'a> IndexClient<'a> {
         allowed: BTreeMap<PackageName, BTreeSet<String>>,
         reporter: Arc<dyn FetchReporter>,
     ) -> Result<Self, IndexUrlError> {
+        // The extra indexes first, the default one last.
         let indexes = indexes
             .iter()
+            .skip(1)
+            .chain(indexes.first())
             .map(|raw| {
                 let mut url = Url::parse(raw).map_err(|e| IndexUrlError {
                     url: raw.clone(),
@@ -167,7 +174,8 @@ impl<'a> IndexClient<'a> {
                 let url = Url::parse(&request.url).expect("made from a URL");
                 match result {
                     Err(FetchError::Status {
-                        status: 404 | 410, ..
+                        status: 401 | 403 | 404 | 410,
+                        ..
                     }) => {
                         if index + 1 == self.indexes.len() {
                             pages.insert(
@@ -236,39 +244,86 @@ impl<'a> IndexClient<'a> {
     fn fetch_metadata(&self, wheels: &[&WheelCandidate]) -> Vec<Result<Vec<u8>, SourceError>> {
         let mut results: Vec<Option<Result<Vec<u8>, SourceError>>> = Vec::new();
         let mut requests = Vec::new();
-        let mut slots = Vec::new();
+        let mut request_slots = Vec::new();
+        let mut downloads = Vec::new();
+        let mut download_slots = Vec::new();
         for (i, wheel) in wheels.iter().enumerate() {
             if let Some(bytes) = self.stored_metadata(wheel) {
                 results.push(Some(Ok(bytes)));
                 continue;
             }
             results.push(None);
-            let request = match wheel.file.metadata_url() {
-                Some(url) => Request {
+            if let Some(url) = wheel.file.metadata_url() {
+                requests.push(Request {
                     url: url.to_string(),
                     accept: None,
                     expected: None,
                     limit: METADATA_LIMIT,
-                },
-                // The whole wheel, checked against the page's hash.
-                None => Request {
-                    url: wheel.file.url.to_string(),
-                    accept: None,
-                    expected: wheel.file.sha256.as_ref().map(|h| Expected {
-                        size: wheel.file.size,
-                        sha256: h.to_string(),
-                    }),
-                    limit: wheel.file.size.unwrap_or(cairn_fetch::UNSIZED_LIMIT),
-                },
+                });
+                request_slots.push(i);
+                continue;
+            }
+            // No separate metadata file: the whole wheel, into the store's downloads
+            // (checked against the page's hash, and kept for the build).
+            let Some(sha256) = wheel.file.sha256.as_ref().map(ToString::to_string) else {
+                results[i] = Some(Err(SourceError::invalid(
+                    wheel.file.url.clone(),
+                    "the index gives no SHA-256 for this wheel, so cairn cannot lock it",
+                )));
+                continue;
             };
-            requests.push(request);
-            slots.push(i);
+            match self.store.verified_blob(&sha256, wheel.file.size) {
+                Ok(Some(blob)) => {
+                    results[i] = Some(metadata_from_file(&blob, wheel));
+                }
+                Ok(None) => match self.store.blob_staging_path(&sha256) {
+                    Ok(dest) => {
+                        downloads.push(Download {
+                            url: wheel.file.url.to_string(),
+                            expected: Expected {
+                                size: wheel.file.size,
+                                sha256,
+                            },
+                            dest,
+                        });
+                        download_slots.push(i);
+                    }
+                    Err(e) => results[i] = Some(Err(store_error(wheel, e))),
+                },
+                Err(e) => results[i] = Some(Err(store_error(wheel, e))),
+            }
         }
         if !requests.is_empty() {
             let fetched = self.fetcher.get_each(&requests, &self.reporter);
-            for ((slot, request), result) in slots.into_iter().zip(&requests).zip(fetched) {
+            for ((slot, request), result) in request_slots.into_iter().zip(&requests).zip(fetched) {
                 let wheel = wheels[slot];
                 results[slot] = Some(self.metadata_bytes(wheel, request, result));
+            }
+        }
+        if !downloads.is_empty() {
+            let done: Mutex<BTreeMap<usize, Result<Vec<u8>, SourceError>>> =
+                Mutex::new(BTreeMap::new());
+            self.fetcher
+                .download_each(&downloads, &self.reporter, &|i, result| {
+                    let wheel = wheels[download_slots[i]];
+                    let job = &downloads[i];
+                    let outcome = result
+                        .map_err(|e| SourceError::fetch(wheel.file.url.clone(), e))
+                        .and_then(|()| {
+                            self.store
+                                .commit_blob(&job.dest, &job.expected.sha256)
+                                .map_err(|e| store_error(wheel, e))
+                        })
+                        .and_then(|blob| metadata_from_file(&blob, wheel));
+                    done.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(i, outcome);
+                });
+            for (i, outcome) in done
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+            {
+                results[download_slots[i]] = Some(outcome);
             }
         }
         results
@@ -277,7 +332,8 @@ impl<'a> IndexClient<'a> {
             .collect()
     }
 
-    /// The `METADATA` bytes of a fetched `.metadata` file or wheel, checked.
+    /// The `METADATA` bytes of a fetched `.metadata` file, checked against the hash
+    /// the page gives (and kept in the store then).
     fn metadata_bytes(
         &self,
         wheel: &WheelCandidate,
@@ -286,16 +342,6 @@ impl<'a> IndexClient<'a> {
     ) -> Result<Vec<u8>, SourceError> {
         let url = Url::parse(&request.url).expect("made from a URL");
         let response = result.map_err(|e| SourceError::fetch(url.clone(), e))?;
-        if wheel.file.metadata_url().is_none() {
-            if wheel.file.sha256.is_none() {
-                return Err(SourceError::invalid(
-                    url,
-                    "the index gives no SHA-256 for this wheel, so cairn cannot lock it",
-                ));
-            }
-            return metadata_from_wheel(&response.body, wheel)
-                .map_err(|reason| SourceError::invalid(url, reason));
-        }
         if let CoreMetadataFile::Present { sha256: Some(hash) } = &wheel.file.core_metadata {
             let actual = data_encoding::HEXLOWER.encode(&Sha256::digest(&response.body));
             let expected = hash.to_string();
@@ -448,30 +494,44 @@ fn metadata_object_name(wheel: &WheelCandidate) -> String {
     sanitize_name(&format!("{}.metadata", wheel.file.filename))
 }
 
-/// `<name>-<version>.dist-info/METADATA` from the bytes of a wheel.
-fn metadata_from_wheel(bytes: &[u8], wheel: &WheelCandidate) -> Result<Vec<u8>, String> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| format!("not a valid wheel (zip): {e}"))?;
+fn store_error(wheel: &WheelCandidate, error: StoreError) -> SourceError {
+    SourceError::new(
+        SourceErrorKind::Fetch,
+        Some(wheel.file.url.clone()),
+        Some(Box::new(error)),
+    )
+}
+
+/// `<name>-<version>.dist-info/METADATA` from a downloaded wheel.
+fn metadata_from_file(
+    path: &std::path::Path,
+    wheel: &WheelCandidate,
+) -> Result<Vec<u8>, SourceError> {
+    let invalid = |reason: String| SourceError::invalid(wheel.file.url.clone(), reason);
+    let file = fs_err::File::open(path).map_err(|e| invalid(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| invalid(format!("not a valid wheel (zip): {e}")))?;
     let names: Vec<String> = archive
         .file_names()
         .filter_map(|n| n.ok().map(std::borrow::Cow::into_owned))
         .filter(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
         .collect();
     let [name] = names.as_slice() else {
-        return Err(format!(
+        return Err(invalid(format!(
             "the wheel {} has {} `.dist-info/METADATA` files, not one",
             wheel.file.filename,
             names.len()
-        ));
+        )));
     };
-    let mut file = archive
+    let mut member = archive
         .by_name(name)
-        .map_err(|e| format!("cannot read `{name}`: {e}"))?;
+        .map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
     let mut out = Vec::new();
-    file.by_ref()
+    member
+        .by_ref()
         .take(METADATA_LIMIT)
         .read_to_end(&mut out)
-        .map_err(|e| format!("cannot read `{name}`: {e}"))?;
+        .map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
     Ok(out)
 }
 

@@ -17,10 +17,10 @@ use cairn_store::graph::{outside_dependencies, strongly_connected};
 use cairn_store::{Addressing, Store, StoreError, StorePath};
 use sha2::{Digest, Sha256};
 
+use crate::WheelName;
 use crate::lock::{LockedWheel, PypiLock, PypiLockError};
 use crate::object::{stage_wheel, wheel_object_name};
 use crate::wheel::{InstallScheme, WheelError};
-use crate::{PackageName, Version, WheelName};
 
 /// The version of what the installer writes for a wheel: part of every wheel
 /// object's path, so a change to the installer's output makes new objects.
@@ -130,7 +130,8 @@ pub fn install_locked(
             .partition(|&&name| outside[name].iter().all(|dep| done.contains(dep)));
         assert!(!ready.is_empty(), "components come dependencies first");
         let batch = store.batch()?;
-        let staged: Mutex<Vec<Result<(), InstallError>>> = Mutex::new(Vec::new());
+        // By position, so the error reported is the same whichever thread ends first.
+        let staged: Mutex<BTreeMap<usize, Result<(), InstallError>>> = Mutex::new(BTreeMap::new());
         let next = std::sync::atomic::AtomicUsize::new(0);
         let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         std::thread::scope(|scope| {
@@ -140,6 +141,7 @@ pub fn install_locked(
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(&name) = ready.get(i) else { break };
                         let result = stage_one(
+                            store,
                             &batch,
                             wheels[name],
                             &files[name],
@@ -150,7 +152,7 @@ pub fn install_locked(
                         staged
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push(result);
+                            .insert(i, result);
                     }
                 });
             }
@@ -158,6 +160,7 @@ pub fn install_locked(
         for result in staged
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .into_values()
         {
             result?;
         }
@@ -174,6 +177,7 @@ pub fn install_locked(
 }
 
 fn stage_one(
+    store: &Store,
     batch: &cairn_store::Batch<'_>,
     wheel: &LockedWheel,
     file: &std::path::Path,
@@ -181,6 +185,11 @@ fn stage_one(
     references: &[StorePath],
     path: &StorePath,
 ) -> Result<(), InstallError> {
+    // Another process sharing the store may have made it meanwhile (and removed the
+    // download they shared).
+    if store.is_valid(path)? {
+        return Ok(());
+    }
     let name = wheel_name(wheel)?;
     let addressing = Addressing::Input {
         node_hash: input_hash(wheel, scheme, references),
@@ -198,7 +207,12 @@ fn stage_one(
         references.to_vec(),
         Some(addressing),
     )?;
-    debug_assert_eq!(&staged, path, "the path follows from the same inputs");
+    if &staged != path {
+        return Err(InstallError::Lock(PypiLockError::Inconsistent(format!(
+            "{}: the wheel was installed as `{staged}`, not as `{path}`",
+            wheel.wheel
+        ))));
+    }
     Ok(())
 }
 
@@ -216,8 +230,9 @@ fn download_missing<'a>(
     let mut names = Vec::new();
     for &name in missing {
         let w = wheels[name];
-        if store.has_blob(&w.sha256)? {
-            files.insert(name, store.blob_path(&w.sha256)?);
+        // A leftover download is checked again; a damaged one is removed.
+        if let Some(blob) = store.verified_blob(&w.sha256, w.size)? {
+            files.insert(name, blob);
             continue;
         }
         jobs.push(Download {
@@ -283,19 +298,10 @@ fn wheel_name(wheel: &LockedWheel) -> Result<WheelName, InstallError> {
         .map_err(|e| PypiLockError::Inconsistent(format!("{}: {e}", wheel.name)).into())
 }
 
+/// The object's name, from the wheel's file name (as `stage_wheel` names it).
 fn object_name(wheel: &LockedWheel) -> Result<String, InstallError> {
-    let inconsistent = |what: &str| {
-        InstallError::Lock(PypiLockError::Inconsistent(format!(
-            "{}: `{what}` does not parse",
-            wheel.name
-        )))
-    };
-    let name: PackageName = wheel.name.parse().map_err(|_| inconsistent(&wheel.name))?;
-    let version: Version = wheel
-        .version
-        .parse()
-        .map_err(|_| inconsistent(&wheel.version))?;
-    Ok(wheel_object_name(&name, &version))
+    let name = wheel_name(wheel)?;
+    Ok(wheel_object_name(name.name(), name.version()))
 }
 
 /// What a wheel's object path is computed from: the installer's version, the wheel,
@@ -312,7 +318,10 @@ fn input_hash(wheel: &LockedWheel, scheme: &InstallScheme, references: &[StorePa
         scheme.data(),
         scheme.interpreter(),
     ];
-    for field in fields {
+    let headers = WheelName::parse(&wheel.wheel)
+        .map(|name| scheme.headers(name.name()))
+        .unwrap_or_default();
+    for field in fields.into_iter().chain([headers.as_str()]) {
         h.update(field.as_bytes());
         h.update(b"\0");
     }

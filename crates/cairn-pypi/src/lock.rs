@@ -132,7 +132,7 @@ impl PypiLock {
 
     /// Checks what a hand edit could break: names are normalized and unique, each
     /// wheel's file name is a wheel of that name and version, hashes are SHA-256, URLs
-    /// are HTTP(S) or `file:`, and every required package is locked.
+    /// are HTTP(S), and every required package is locked.
     pub fn check(&self) -> Result<(), PypiLockError> {
         let bad = |m: String| Err(PypiLockError::Inconsistent(m));
         let names: BTreeSet<&str> = self.packages.iter().map(|p| p.name.as_str()).collect();
@@ -171,7 +171,7 @@ impl PypiLock {
                 ));
             }
             match url::Url::parse(&p.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => {}
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
                 _ => return bad(format!("{}: `{}` is not an HTTP(S) URL", p.name, p.url)),
             }
             if let Some(missing) = p.requires.iter().find(|r| !names.contains(r.as_str())) {

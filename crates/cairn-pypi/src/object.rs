@@ -52,7 +52,7 @@ pub fn stage_wheel(
     metadata.insert(WHEEL_KEY, expected.filename());
     metadata.insert(METADATA_KEY, installed.metadata_bytes.clone());
     let options = AddOptions {
-        name: Some(wheel_object_name(&installed.name, &installed.version)),
+        name: Some(wheel_object_name(expected.name(), expected.version())),
         references,
         permissions: PermissionsSource::Normalized,
         metadata,

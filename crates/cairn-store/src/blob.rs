@@ -32,6 +32,27 @@ impl Store {
         Ok(self.blob_path(sha256)?.is_file())
     }
 
+    /// The blob's path when it exists and really has this SHA-256 (and `size`, when
+    /// given): a blob left by an interrupted run is read again before it is trusted.
+    /// A damaged one is removed.
+    pub fn verified_blob(&self, sha256: &str, size: Option<u64>) -> Result<Option<PathBuf>> {
+        use sha2::Digest as _;
+        let path = self.blob_path(sha256)?;
+        let Ok(mut file) = fs_err::File::open(&path) else {
+            return Ok(None);
+        };
+        let right_size = size.is_none_or(|size| file.metadata().is_ok_and(|m| m.len() == size));
+        if right_size {
+            let mut hasher = sha2::Sha256::new();
+            std::io::copy(&mut file, &mut hasher)?;
+            if data_encoding::HEXLOWER.encode(&hasher.finalize()) == sha256 {
+                return Ok(Some(path));
+            }
+        }
+        self.remove_blob(sha256)?;
+        Ok(None)
+    }
+
     /// A fresh, empty file next to the blobs, created here with `O_EXCL` (so no other
     /// writer, even one with the same PID in another PID namespace, shares it), to
     /// write a blob to before [`Store::commit_blob`].

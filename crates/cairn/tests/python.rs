@@ -500,7 +500,7 @@ fn conflicting_requirements_and_source_only_packages_are_explained() {
     for part in [
         "a==1.0 depends on c<2",
         "b==1.0 depends on c>=2",
-        "you require a and you require b",
+        "you require a and b",
     ] {
         assert!(text.contains(part), "{part}: {text}");
     }
@@ -634,10 +634,9 @@ fn a_wheel_whose_record_is_wrong_is_locked_but_not_installed() {
             && text.contains("does not match its RECORD"),
         "{text}"
     );
-    // The wheel is named by its download, which is named by its SHA-256 (not by its
-    // file name: see the report).
-    let sha256 = locked_sha256(&lock, "app-1.0-py3-none-any.whl");
-    assert!(text.contains(&sha256), "{text}");
+    // The wheel is named by its file name, not by its download's.
+    assert!(text.contains("app-1.0-py3-none-any.whl"), "{text}");
+    assert!(!text.contains("blobs"), "{text}");
     assert!(project.objects("pypi-app-1.0").is_empty());
     assert!(!project.path("result").exists());
     assert_eq!(project.lock_text(), lock);
@@ -798,4 +797,76 @@ fn requirements_file_errors_name_the_file_and_line() {
     assert!(text.contains("more.txt:2:"), "{text}");
     assert!(text.contains("editable"), "{text}");
     assert!(!project.path("cairn.lock").exists());
+}
+
+#[test]
+fn extra_indexes_are_asked_before_the_default_one() {
+    // The default index has a higher `private` (someone published the name there) and
+    // `common`; the extra index has the real `private` only.
+    let mut default = FixtureIndex::new();
+    default
+        .wheel(&wheel("private", "9.0"))
+        .wheel(&wheel("common", "1.0"));
+    let project = Project::new(&default, "private\ncommon\n");
+    let mut extra = FixtureIndex::new();
+    extra.wheel(&wheel("private", "1.0").requires_dist("common"));
+    let extra_root = project.tmp.path().join("extra");
+    extra.write(&extra_root);
+    let extra_server = TestServer::serve_dir(&extra_root);
+    let spec = fs_err::read_to_string(project.path("cairn.star")).unwrap();
+    fs_err::write(
+        project.path("cairn.star"),
+        spec.replace(
+            "requirements = \"requirements.txt\",",
+            &format!(
+                "requirements = \"requirements.txt\", extra_indexes = [\"{}/simple\"],",
+                extra_server.url()
+            ),
+        ),
+    )
+    .unwrap();
+    succeeded(&project.cairn(&["lock"]));
+    let lock = project.lock_text();
+    let packages = pypi_packages(&lock);
+    let field = |name: &str, key: &str| {
+        let entry = packages.iter().find(|p| p.name == name).unwrap();
+        entry.field(key).unwrap().trim_matches('"').to_owned()
+    };
+    assert_eq!(field("private", "version"), "1.0", "{lock}");
+    assert!(
+        field("private", "url").starts_with(&extra_server.url()),
+        "{lock}"
+    );
+    // What the extra index does not have comes from the default one.
+    assert!(
+        field("common", "url").starts_with(&project.pypi.url()),
+        "{lock}"
+    );
+}
+
+#[test]
+fn an_environment_of_more_wheels_than_layers_fits_the_budget() {
+    // 80 wheels, the default budget of 64 layers: wheels are layered like packages,
+    // the least depended-on sharing a layer.
+    let mut index = FixtureIndex::new();
+    let mut requirements = String::new();
+    for i in 0..80 {
+        let name = format!("w{i}");
+        let mut w = wheel(&name, "1.0");
+        if i > 0 {
+            // Each needs the first: the most popular, with a layer of its own.
+            w = w.requires_dist("w0");
+        }
+        index.wheel(&w);
+        requirements.push_str(&name);
+        requirements.push('\n');
+    }
+    let project = Project::new(&index, &requirements);
+    succeeded(&project.cairn(&["lock"]));
+    let output = project.cairn(&["build", "--json"]);
+    succeeded(&output);
+    let image = report(&output);
+    assert_eq!(image["wheels"], 80, "{image}");
+    assert!(image["layers"].as_u64().unwrap() <= 64, "{image}");
+    project.verify_store();
 }

@@ -199,6 +199,7 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
         lock: &lock,
         installed: &installed,
         application: &[],
+        libraries: &[],
     };
     let built = cairn_image::build(&store, &contents, &spec, Some(&output), &hint, &*progress)?;
     // The bars go before the results are printed.
