@@ -863,7 +863,11 @@ fn a_missing_deb_is_a_404_naming_the_url_and_not_retried() {
     }
     let text = chain(&err);
     assert!(text.contains(&format!("`{url}` answered 404")), "{text}");
-    assert!(err.hint().unwrap().contains("--mirror"), "{:?}", err.hint());
+    assert!(
+        err.hint().unwrap().contains("mirror or index URL"),
+        "{:?}",
+        err.hint()
+    );
     assert_eq!(env.server().count(&path), 1);
     env.assert_unchanged(&before);
 }
@@ -943,7 +947,7 @@ fn an_unreachable_mirror_is_a_clear_error() {
         "{text}"
     );
     assert!(
-        err.hint().unwrap().contains("mirror URL"),
+        err.hint().unwrap().contains("the URL and the network"),
         "{:?}",
         err.hint()
     );

@@ -232,6 +232,7 @@ impl Fetcher {
         // Another part of the process may have installed a provider already; either is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(CachingResolver::default()))
             .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
@@ -570,6 +571,47 @@ async fn fetch_once(
 struct Origin {
     url: String,
     content_type: Option<String>,
+}
+
+/// Looks each host up once per [`Fetcher`], however many connections it opens: eight
+/// parallel downloads from one mirror would otherwise be eight lookups at once, and
+/// resolvers that drop bursts of queries make each lost one a 5 s stall (glibc's
+/// retry). Concurrent lookups of one host wait for the same answer; a failed lookup
+/// is not kept, so a retry asks again.
+#[derive(Default)]
+struct CachingResolver {
+    hosts: std::sync::Mutex<
+        std::collections::BTreeMap<String, Arc<tokio::sync::OnceCell<Vec<std::net::SocketAddr>>>>,
+    >,
+}
+
+impl reqwest::dns::Resolve for CachingResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        let cell = self
+            .hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(host.clone())
+            .or_default()
+            .clone();
+        Box::pin(async move {
+            let addrs = cell
+                .get_or_try_init(|| async {
+                    let found = tokio::task::spawn_blocking(move || {
+                        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 0))
+                            .map(Iterator::collect::<Vec<_>>)
+                    })
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))??;
+                    Ok::<_, std::io::Error>(found)
+                })
+                .await?
+                .clone();
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
 }
 
 /// `reqwest`'s errors keep the useful part (connection refused, …) in their sources.
