@@ -37,7 +37,30 @@ const PAGE_LIMIT: u64 = 64 << 20;
 const METADATA_LIMIT: u64 = 16 << 20;
 
 /// A page fetched, or why not (kept, so a failure is not retried in one lock).
-type PageResult = Result<Arc<Candidates>, (SourceErrorKind, Option<Url>, String)>;
+type PageResult = Result<Arc<Candidates>, (SourceErrorKind, Option<Url>, Option<Shared>)>;
+
+/// An error kept to be reported again (a page that failed is not fetched twice), its
+/// causes intact.
+#[derive(Debug, Clone)]
+struct Shared(Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Shared {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl Shared {
+    fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
 
 /// A [`PackageSource`] over HTTP(S) indexes, for one target.
 pub struct IndexClient<'a> {
@@ -93,6 +116,12 @@ impl<'a> IndexClient<'a> {
                 Ok(url)
             })
             .collect::<Result<Vec<_>, IndexUrlError>>()?;
+        if indexes.is_empty() {
+            return Err(IndexUrlError {
+                url: String::new(),
+                reason: "no index is given; the default one is https://pypi.org/simple".into(),
+            });
+        }
         let tags = CompatibleTags::for_target(&target);
         Ok(Self {
             store,
@@ -178,10 +207,7 @@ impl<'a> IndexClient<'a> {
                         ..
                     }) => {
                         if index + 1 == self.indexes.len() {
-                            pages.insert(
-                                name,
-                                Err((SourceErrorKind::NotFound, Some(url), String::new())),
-                            );
+                            pages.insert(name, Err((SourceErrorKind::NotFound, Some(url), None)));
                         } else {
                             next.push(name);
                         }
@@ -189,7 +215,7 @@ impl<'a> IndexClient<'a> {
                     Err(e) => {
                         pages.insert(
                             name,
-                            Err((SourceErrorKind::Fetch, Some(url), error_text(&e))),
+                            Err((SourceErrorKind::Fetch, Some(url), Some(Shared::new(e)))),
                         );
                     }
                     Ok(response) => {
@@ -203,16 +229,16 @@ impl<'a> IndexClient<'a> {
     }
 
     fn candidates_of(&self, name: &PackageName, response: &Response) -> PageResult {
-        let url = Url::parse(&response.url).map_err(|e| {
+        // reqwest gives the final URL as a valid URL.
+        let url = Url::parse(&response.url).expect("a response's URL parses");
+        let mut page = parse_project_page(&response.body, response.content_type.as_deref(), &url)
+            .map_err(|e| {
             (
                 SourceErrorKind::Invalid,
-                None,
-                format!("`{}`: {e}", response.url),
+                Some(url.clone()),
+                Some(Shared::new(e)),
             )
         })?;
-        let mut page =
-            parse_project_page(&response.body, response.content_type.as_deref(), &url)
-                .map_err(|e| (SourceErrorKind::Invalid, Some(url.clone()), error_text(&e)))?;
         if let Some(allowed) = self.allowed.get(name) {
             page.files.retain(|f| {
                 f.sha256
@@ -450,8 +476,8 @@ impl PackageSource for IndexClient<'_> {
                 .cloned()
                 .expect("fetch_pages records every name")
         };
-        result.map_err(|(kind, url, message)| {
-            SourceError::new(kind, url, (!message.is_empty()).then(|| message.into()))
+        result.map_err(|(kind, url, error)| {
+            SourceError::new(kind, url, error.map(|e| Box::new(e) as _))
         })
     }
 
@@ -533,15 +559,4 @@ fn metadata_from_file(
         .read_to_end(&mut out)
         .map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
     Ok(out)
-}
-
-fn error_text(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

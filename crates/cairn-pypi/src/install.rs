@@ -194,14 +194,9 @@ fn stage_one(
     let addressing = Addressing::Input {
         node_hash: input_hash(wheel, scheme, references),
     };
-    // The download is named by its hash; the installer reads it through a link
-    // named after the wheel, so its errors name the wheel.
-    let named = tempfile::tempdir().map_err(StoreError::from)?;
-    let link = named.path().join(&wheel.wheel);
-    fs_err::os::unix::fs::symlink(file, &link).map_err(StoreError::from)?;
     let (staged, _) = stage_wheel(
         batch,
-        &link,
+        file,
         &name,
         scheme,
         references.to_vec(),
@@ -249,7 +244,7 @@ fn download_missing<'a>(
     reporter.on_wheels_start(missing.len(), jobs.len(), bytes);
     let results: Mutex<BTreeMap<usize, Result<PathBuf, InstallError>>> =
         Mutex::new(BTreeMap::new());
-    let fetch_reporter: Arc<dyn FetchReporter> = Arc::new(Forward(reporter.clone()));
+    let fetch_reporter: Arc<dyn FetchReporter> = reporter.clone();
     fetcher.download_each(&jobs, &fetch_reporter, &|i, result| {
         let name = names[i];
         let outcome = result
@@ -273,24 +268,6 @@ fn download_missing<'a>(
         files.insert(names[i], result?);
     }
     Ok(files)
-}
-
-/// Passes download progress on to a [`WheelReporter`].
-struct Forward(Arc<dyn WheelReporter>);
-
-impl FetchReporter for Forward {
-    fn on_download_start(&self, url: &str, size: Option<u64>) {
-        self.0.on_download_start(url, size);
-    }
-    fn on_download_progress(&self, url: &str, bytes: u64) {
-        self.0.on_download_progress(url, bytes);
-    }
-    fn on_download_done(&self, url: &str, bytes: u64) {
-        self.0.on_download_done(url, bytes);
-    }
-    fn on_retry(&self, url: &str, error: &FetchError, wait: std::time::Duration) {
-        self.0.on_retry(url, error, wait);
-    }
 }
 
 fn wheel_name(wheel: &LockedWheel) -> Result<WheelName, InstallError> {

@@ -43,7 +43,7 @@ pub fn stage_wheel(
     addressing: Option<Addressing>,
 ) -> Result<(StorePath, InstalledWheel), WheelError> {
     let store_error = |source| WheelError::Store {
-        wheel: wheel.to_owned(),
+        wheel: expected.filename().to_owned(),
         source,
     };
     let tree = batch.tree_path().map_err(store_error)?;

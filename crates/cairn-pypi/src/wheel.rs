@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use data_encoding::BASE64URL_NOPAD;
@@ -136,7 +136,7 @@ pub fn install_wheel(
     scheme: &InstallScheme,
     dest: &Path,
 ) -> Result<InstalledWheel, WheelError> {
-    let mut open = OpenWheel::open(wheel)?;
+    let mut open = OpenWheel::open(wheel, expected.filename())?;
     let plan = open.plan(expected, scheme)?;
     let dest_error = |source| open.write_error(&dest.display().to_string(), source);
     if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -341,7 +341,8 @@ struct InstallPlan {
 }
 
 struct OpenWheel<R> {
-    path: PathBuf,
+    /// The wheel's file name, for errors.
+    name: String,
     archive: ZipArchive<R>,
     members: Vec<Member>,
     /// Member name → index into `members`.
@@ -351,17 +352,17 @@ struct OpenWheel<R> {
 }
 
 impl OpenWheel<BufReader<fs_err::File>> {
-    fn open(path: &Path) -> Result<Self, WheelError> {
+    fn open(path: &Path, name: &str) -> Result<Self, WheelError> {
         let file = fs_err::File::open(path).map_err(|source| WheelError::Open {
-            wheel: path.to_owned(),
+            wheel: name.to_owned(),
             source,
         })?;
         let archive = ZipArchive::new(BufReader::new(file)).map_err(|source| WheelError::Zip {
-            wheel: path.to_owned(),
+            wheel: name.to_owned(),
             source,
         })?;
         let mut open = Self {
-            path: path.to_owned(),
+            name: name.to_owned(),
             archive,
             members: Vec::new(),
             by_name: BTreeMap::new(),
@@ -371,7 +372,7 @@ impl OpenWheel<BufReader<fs_err::File>> {
             return Err(match duplicate_central_name(path, &open.archive) {
                 Some(member) => open.error_duplicate(member),
                 None => WheelError::DuplicateMembers {
-                    wheel: path.to_owned(),
+                    wheel: name.to_owned(),
                 },
             });
         }
@@ -383,14 +384,14 @@ impl OpenWheel<BufReader<fs_err::File>> {
 impl<R: Read + Seek> OpenWheel<R> {
     fn error_duplicate(&self, member: String) -> WheelError {
         WheelError::DuplicateMember {
-            wheel: self.path.clone(),
+            wheel: self.name.clone(),
             member,
         }
     }
 
     fn write_error(&self, path: &str, source: io::Error) -> WheelError {
         WheelError::Write {
-            wheel: self.path.clone(),
+            wheel: self.name.clone(),
             path: path.to_owned(),
             source,
         }
@@ -398,7 +399,7 @@ impl<R: Read + Seek> OpenWheel<R> {
 
     fn unsafe_path(&self, member: &str, reason: &'static str) -> WheelError {
         WheelError::UnsafePath {
-            wheel: self.path.clone(),
+            wheel: self.name.clone(),
             member: member.to_owned(),
             reason,
         }
@@ -412,13 +413,13 @@ impl<R: Read + Seek> OpenWheel<R> {
                 .archive
                 .by_index_data(index)
                 .map_err(|source| WheelError::Zip {
-                    wheel: self.path.clone(),
+                    wheel: self.name.clone(),
                     source,
                 })?;
             let raw = entry.name_raw();
             let Ok(name) = std::str::from_utf8(raw) else {
                 return Err(WheelError::MemberNotUtf8 {
-                    wheel: self.path.clone(),
+                    wheel: self.name.clone(),
                     member: String::from_utf8_lossy(raw).into_owned(),
                 });
             };
@@ -430,7 +431,7 @@ impl<R: Read + Seek> OpenWheel<R> {
             }
             if mode & S_IFMT == S_IFLNK {
                 return Err(WheelError::Symlink {
-                    wheel: self.path.clone(),
+                    wheel: self.name.clone(),
                     member: name,
                 });
             }
@@ -470,13 +471,13 @@ impl<R: Read + Seek> OpenWheel<R> {
         let metadata_bytes = self.read_required(&metadata_member, &record)?;
         let metadata = Metadata::parse(&metadata_bytes, expected.filename()).map_err(|source| {
             WheelError::Metadata {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 source: Box::new(source),
             }
         })?;
         if metadata.name != *expected.name() || metadata.version != *expected.version() {
             return Err(WheelError::MetadataMismatch {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 found: format!("{} {}", metadata.name, metadata.version),
                 expected: format!("{} {}", expected.name(), expected.version()),
             });
@@ -486,7 +487,7 @@ impl<R: Read + Seek> OpenWheel<R> {
         let entry_points = if self.by_name.contains_key(&entry_points_member) {
             let bytes = self.read_required(&entry_points_member, &record)?;
             parse_entry_points(&bytes).map_err(|(line, reason)| WheelError::EntryPoint {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 member: entry_points_member.clone(),
                 line,
                 reason,
@@ -531,7 +532,7 @@ impl<R: Read + Seek> OpenWheel<R> {
             .collect();
         let [directory] = &found[..] else {
             return Err(WheelError::DistInfoCount {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 found,
             });
         };
@@ -540,7 +541,7 @@ impl<R: Read + Seek> OpenWheel<R> {
             .expect("filtered on the suffix");
         if !names_project(stem, expected) {
             return Err(WheelError::DistInfoMismatch {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 directory: directory.clone(),
                 expected: format!("{} {}", expected.name(), expected.version()),
             });
@@ -557,11 +558,11 @@ impl<R: Read + Seek> OpenWheel<R> {
         let member = format!("{dist_info}/RECORD");
         let Some(&position) = self.by_name.get(&member) else {
             return Err(WheelError::MissingDistInfoFile {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 member,
             });
         };
-        let wheel = self.path.clone();
+        let wheel = self.name.clone();
         let record_error = |line, reason: String| WheelError::Record {
             wheel: wheel.clone(),
             member: member.clone(),
@@ -613,7 +614,7 @@ impl<R: Read + Seek> OpenWheel<R> {
                 .is_some_and(|entry| entry.hash.is_some() && entry.size.is_some());
             if !listed {
                 return Err(WheelError::NotInRecord {
-                    wheel: self.path.clone(),
+                    wheel: self.name.clone(),
                     member: file.name.clone(),
                 });
             }
@@ -625,7 +626,7 @@ impl<R: Read + Seek> OpenWheel<R> {
             .find(|(path, entry)| entry.hash.is_some() && !self.by_name.contains_key(*path))
         {
             return Err(WheelError::MissingFromArchive {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 member: path.clone(),
             });
         }
@@ -640,22 +641,13 @@ impl<R: Read + Seek> OpenWheel<R> {
         limit: u64,
     ) -> Result<Option<Vec<u8>>, WheelError> {
         let member = &self.members[position];
-        let extract_error = |source| WheelError::Extract {
-            wheel: self.path.clone(),
-            member: member.name.clone(),
-            source,
-        };
-        let file = self
-            .archive
-            .by_index_with_options(
-                member.index,
-                ZipReadOptions::new().enforce_header_consistency(true),
-            )
-            .map_err(|source| extract_error(zip_to_io(source)))?;
+        let failed = |source| extract_error(&self.name, &member.name, source);
+        let file = open_member(&mut self.archive, member.index)
+            .map_err(|source| failed(zip_to_io(source)))?;
         let mut bytes = Vec::new();
         file.take(limit + 1)
             .read_to_end(&mut bytes)
-            .map_err(extract_error)?;
+            .map_err(failed)?;
         Ok((bytes.len() as u64 <= limit).then_some(bytes))
     }
 
@@ -667,7 +659,7 @@ impl<R: Read + Seek> OpenWheel<R> {
     ) -> Result<Vec<u8>, WheelError> {
         let Some(&position) = self.by_name.get(member) else {
             return Err(WheelError::MissingDistInfoFile {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 member: member.to_owned(),
             });
         };
@@ -693,29 +685,20 @@ impl<R: Read + Seek> OpenWheel<R> {
             entry.and_then(|e| e.size),
         ) else {
             return Err(WheelError::NotInRecord {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 member: member.name.clone(),
             });
         };
-        let extract_error = |source| WheelError::Extract {
-            wheel: self.path.clone(),
-            member: member.name.clone(),
-            source,
-        };
-        let file = self
-            .archive
-            .by_index_with_options(
-                member.index,
-                ZipReadOptions::new().enforce_header_consistency(true),
-            )
-            .map_err(|source| extract_error(zip_to_io(source)))?;
+        let failed = |source| extract_error(&self.name, &member.name, source);
+        let file = open_member(&mut self.archive, member.index)
+            .map_err(|source| failed(zip_to_io(source)))?;
         // One byte past the recorded size is enough to know it is wrong.
         let mut reader = BufReader::new(HashingReader {
             inner: file.take(size.saturating_add(1)),
             hasher: Hasher::new(*algorithm),
             count: 0,
         });
-        copy_script(&mut reader, interpreter, out).map_err(extract_error)?;
+        copy_script(&mut reader, interpreter, out).map_err(failed)?;
         let reader = reader.into_inner();
         if reader.count != size {
             let actual = if reader.count > size {
@@ -724,7 +707,7 @@ impl<R: Read + Seek> OpenWheel<R> {
                 reader.count
             };
             return Err(WheelError::SizeMismatch {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 member: member.name.clone(),
                 expected: size,
                 actual,
@@ -733,7 +716,7 @@ impl<R: Read + Seek> OpenWheel<R> {
         let actual = reader.hasher.finalize();
         if actual != *digest {
             return Err(WheelError::HashMismatch {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 member: member.name.clone(),
                 algorithm: algorithm.name(),
                 expected: BASE64URL_NOPAD.encode(digest),
@@ -746,7 +729,7 @@ impl<R: Read + Seek> OpenWheel<R> {
     /// `WHEEL`: `Wheel-Version` 1.x; returns `Root-Is-Purelib`.
     fn parse_wheel_file(&self, member: &str, bytes: &[u8]) -> Result<bool, WheelError> {
         let error = |reason: String| WheelError::WheelFile {
-            wheel: self.path.clone(),
+            wheel: self.name.clone(),
             member: member.to_owned(),
             reason,
         };
@@ -780,7 +763,7 @@ impl<R: Read + Seek> OpenWheel<R> {
         };
         if parts.first() != Some(&1) {
             return Err(WheelError::UnsupportedWheelVersion {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 version: version.to_owned(),
             });
         }
@@ -808,7 +791,7 @@ impl<R: Read + Seek> OpenWheel<R> {
         let claim = |files: &mut BTreeMap<String, String>, dest: String, origin: String| {
             if let Some(first) = files.get(&dest) {
                 return Err(WheelError::Conflict {
-                    wheel: self.path.clone(),
+                    wheel: self.name.clone(),
                     path: dest,
                     first: first.clone(),
                     second: origin,
@@ -831,20 +814,20 @@ impl<R: Read + Seek> OpenWheel<R> {
         for entry_point in entry_points {
             if !valid_script_name(&entry_point.name) {
                 return Err(WheelError::InvalidScriptName {
-                    wheel: self.path.clone(),
+                    wheel: self.name.clone(),
                     name: entry_point.name.clone(),
                 });
             }
             if !names.insert(entry_point.name.clone()) {
                 return Err(WheelError::DuplicateScript {
-                    wheel: self.path.clone(),
+                    wheel: self.name.clone(),
                     name: entry_point.name.clone(),
                 });
             }
             let dest = format!("{}/{}", scheme.scripts, entry_point.name);
             if let Some(member) = files.get(&dest) {
                 return Err(WheelError::ScriptCollision {
-                    wheel: self.path.clone(),
+                    wheel: self.name.clone(),
                     name: entry_point.name.clone(),
                     member: member.trim_matches('`').to_owned(),
                 });
@@ -892,7 +875,7 @@ impl<R: Read + Seek> OpenWheel<R> {
                 .map(|(_, origin)| origin.clone())
                 .unwrap_or_default();
             return Err(WheelError::Conflict {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 path: path.clone(),
                 first: files[path].clone(),
                 second,
@@ -916,7 +899,7 @@ impl<R: Read + Seek> OpenWheel<R> {
             return Ok((format!("{lib}/{member}"), false));
         };
         let data_error = |reason: String| WheelError::DataDirectory {
-            wheel: self.path.clone(),
+            wheel: self.name.clone(),
             member: member.to_owned(),
             reason,
         };
@@ -934,7 +917,7 @@ impl<R: Read + Seek> OpenWheel<R> {
         };
         let Some(key) = DataKey::parse(key) else {
             return Err(WheelError::UnknownDataKey {
-                wheel: self.path.clone(),
+                wheel: self.name.clone(),
                 member: member.to_owned(),
                 key: key.to_owned(),
             });
@@ -978,7 +961,7 @@ impl<R: Read + Seek> OpenWheel<R> {
                 0o644
             };
             let interpreter = is_script.then_some(scheme.interpreter.as_str());
-            let wheel = self.path.clone();
+            let wheel = self.name.clone();
             let (hash, size) = write_file(
                 &dest.join(target),
                 mode,
@@ -1160,6 +1143,26 @@ fn copy_script(
     }
     io::copy(reader, out)?;
     Ok(())
+}
+
+/// Member `index` of `archive`, its local header checked against the central
+/// directory's (a name that differs between them could hide a member).
+fn open_member<R: Read + Seek>(
+    archive: &mut ZipArchive<R>,
+    index: usize,
+) -> Result<zip::read::ZipFile<'_, R>, ZipError> {
+    archive.by_index_with_options(
+        index,
+        ZipReadOptions::new().enforce_header_consistency(true),
+    )
+}
+
+fn extract_error(wheel: &str, member: &str, source: io::Error) -> WheelError {
+    WheelError::Extract {
+        wheel: wheel.to_owned(),
+        member: member.to_owned(),
+        source,
+    }
 }
 
 fn zip_to_io(error: ZipError) -> io::Error {

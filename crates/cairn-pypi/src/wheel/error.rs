@@ -1,8 +1,8 @@
 //! Why a wheel is not installed: [`WheelError`], one variant per refusal, each naming
-//! the wheel (by its file name) and the member at fault.
+//! the wheel (by its file name, whatever the path it is read from: the store keeps
+//! downloads by hash) and the member at fault.
 
 use std::io;
-use std::path::{Path, PathBuf};
 
 use zip::result::ZipError;
 
@@ -11,112 +11,97 @@ use crate::metadata::MetadataError;
 /// A wheel cairn will not install, or could not.
 #[derive(Debug, thiserror::Error)]
 pub enum WheelError {
-    #[error("cannot open the wheel {}", file_name(wheel))]
+    #[error("cannot open the wheel {}", wheel)]
     Open {
-        wheel: PathBuf,
+        wheel: String,
         #[source]
         source: io::Error,
     },
-    #[error("the wheel {} is not a valid zip archive", file_name(wheel))]
+    #[error("the wheel {} is not a valid zip archive", wheel)]
     Zip {
-        wheel: PathBuf,
+        wheel: String,
         #[source]
         source: ZipError,
     },
-    #[error("cannot extract `{member}` from the wheel {}", file_name(wheel))]
+    #[error("cannot extract `{member}` from the wheel {}", wheel)]
     Extract {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         #[source]
         source: io::Error,
     },
-    #[error(
-        "cannot write `{path}` while installing the wheel {}",
-        file_name(wheel)
-    )]
+    #[error("cannot write `{path}` while installing the wheel {}", wheel)]
     Write {
-        wheel: PathBuf,
+        wheel: String,
         path: String,
         #[source]
         source: io::Error,
     },
-    #[error(
-        "the wheel {} has a member whose name is not UTF-8: `{member}`",
-        file_name(wheel)
-    )]
-    MemberNotUtf8 { wheel: PathBuf, member: String },
+    #[error("the wheel {} has a member whose name is not UTF-8: `{member}`", wheel)]
+    MemberNotUtf8 { wheel: String, member: String },
     #[error(
         "the wheel {} has a member `{member}` that could escape the install root: {reason}",
-        file_name(wheel)
+        wheel
     )]
     UnsafePath {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         reason: &'static str,
     },
-    #[error(
-        "the wheel {} has a symlink `{member}`; wheels hold only files",
-        file_name(wheel)
-    )]
-    Symlink { wheel: PathBuf, member: String },
-    #[error(
-        "the wheel {} has more than one member named `{member}`",
-        file_name(wheel)
-    )]
-    DuplicateMember { wheel: PathBuf, member: String },
+    #[error("the wheel {} has a symlink `{member}`; wheels hold only files", wheel)]
+    Symlink { wheel: String, member: String },
+    #[error("the wheel {} has more than one member named `{member}`", wheel)]
+    DuplicateMember { wheel: String, member: String },
     #[error(
         "the wheel {} has more than one member with the same name (a duplicate entry in its \
          zip directory)",
-        file_name(wheel)
+        wheel
     )]
-    DuplicateMembers { wheel: PathBuf },
+    DuplicateMembers { wheel: String },
     #[error(
         "the wheel {} must have exactly one top-level `.dist-info` directory, but has {}",
-        file_name(wheel),
+        wheel,
         if found.is_empty() { "none".to_owned() } else { format!("`{}`", found.join("`, `")) }
     )]
-    DistInfoCount { wheel: PathBuf, found: Vec<String> },
+    DistInfoCount { wheel: String, found: Vec<String> },
     #[error(
         "the wheel {} has `{directory}`, which does not name {expected}",
-        file_name(wheel)
+        wheel
     )]
     DistInfoMismatch {
-        wheel: PathBuf,
+        wheel: String,
         directory: String,
         expected: String,
     },
-    #[error("the wheel {} has no `{member}`", file_name(wheel))]
-    MissingDistInfoFile { wheel: PathBuf, member: String },
-    #[error("the wheel {} has an invalid `{member}`: {reason}", file_name(wheel))]
+    #[error("the wheel {} has no `{member}`", wheel)]
+    MissingDistInfoFile { wheel: String, member: String },
+    #[error("the wheel {} has an invalid `{member}`: {reason}", wheel)]
     WheelFile {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         reason: String,
     },
     #[error(
         "the wheel {} has Wheel-Version {version}; cairn installs wheels of version 1.x",
-        file_name(wheel)
+        wheel
     )]
-    UnsupportedWheelVersion { wheel: PathBuf, version: String },
-    #[error("the wheel {} has invalid metadata", file_name(wheel))]
+    UnsupportedWheelVersion { wheel: String, version: String },
+    #[error("the wheel {} has invalid metadata", wheel)]
     Metadata {
-        wheel: PathBuf,
+        wheel: String,
         /// Boxed: it is the largest cause, and keeps the error small.
         #[source]
         source: Box<MetadataError>,
     },
-    #[error(
-        "the metadata of the wheel {} names {found}, not {expected}",
-        file_name(wheel)
-    )]
+    #[error("the metadata of the wheel {} names {found}, not {expected}", wheel)]
     MetadataMismatch {
-        wheel: PathBuf,
+        wheel: String,
         found: String,
         expected: String,
     },
-    #[error("`{member}` of the wheel {}, line {line}: {reason}", file_name(wheel))]
+    #[error("`{member}` of the wheel {}, line {line}: {reason}", wheel)]
     Record {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         line: usize,
         reason: String,
@@ -124,35 +109,32 @@ pub enum WheelError {
     #[error(
         "the RECORD of the wheel {} hashes `{member}` with `{algorithm}`; cairn accepts \
          sha256, sha384 and sha512 only",
-        file_name(wheel)
+        wheel
     )]
     RecordHashAlgorithm {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         algorithm: String,
     },
-    #[error(
-        "the RECORD of the wheel {} lists `{member}` more than once",
-        file_name(wheel)
-    )]
-    DuplicateRecordEntry { wheel: PathBuf, member: String },
+    #[error("the RECORD of the wheel {} lists `{member}` more than once", wheel)]
+    DuplicateRecordEntry { wheel: String, member: String },
     #[error(
         "`{member}` of the wheel {} is not in its RECORD with a hash and a size",
-        file_name(wheel)
+        wheel
     )]
-    NotInRecord { wheel: PathBuf, member: String },
+    NotInRecord { wheel: String, member: String },
     #[error(
         "the RECORD of the wheel {} lists `{member}`, which the wheel does not have",
-        file_name(wheel)
+        wheel
     )]
-    MissingFromArchive { wheel: PathBuf, member: String },
+    MissingFromArchive { wheel: String, member: String },
     #[error(
         "`{member}` of the wheel {} does not match its RECORD: {algorithm} {actual}, \
          expected {expected}",
-        file_name(wheel)
+        wheel
     )]
     HashMismatch {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         algorithm: &'static str,
         expected: String,
@@ -160,36 +142,33 @@ pub enum WheelError {
     },
     #[error(
         "`{member}` of the wheel {} has {actual} bytes, but its RECORD says {expected}",
-        file_name(wheel)
+        wheel
     )]
     SizeMismatch {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         expected: u64,
         actual: u64,
     },
-    #[error(
-        "the wheel {} has `{member}` in an unexpected place: {reason}",
-        file_name(wheel)
-    )]
+    #[error("the wheel {} has `{member}` in an unexpected place: {reason}", wheel)]
     DataDirectory {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         reason: String,
     },
     #[error(
         "the wheel {} has `{member}` under the unknown `.data` key `{key}` (known: purelib, \
          platlib, headers, scripts, data)",
-        file_name(wheel)
+        wheel
     )]
     UnknownDataKey {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         key: String,
     },
-    #[error("`{member}` of the wheel {}, line {line}: {reason}", file_name(wheel))]
+    #[error("`{member}` of the wheel {}, line {line}: {reason}", wheel)]
     EntryPoint {
-        wheel: PathBuf,
+        wheel: String,
         member: String,
         line: usize,
         reason: String,
@@ -197,43 +176,31 @@ pub enum WheelError {
     #[error(
         "the wheel {} declares the script `{name}`, which is not a plain file name (letters, \
          digits, `_`, `-`, `.` and `+`)",
-        file_name(wheel)
+        wheel
     )]
-    InvalidScriptName { wheel: PathBuf, name: String },
-    #[error(
-        "the wheel {} declares the script `{name}` more than once",
-        file_name(wheel)
-    )]
-    DuplicateScript { wheel: PathBuf, name: String },
+    InvalidScriptName { wheel: String, name: String },
+    #[error("the wheel {} declares the script `{name}` more than once", wheel)]
+    DuplicateScript { wheel: String, name: String },
     #[error(
         "the wheel {} declares the entry point script `{name}` and also has `{member}`",
-        file_name(wheel)
+        wheel
     )]
     ScriptCollision {
-        wheel: PathBuf,
+        wheel: String,
         name: String,
         member: String,
     },
-    #[error(
-        "the wheel {} installs both {first} and {second} at `{path}`",
-        file_name(wheel)
-    )]
+    #[error("the wheel {} installs both {first} and {second} at `{path}`", wheel)]
     Conflict {
-        wheel: PathBuf,
+        wheel: String,
         path: String,
         first: String,
         second: String,
     },
-    #[error("cannot add the wheel {} to the store", file_name(wheel))]
+    #[error("cannot add the wheel {} to the store", wheel)]
     Store {
-        wheel: PathBuf,
+        wheel: String,
         #[source]
         source: cairn_store::StoreError,
     },
-}
-
-/// How errors name a wheel: by its file name (a wheel in the store's downloads is
-/// installed through a link named after it).
-pub(super) fn file_name(path: &Path) -> std::path::Display<'_> {
-    Path::new(path.file_name().unwrap_or(path.as_os_str())).display()
 }
