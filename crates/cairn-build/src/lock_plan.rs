@@ -35,6 +35,28 @@ pub struct LockReport {
     pub warnings: Vec<String>,
 }
 
+impl LockReport {
+    /// Records every `(name, version)` of `new` that `old` (what the previous lock
+    /// pinned; a later pair of one name wins) did not have at that version.
+    pub(crate) fn note_changes<'a>(
+        &mut self,
+        old: impl Iterator<Item = (&'a str, &'a str)>,
+        new: impl Iterator<Item = (&'a str, &'a str)>,
+    ) {
+        let old: BTreeMap<&str, &str> = old.collect();
+        for (name, version) in new {
+            let before = old.get(name).copied();
+            if before != Some(version) {
+                self.changed.push((
+                    name.to_owned(),
+                    before.map(str::to_owned),
+                    version.to_owned(),
+                ));
+            }
+        }
+    }
+}
+
 /// Why a plan could not be locked.
 #[derive(Debug, thiserror::Error)]
 pub enum LockPlanError {
@@ -156,20 +178,16 @@ pub fn lock_plan(
         let lock = DebianLock::new(repository, &request, &resolution);
         // What the previous lock pinned, in any node (an edited package set is a new
         // node whose packages are mostly not new).
-        let old: BTreeMap<&str, &str> = previous
-            .iter()
-            .flat_map(|p| &p.debian)
-            .flat_map(|e| &e.packages)
-            .map(|p| (p.name.as_str(), p.version.as_str()))
-            .collect();
-        for p in &lock.packages {
-            let before = old.get(p.name.as_str()).copied();
-            if before != Some(p.version.as_str()) {
-                report
-                    .changed
-                    .push((p.name.clone(), before.map(str::to_owned), p.version.clone()));
-            }
-        }
+        report.note_changes(
+            previous
+                .iter()
+                .flat_map(|p| &p.debian)
+                .flat_map(|e| &e.packages)
+                .map(|p| (p.name.as_str(), p.version.as_str())),
+            lock.packages
+                .iter()
+                .map(|p| (p.name.as_str(), p.version.as_str())),
+        );
         entries.push(LockedDebianNode::new(id.clone(), lock));
         report.resolved += 1;
     }

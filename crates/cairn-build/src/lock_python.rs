@@ -8,7 +8,7 @@ use cairn_debian::{DebianLock, RepoContext};
 use cairn_fetch::NoFetchReporter;
 use cairn_plan::{NodeId, PythonEnv, PythonRequirement};
 use cairn_pypi::index::IndexClient;
-use cairn_pypi::lock::PypiLock;
+use cairn_pypi::lock::{LockedWheel, PypiLock};
 use cairn_pypi::resolve::{ResolveRequest, resolve};
 use cairn_pypi::{PackageName, Requirement, Target, Version};
 
@@ -109,24 +109,30 @@ pub(crate) fn lock_python_envs(
             continue;
         }
         let lock = resolve_env(id, env, &python.target, previous, context, upgrade, report)?;
-        let old: BTreeMap<&str, &str> = previous
-            .iter()
-            .flat_map(|p| &p.pypi)
-            .flat_map(|e| &e.packages)
-            .map(|p| (p.name.as_str(), p.version.as_str()))
-            .collect();
-        for p in &lock.packages {
-            let before = old.get(p.name.as_str()).copied();
-            if before != Some(p.version.as_str()) {
-                report
-                    .changed
-                    .push((p.name.clone(), before.map(str::to_owned), p.version.clone()));
-            }
-        }
+        report.note_changes(
+            previous_pins(previous, id).map(|p| (p.name.as_str(), p.version.as_str())),
+            lock.packages
+                .iter()
+                .map(|p| (p.name.as_str(), p.version.as_str())),
+        );
         entries.push(LockedPythonEnv::new(id.clone(), lock));
         report.resolved += 1;
     }
     Ok(entries)
+}
+
+/// The wheels the previous lock pinned: the other environments' first, then node
+/// `id`'s own, so that where a name comes twice, collecting keeps the own pin.
+fn previous_pins<'a>(
+    previous: Option<&'a ProjectLock>,
+    id: &'a NodeId,
+) -> impl Iterator<Item = &'a LockedWheel> {
+    let others = previous
+        .into_iter()
+        .flat_map(|p| &p.pypi)
+        .filter(move |e| &e.node != id);
+    let own = previous.and_then(|p| p.pypi(id));
+    others.chain(own).flat_map(|e| &e.packages)
 }
 
 /// Whether `--upgrade NAME` names the locked wheel `locked` (a normalized name):
@@ -186,24 +192,16 @@ fn resolve_env(
     // starts from the versions its others use).
     let mut preferences = BTreeMap::new();
     if *upgrade != Upgrade::All {
-        let own = previous.and_then(|p| p.pypi(id));
-        let others = previous
-            .iter()
-            .flat_map(|p| &p.pypi)
-            .filter(|e| &e.node != id);
-        for entry in others.chain(own) {
-            for p in &entry.packages {
-                if let Upgrade::Packages(names) = upgrade
-                    && names.iter().any(|n| same_name(n, &p.name))
-                {
-                    continue;
-                }
-                if let (Ok(name), Ok(version)) =
-                    (p.name.parse::<PackageName>(), p.version.parse::<Version>())
-                {
-                    // The own entry comes last, so it wins.
-                    preferences.insert(name, version);
-                }
+        for p in previous_pins(previous, id) {
+            if let Upgrade::Packages(names) = upgrade
+                && names.iter().any(|n| same_name(n, &p.name))
+            {
+                continue;
+            }
+            if let (Ok(name), Ok(version)) =
+                (p.name.parse::<PackageName>(), p.version.parse::<Version>())
+            {
+                preferences.insert(name, version);
             }
         }
     }

@@ -334,10 +334,7 @@ fn build_image(
         ));
     }
     let merged = merge_locks(name, &locks)?;
-    let counting = Arc::new(Counting {
-        inner: options.reporter.clone(),
-        fresh: AtomicUsize::new(0),
-    });
+    let counting = Arc::new(Counting::new(options.reporter.clone()));
     let reporter: Arc<dyn InstallReporter> = counting.clone();
     let installed =
         fetch_locked(options.store, options.fetcher, &merged, &reporter).map_err(|source| {
@@ -397,10 +394,7 @@ fn install_python_envs(
         image: name.clone(),
         reason,
     };
-    let counting = Arc::new(CountingWheels {
-        inner: options.wheel_reporter.clone(),
-        fresh: AtomicUsize::new(0),
-    });
+    let counting = Arc::new(Counting::new(options.wheel_reporter.clone()));
     let reporter: Arc<dyn WheelReporter> = counting.clone();
     let mut wheels: BTreeMap<String, Library> = BTreeMap::new();
     for id in envs {
@@ -445,8 +439,9 @@ fn install_python_envs(
             source: Box::new(source),
         })?;
         let popularity = dependents(&pypi);
+        let locked_wheels = pypi.by_name();
         for (wheel, object) in objects {
-            let locked = pypi.by_name()[wheel.as_str()];
+            let locked = locked_wheels[wheel.as_str()];
             let label = format!("pypi:{wheel}");
             match wheels.get(&label) {
                 // Two environments of one image install into the same directory.
@@ -644,46 +639,29 @@ fn image_spec(
     })
 }
 
-/// Counts the wheels made objects now, and passes everything on.
-struct CountingWheels {
-    inner: Arc<dyn WheelReporter>,
+/// Counts the packages or wheels made objects now, and passes everything on to
+/// `inner` (a `dyn InstallReporter` or a `dyn WheelReporter`).
+struct Counting<R: ?Sized> {
+    inner: Arc<R>,
     fresh: AtomicUsize,
 }
 
-impl FetchReporter for CountingWheels {
-    fn on_download_start(&self, url: &str, size: Option<u64>) {
-        self.inner.on_download_start(url, size);
+impl<R: ?Sized> Counting<R> {
+    fn new(inner: Arc<R>) -> Self {
+        Self {
+            inner,
+            fresh: AtomicUsize::new(0),
+        }
     }
-    fn on_download_progress(&self, url: &str, bytes: u64) {
-        self.inner.on_download_progress(url, bytes);
-    }
-    fn on_download_done(&self, url: &str, bytes: u64) {
-        self.inner.on_download_done(url, bytes);
-    }
-    fn on_retry(&self, url: &str, error: &FetchError, wait: Duration) {
-        self.inner.on_retry(url, error, wait);
-    }
-}
 
-impl WheelReporter for CountingWheels {
-    fn on_wheels_start(&self, wheels: usize, downloads: usize, bytes: u64) {
-        self.inner.on_wheels_start(wheels, downloads, bytes);
-    }
-    fn on_wheel_ready(&self, wheel: &LockedWheel, object: &StorePath, fresh: bool) {
+    fn made(&self, fresh: bool) {
         if fresh {
             self.fresh.fetch_add(1, Ordering::Relaxed);
         }
-        self.inner.on_wheel_ready(wheel, object, fresh);
     }
 }
 
-/// Counts the packages made objects now, and passes everything on.
-struct Counting {
-    inner: Arc<dyn InstallReporter>,
-    fresh: AtomicUsize,
-}
-
-impl FetchReporter for Counting {
+impl<R: FetchReporter + ?Sized> FetchReporter for Counting<R> {
     fn on_download_start(&self, url: &str, size: Option<u64>) {
         self.inner.on_download_start(url, size);
     }
@@ -698,15 +676,23 @@ impl FetchReporter for Counting {
     }
 }
 
-impl InstallReporter for Counting {
+impl InstallReporter for Counting<dyn InstallReporter> {
     fn on_install_start(&self, packages: usize, downloads: usize, bytes: u64) {
         self.inner.on_install_start(packages, downloads, bytes);
     }
     fn on_package_ready(&self, package: &LockedPackage, object: &StorePath, fresh: bool) {
-        if fresh {
-            self.fresh.fetch_add(1, Ordering::Relaxed);
-        }
+        self.made(fresh);
         self.inner.on_package_ready(package, object, fresh);
+    }
+}
+
+impl WheelReporter for Counting<dyn WheelReporter> {
+    fn on_wheels_start(&self, wheels: usize, downloads: usize, bytes: u64) {
+        self.inner.on_wheels_start(wheels, downloads, bytes);
+    }
+    fn on_wheel_ready(&self, wheel: &LockedWheel, object: &StorePath, fresh: bool) {
+        self.made(fresh);
+        self.inner.on_wheel_ready(wheel, object, fresh);
     }
 }
 

@@ -368,20 +368,27 @@ impl FetchReporter for Progress {
     }
 }
 
+impl Progress {
+    /// A package or wheel was made an object now: counted, on the unpack bar, and
+    /// a line with `-v`.
+    fn made(&self, line: impl FnOnce() -> String) {
+        self.fresh.fetch_add(1, Ordering::Relaxed);
+        if let Some(bar) = self.bars.as_ref().and_then(|b| b.unpack.get()) {
+            bar.inc(1);
+        }
+        self.verbose(line);
+    }
+}
+
 impl WheelReporter for Progress {
     fn on_wheels_start(&self, wheels: usize, downloads: usize, bytes: u64) {
         self.on_install_start(wheels, downloads, bytes);
     }
 
     fn on_wheel_ready(&self, wheel: &LockedWheel, _object: &StorePath, fresh: bool) {
-        if !fresh {
-            return;
+        if fresh {
+            self.made(|| format!("installed {} {}", wheel.name, wheel.version));
         }
-        self.fresh.fetch_add(1, Ordering::Relaxed);
-        if let Some(bar) = self.bars.as_ref().and_then(|b| b.unpack.get()) {
-            bar.inc(1);
-        }
-        self.verbose(|| format!("installed {} {}", wheel.name, wheel.version));
     }
 }
 
@@ -407,14 +414,9 @@ impl InstallReporter for Progress {
     }
 
     fn on_package_ready(&self, package: &LockedPackage, _object: &StorePath, fresh: bool) {
-        if !fresh {
-            return;
+        if fresh {
+            self.made(|| format!("unpacked {} {}", package.name, package.version));
         }
-        self.fresh.fetch_add(1, Ordering::Relaxed);
-        if let Some(bar) = self.bars.as_ref().and_then(|b| b.unpack.get()) {
-            bar.inc(1);
-        }
-        self.verbose(|| format!("unpacked {} {}", package.name, package.version));
     }
 }
 
