@@ -14,7 +14,7 @@ pub mod pypi;
 pub mod trees;
 
 pub use apt::AptOracle;
-pub use debian_repo::{FixturePackage, FixtureRepo, test_key};
+pub use debian_repo::{FixturePackage, FixtureRepo, test_key, tiny_elf};
 pub use docker::DockerDaemon;
 pub use http::{Fault, TestServer};
 pub use oracle::{Oracle, require_tool};

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cairn_test::pypi::{FileOptions, FixtureIndex, WheelBuilder};
-use cairn_test::{Fault, FixturePackage, FixtureRepo, TestServer};
+use cairn_test::{Fault, FixturePackage, FixtureRepo, TestServer, tiny_elf};
 
 /// A project using the fixture Debian repository and a fixture index.
 struct Project {
@@ -153,34 +153,6 @@ impl Project {
     fn file_path(filename: &str) -> String {
         format!("/files/{filename}")
     }
-}
-
-/// The smallest static x86-64 program: one loadable segment whose code is `exit(0)`.
-/// The image's entrypoint checks read it as a real ELF executable.
-fn tiny_elf() -> Vec<u8> {
-    const BASE: u64 = 0x40_0000;
-    let code: &[u8] = &[0xb8, 0x3c, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]; // mov eax,60; xor edi,edi; syscall
-    let size = (64 + 56 + code.len()) as u64;
-    let mut elf = Vec::new();
-    elf.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
-    elf.extend_from_slice(&[0; 8]);
-    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-    elf.extend_from_slice(&0x3eu16.to_le_bytes()); // x86-64
-    elf.extend_from_slice(&1u32.to_le_bytes());
-    elf.extend_from_slice(&(BASE + 64 + 56).to_le_bytes()); // entry: the code
-    elf.extend_from_slice(&64u64.to_le_bytes()); // program headers
-    elf.extend_from_slice(&0u64.to_le_bytes()); // no section headers
-    elf.extend_from_slice(&0u32.to_le_bytes());
-    for half in [64u16, 56, 1, 64, 0, 0] {
-        elf.extend_from_slice(&half.to_le_bytes());
-    }
-    elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-    elf.extend_from_slice(&5u32.to_le_bytes()); // R+X
-    for word in [0, BASE, BASE, size, size, 0x1000] {
-        elf.extend_from_slice(&word.to_le_bytes());
-    }
-    elf.extend_from_slice(code);
-    elf
 }
 
 fn stderr(output: &Output) -> String {
