@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use cairn_debian::{DebianLock, Installed, parse_relations};
 use cairn_oci::{
-    ArchiveFormat, BlobSource, Compression, Descriptor, Digest, EntryKind, History, ImageConfig,
-    LayerEntry, LayerOptions, MediaType, manifest_json, write_archive, write_oci_layout,
+    ArchiveFormat, ArchiveImage, BlobSource, Compression, Descriptor, Digest, EntryKind, History,
+    ImageConfig, LayerEntry, LayerOptions, MediaType, manifest_json, write_archive,
+    write_oci_layout,
 };
 use cairn_store::{AddOptions, Store, StorePath};
 use sha2::{Digest as _, Sha256};
@@ -637,12 +638,14 @@ fn write_output(
             let layer_digests: Vec<Digest> = layers.iter().map(|(_, c)| c.layer.digest).collect();
             write_archive(
                 file,
-                &format,
-                &blobs,
-                &manifest,
-                &config_descriptor.digest,
-                &layer_digests,
-                spec.mtime,
+                &ArchiveImage {
+                    format: &format,
+                    blobs: &blobs,
+                    manifest: &manifest,
+                    config: &config_descriptor.digest,
+                    layers: &layer_digests,
+                    mtime: spec.mtime,
+                },
             )?;
         }
     }

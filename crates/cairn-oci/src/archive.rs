@@ -104,18 +104,22 @@ fn described(format: &ArchiveFormat, manifest: &Descriptor) -> Descriptor {
     described
 }
 
-/// Writes an archive of one image to `target`. `blobs` must hold every blob the image
-/// needs; `config` and `layers` name them for Docker's `manifest.json`. `mtime` dates
-/// the archive's own entries.
-pub fn write_archive(
-    target: &Path,
-    format: &ArchiveFormat,
-    blobs: &[(Digest, BlobSource<'_>)],
-    manifest: &Descriptor,
-    config: &Digest,
-    layers: &[Digest],
-    mtime: u64,
-) -> Result<(), ArchiveError> {
+/// One image, as an archive holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct ArchiveImage<'a> {
+    pub format: &'a ArchiveFormat,
+    /// Every blob the image needs.
+    pub blobs: &'a [(Digest, BlobSource<'a>)],
+    pub manifest: &'a Descriptor,
+    /// The config and layers, named for Docker's `manifest.json`.
+    pub config: &'a Digest,
+    pub layers: &'a [Digest],
+    /// Dates the archive's own entries.
+    pub mtime: u64,
+}
+
+/// Writes an archive of `image` to `target`, through a temporary file and a rename.
+pub fn write_archive(target: &Path, image: &ArchiveImage<'_>) -> Result<(), ArchiveError> {
     let io = |source| ArchiveError::Io {
         path: target.to_owned(),
         source,
@@ -131,15 +135,7 @@ pub fn write_archive(
         .prefix(".cairn-archive-")
         .tempfile_in(&parent)
         .map_err(io)?;
-    write_archive_to(
-        std::io::BufWriter::new(temp.as_file_mut()),
-        format,
-        blobs,
-        manifest,
-        config,
-        layers,
-        mtime,
-    )?;
+    write_archive_to(std::io::BufWriter::new(temp.as_file_mut()), image)?;
     temp.as_file_mut().flush().map_err(io)?;
     // A temporary file is private; an image archive is not.
     let mut permissions = perms(temp.path()).map_err(io)?;
@@ -152,15 +148,15 @@ pub fn write_archive(
 /// Writes the archive `write_archive` writes, the same bytes, to `out`: a file, or a
 /// pipe (`docker load` and `podman load` read a docker-archive on stdin). On an error
 /// what was written is incomplete and must be discarded.
-pub fn write_archive_to<W: Write>(
-    out: W,
-    format: &ArchiveFormat,
-    blobs: &[(Digest, BlobSource<'_>)],
-    manifest: &Descriptor,
-    config: &Digest,
-    layers: &[Digest],
-    mtime: u64,
-) -> Result<(), ArchiveError> {
+pub fn write_archive_to<W: Write>(out: W, image: &ArchiveImage<'_>) -> Result<(), ArchiveError> {
+    let ArchiveImage {
+        format,
+        blobs,
+        manifest,
+        config,
+        layers,
+        mtime,
+    } = *image;
     let mut entries = vec![
         dir("blobs"),
         dir("blobs/sha256"),

@@ -19,7 +19,7 @@ mod ustar;
 pub const COMPRESSOR: &str =
     "cairn-tar-v1; gzip: libdeflate level 4, 32 MiB members; zstd: libzstd level 3";
 
-pub use archive::{ArchiveError, ArchiveFormat, write_archive, write_archive_to};
+pub use archive::{ArchiveError, ArchiveFormat, ArchiveImage, write_archive, write_archive_to};
 pub use digest::{BadDigest, Digest};
 pub use image::{
     Descriptor, History, ImageConfig, MediaType, Platform, index_json, manifest_json, rfc3339,

@@ -8,9 +8,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use cairn_oci::{
-    ArchiveFormat, BlobSource, Compression, Descriptor, Digest, EntryKind, History, ImageConfig,
-    LayerEntry, LayerOptions, LayoutError, MediaType, manifest_json, write_archive, write_layer,
-    write_oci_layout,
+    ArchiveFormat, ArchiveImage, BlobSource, Compression, Descriptor, Digest, EntryKind, History,
+    ImageConfig, LayerEntry, LayerOptions, LayoutError, MediaType, manifest_json, write_archive,
+    write_layer, write_oci_layout,
 };
 use cairn_test::require_tool;
 
@@ -250,12 +250,14 @@ fn skopeo_reads_both_archives() {
         let write = || {
             write_archive(
                 &path,
-                &format,
-                &sources,
-                &image.manifest,
-                &image.config,
-                &image.layers,
-                0,
+                &ArchiveImage {
+                    format: &format,
+                    blobs: &sources,
+                    manifest: &image.manifest,
+                    config: &image.config,
+                    layers: &image.layers,
+                    mtime: 0,
+                },
             )
             .unwrap();
             fs_err::read(&path).unwrap()
@@ -314,12 +316,14 @@ fn an_archive_never_replaces_a_file_that_is_not_one() {
     let write = || {
         write_archive(
             &path,
-            &ArchiveFormat::Oci,
-            &sources,
-            &image.manifest,
-            &image.config,
-            &image.layers,
-            0,
+            &ArchiveImage {
+                format: &ArchiveFormat::Oci,
+                blobs: &sources,
+                manifest: &image.manifest,
+                config: &image.config,
+                layers: &image.layers,
+                mtime: 0,
+            },
         )
     };
     let err = write().unwrap_err();

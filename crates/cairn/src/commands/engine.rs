@@ -17,7 +17,9 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_build::{BuildPlanError, ImageReport};
 use cairn_image::Output;
-use cairn_oci::{ArchiveError, ArchiveFormat, BlobSource, Descriptor, Digest, write_archive_to};
+use cairn_oci::{
+    ArchiveError, ArchiveFormat, ArchiveImage, BlobSource, Descriptor, Digest, write_archive_to,
+};
 use cairn_plan::Plan;
 use cairn_store::Store;
 
@@ -314,14 +316,16 @@ impl StoredImage {
             .collect();
         write_archive_to(
             out,
-            &ArchiveFormat::Docker {
-                repo_tags: vec![reference.to_owned()],
+            &ArchiveImage {
+                format: &ArchiveFormat::Docker {
+                    repo_tags: vec![reference.to_owned()],
+                },
+                blobs: &blobs,
+                manifest: &self.manifest,
+                config: &self.config,
+                layers: &self.layers,
+                mtime,
             },
-            &blobs,
-            &self.manifest,
-            &self.config,
-            &self.layers,
-            mtime,
         )
     }
 }
