@@ -234,7 +234,7 @@ impl fmt::Display for Unusable {
                     TagIncompatibility::Glibc { needed, .. } => {
                         format!("its manylinux wheels need glibc {needed} or newer")
                     }
-                    _ => format!("wheels only for {}", name_list(wheels, *more)),
+                    _ => format!("wheels only for {}", list(wheels, *more, "more")),
                 };
                 write!(
                     f,
@@ -395,16 +395,16 @@ fn tag_sets(wheel: &WheelName) -> String {
     )
 }
 
-/// `a, b, c and 2 more`, or `a and b`.
-fn name_list(names: &[String], more: usize) -> String {
-    match (names, more) {
+/// `a`, `a and b`, `a, b and c`, `a, b, c and 4 <what>` (what `more` counts).
+pub(crate) fn list(items: &[String], more: usize, what: &str) -> String {
+    match (items, more) {
         ([], _) => String::new(),
         ([only], 0) => only.clone(),
-        (names, 0) => {
-            let (last, rest) = names.split_last().expect("at least two");
+        (items, 0) => {
+            let (last, rest) = items.split_last().expect("at least two");
             format!("{} and {last}", rest.join(", "))
         }
-        (names, more) => format!("{} and {more} more", names.join(", ")),
+        (items, more) => format!("{} and {more} {what}", items.join(", ")),
     }
 }
 

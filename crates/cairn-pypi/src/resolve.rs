@@ -50,7 +50,7 @@ use pubgrub::{
 };
 use url::Url;
 
-use crate::candidates::{Candidates, Unusable, WheelCandidate, pins_exactly};
+use crate::candidates::{Candidates, Unusable, WheelCandidate, list, pins_exactly};
 use crate::metadata::Metadata;
 use crate::name::{ExtraName, PackageName};
 use crate::requirement::{MarkerTree, Requirement};
@@ -1169,19 +1169,6 @@ fn phrase(unusable: &Unusable, grammar: Grammar) -> String {
                 None => format!("{was} yanked"),
             }
         }
-    }
-}
-
-/// `a`, `a and b`, `a, b and c`, `a, b, c and 4 more`.
-fn list(items: &[String], more: usize, what: &str) -> String {
-    match (items, more) {
-        ([], _) => String::new(),
-        ([only], 0) => only.clone(),
-        (items, 0) => {
-            let (last, rest) = items.split_last().expect("at least two");
-            format!("{} and {last}", rest.join(", "))
-        }
-        (items, more) => format!("{} and {more} {what}", items.join(", ")),
     }
 }
 
