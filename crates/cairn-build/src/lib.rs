@@ -12,6 +12,7 @@ mod lock;
 mod lock_plan;
 mod lock_python;
 mod realise;
+mod step;
 
 pub use files::{CAIRNIGNORE, FilesError, stage_files, stage_symlink, stage_write_file};
 pub use lock::{
@@ -19,4 +20,5 @@ pub use lock::{
 };
 pub use lock_plan::{LockPlanError, LockReport, Upgrade, lock_plan};
 pub use lock_python::{PythonOfLock, python_of};
-pub use realise::{BuildOptions, BuildPlanError, ImageReport, build_images};
+pub use realise::{BuildOptions, BuildPlanError, ImageReport, build_images, check_steps};
+pub use step::{CheckReport, NoStepReporter, StepError, StepReporter};

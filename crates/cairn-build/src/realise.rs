@@ -20,6 +20,9 @@ use cairn_store::{Store, StoreError, StorePath};
 use crate::files::{FilesError, stage_files, stage_symlink, stage_write_file};
 use crate::lock::ProjectLock;
 use crate::lock_python::python_of;
+use crate::step::{
+    CheckReport, StepError, StepInputs, StepReporter, compare, run_step, source_path,
+};
 
 /// How to build.
 pub struct BuildOptions<'a> {
@@ -36,6 +39,8 @@ pub struct BuildOptions<'a> {
     pub image_reporter: &'a dyn ImageReporter,
     /// Names the package that provides a missing library (see `cairn_image::build`).
     pub provider_hint: &'a dyn Fn(&str) -> Option<String>,
+    /// Progress of `run()` steps.
+    pub step_reporter: &'a dyn StepReporter,
 }
 
 /// What building one image did.
@@ -58,6 +63,8 @@ pub struct ImageReport {
     pub wheels_installed: usize,
     /// Objects of the project's files made now (the others were in the store).
     pub files_added: usize,
+    /// `run()` steps in the image whose output was made now.
+    pub steps_run: usize,
 }
 
 /// Why an image could not be built.
@@ -104,6 +111,13 @@ pub enum BuildPlanError {
     },
     #[error("image `{image}`: {reason}")]
     Invalid { image: String, reason: String },
+    #[error("run(name = \"{step}\"): {source}")]
+    Step {
+        step: String,
+        span: Option<Span>,
+        #[source]
+        source: Box<StepError>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -120,7 +134,9 @@ impl BuildPlanError {
     /// Where in the spec the error is, when known.
     pub fn span(&self) -> Option<&Span> {
         match self {
-            Self::NotLocked { span, .. } | Self::Files { span, .. } => span.as_ref(),
+            Self::NotLocked { span, .. } | Self::Files { span, .. } | Self::Step { span, .. } => {
+                span.as_ref()
+            }
             _ => None,
         }
     }
@@ -131,6 +147,7 @@ impl BuildPlanError {
             Self::Image { source, .. } => source.hint(),
             Self::Install { source, .. } => source.hint(),
             Self::Wheels { source, .. } => source.hint(),
+            Self::Step { source, .. } => source.hint(),
             _ => None,
         }
     }
@@ -195,15 +212,9 @@ fn merge_locks(image: &str, locks: &[DebianLock]) -> Result<DebianLock, BuildPla
     Ok(merged)
 }
 
-/// Builds `names` (every image when empty), each also written to `output(name)` when
-/// that gives one.
-pub fn build_images(
-    plan: &Plan,
-    lock: &ProjectLock,
-    names: &[String],
-    options: &BuildOptions<'_>,
-    output: &dyn Fn(&str) -> Option<Output>,
-) -> Result<Vec<ImageReport>, BuildPlanError> {
+/// The images named (every image when `names` is empty), each once; every name is
+/// checked before anything is built.
+fn select_images<'p>(plan: &'p Plan, names: &[String]) -> Result<Vec<&'p Image>, BuildPlanError> {
     let names: Vec<String> = if names.is_empty() {
         plan.images.keys().cloned().collect()
     } else {
@@ -226,7 +237,22 @@ pub fn build_images(
         };
         images.push(image);
     }
-    let application = stage_application(plan, &images, options)?;
+    Ok(images)
+}
+
+/// Builds `names` (every image when empty), each also written to `output(name)` when
+/// that gives one.
+pub fn build_images(
+    plan: &Plan,
+    lock: &ProjectLock,
+    names: &[String],
+    options: &BuildOptions<'_>,
+    output: &dyn Fn(&str) -> Option<Output>,
+) -> Result<Vec<ImageReport>, BuildPlanError> {
+    let images = select_images(plan, names)?;
+    let reached = reachable(plan, &images);
+    let mut application = stage_application(plan, &reached, options)?;
+    realise_steps(plan, lock, &reached, &mut application, options, None)?;
     let mut reports = Vec::new();
     for image in images {
         reports.push(build_image(
@@ -248,53 +274,79 @@ struct Application {
     fresh: BTreeSet<StorePath>,
 }
 
-/// Makes the `files`, `write_file` and `symlink` nodes of `images` objects, in one
+/// Every node the images reach: their contents and, through `run` nodes, the nodes
+/// those name (`deps`, `srcs`, `runtime`); each once, after the nodes it names, with
+/// the first image that reaches it (for messages).
+fn reachable(plan: &Plan, images: &[&Image]) -> Vec<(NodeId, String)> {
+    fn visit(
+        plan: &Plan,
+        id: &NodeId,
+        image: &str,
+        seen: &mut BTreeSet<NodeId>,
+        out: &mut Vec<(NodeId, String)>,
+    ) {
+        if !seen.insert(id.clone()) {
+            return;
+        }
+        if let Some(Node::Run(run)) = plan.nodes.get(id) {
+            for child in run.deps.iter().chain(run.srcs.values()).chain(&run.runtime) {
+                visit(plan, child, image, seen, out);
+            }
+        }
+        out.push((id.clone(), image.to_owned()));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for image in images {
+        for content in &image.contents {
+            visit(plan, content, &image.name, &mut seen, &mut out);
+        }
+    }
+    out
+}
+
+/// Makes the `files`, `write_file` and `symlink` nodes of `reached` objects, in one
 /// batch: a tree several images share is read once.
 fn stage_application(
     plan: &Plan,
-    images: &[&Image],
+    reached: &[(NodeId, String)],
     options: &BuildOptions<'_>,
 ) -> Result<Application, BuildPlanError> {
     let batch = options.store.batch()?;
     let mut parts = BTreeMap::new();
-    for image in images {
-        for content in &image.contents {
-            if parts.contains_key(content) {
-                continue;
-            }
-            let files_error = |source| BuildPlanError::Files {
-                image: image.name.clone(),
-                span: plan.spans.get(content).and_then(|s| s.call.clone()),
-                source: Box::new(source),
-            };
-            let part = match plan.nodes.get(content) {
-                Some(Node::Files {
-                    src,
-                    dest,
-                    exclude,
-                    mode,
-                    owner,
-                }) => (
-                    format!("files:{dest}"),
-                    stage_files(&batch, options.root, src, dest, exclude, *mode, *owner)
-                        .map_err(files_error)?,
-                ),
-                Some(Node::WriteFile {
-                    path,
-                    content,
-                    mode,
-                }) => (
-                    format!("file:{path}"),
-                    stage_write_file(&batch, path, content, *mode).map_err(files_error)?,
-                ),
-                Some(Node::Symlink { path, target }) => (
-                    format!("link:{path}"),
-                    stage_symlink(&batch, path, target).map_err(files_error)?,
-                ),
-                _ => continue,
-            };
-            parts.insert(content.clone(), part);
-        }
+    for (content, image) in reached {
+        let files_error = |source| BuildPlanError::Files {
+            image: image.clone(),
+            span: plan.spans.get(content).and_then(|s| s.call.clone()),
+            source: Box::new(source),
+        };
+        let part = match plan.nodes.get(content) {
+            Some(Node::Files {
+                src,
+                dest,
+                exclude,
+                mode,
+                owner,
+            }) => (
+                format!("files:{dest}"),
+                stage_files(&batch, options.root, src, dest, exclude, *mode, *owner)
+                    .map_err(files_error)?,
+            ),
+            Some(Node::WriteFile {
+                path,
+                content,
+                mode,
+            }) => (
+                format!("file:{path}"),
+                stage_write_file(&batch, path, content, *mode).map_err(files_error)?,
+            ),
+            Some(Node::Symlink { path, target }) => (
+                format!("link:{path}"),
+                stage_symlink(&batch, path, target).map_err(files_error)?,
+            ),
+            _ => continue,
+        };
+        parts.insert(content.clone(), part);
     }
     let mut fresh = BTreeSet::new();
     for (_, object) in parts.values() {
@@ -319,32 +371,29 @@ fn build_image(
         image: name.clone(),
         reason,
     };
-    let gathered = gather(plan, lock, image, staged)?;
-    let Gathered {
-        locks,
-        users,
-        groups,
-        application,
-        files_added,
-        python_envs,
-    } = gathered;
+    let realised = realise_contents(plan, lock, image, staged, options)?;
+    let Realised {
+        merged,
+        installed,
+        wheels,
+        wheels_installed,
+        packages_installed,
+        gathered:
+            Gathered {
+                locks,
+                users,
+                groups,
+                application,
+                files_added,
+                steps_run,
+                ..
+            },
+    } = realised;
     if locks.is_empty() {
         return Err(invalid(
             "it has no Debian packages; cairn images start from `deb.packages([...])`".into(),
         ));
     }
-    let merged = merge_locks(name, &locks)?;
-    let counting = Arc::new(Counting::new(options.reporter.clone()));
-    let reporter: Arc<dyn InstallReporter> = counting.clone();
-    let installed =
-        fetch_locked(options.store, options.fetcher, &merged, &reporter).map_err(|source| {
-            BuildPlanError::Install {
-                image: name.clone(),
-                source: Box::new(source),
-            }
-        })?;
-    let (wheels, wheels_installed) =
-        install_python_envs(plan, lock, image, &python_envs, &installed, options)?;
     let spec = image_spec(image, options.mtime, users, groups).map_err(invalid)?;
     let contents = Contents {
         lock: &merged,
@@ -371,11 +420,204 @@ fn build_image(
         packages: merged.packages.len(),
         layers: built.layers.len(),
         layers_written: built.fresh_layers,
-        packages_installed: counting.fresh.load(Ordering::Relaxed),
+        packages_installed,
         wheels: wheels.len(),
         wheels_installed,
         files_added,
+        steps_run,
     })
+}
+
+/// An image's (or a step's) contents, realised: packages fetched and unpacked, wheels
+/// installed.
+struct Realised {
+    merged: DebianLock,
+    installed: cairn_debian::Installed,
+    wheels: Vec<Library>,
+    wheels_installed: usize,
+    packages_installed: usize,
+    gathered: Gathered,
+}
+
+fn realise_contents(
+    plan: &Plan,
+    lock: &ProjectLock,
+    image: &Image,
+    staged: &Application,
+    options: &BuildOptions<'_>,
+) -> Result<Realised, BuildPlanError> {
+    let name = &image.name;
+    let gathered = gather(plan, lock, image, staged)?;
+    let merged = merge_locks(name, &gathered.locks)?;
+    let counting = Arc::new(Counting::new(options.reporter.clone()));
+    let reporter: Arc<dyn InstallReporter> = counting.clone();
+    let installed = if merged.packages.is_empty() {
+        cairn_debian::Installed::new()
+    } else {
+        fetch_locked(options.store, options.fetcher, &merged, &reporter).map_err(|source| {
+            BuildPlanError::Install {
+                image: name.clone(),
+                source: Box::new(source),
+            }
+        })?
+    };
+    let (wheels, wheels_installed) = install_python_envs(
+        plan,
+        lock,
+        image,
+        &gathered.python_envs,
+        &installed,
+        options,
+    )?;
+    Ok(Realised {
+        merged,
+        installed,
+        wheels,
+        wheels_installed,
+        packages_installed: counting.fresh.load(Ordering::Relaxed),
+        gathered,
+    })
+}
+
+/// An image-shaped view of a step's `deps` or `runtime`, to realise them as an
+/// image's contents are.
+fn step_contents(run: &cairn_plan::Run, contents: Vec<NodeId>) -> Image {
+    Image {
+        name: format!("run({})", run.name),
+        contents,
+        entrypoint: None,
+        cmd: None,
+        user: None,
+        workdir: None,
+        env: BTreeMap::new(),
+        ports: Vec::new(),
+        labels: BTreeMap::new(),
+        volumes: Vec::new(),
+        stop_signal: None,
+        layers: 0,
+        compression: String::new(),
+    }
+}
+
+/// Realises the `run` nodes of `reached` (in order: a step after what it builds on),
+/// adding each output to `staged` as an application part. A step whose output is in
+/// the store is not run, unless `check` is given: then it is run again and compared.
+fn realise_steps(
+    plan: &Plan,
+    lock: &ProjectLock,
+    reached: &[(NodeId, String)],
+    staged: &mut Application,
+    options: &BuildOptions<'_>,
+    mut check: Option<&mut Vec<CheckReport>>,
+) -> Result<(), BuildPlanError> {
+    for (id, _) in reached {
+        let Some(Node::Run(run)) = plan.nodes.get(id) else {
+            continue;
+        };
+        let step_error = |source: StepError| BuildPlanError::Step {
+            step: run.name.clone(),
+            span: plan.spans.get(id).and_then(|s| s.call.clone()),
+            source: Box::new(source),
+        };
+        let deps = realise_contents(
+            plan,
+            lock,
+            &step_contents(run, run.deps.clone()),
+            staged,
+            options,
+        )?;
+        let runtime = realise_contents(
+            plan,
+            lock,
+            &step_contents(run, run.runtime.clone()),
+            staged,
+            options,
+        )?;
+        let mut references: BTreeSet<StorePath> = runtime.installed.values().cloned().collect();
+        references.extend(runtime.wheels.iter().map(|w| w.object.clone()));
+        references.extend(runtime.gathered.application.iter().map(|(_, o)| o.clone()));
+        let mut srcs = BTreeMap::new();
+        for (mount, node) in &run.srcs {
+            let (_, object) = staged
+                .parts
+                .get(node)
+                .ok_or_else(|| BuildPlanError::Invalid {
+                    image: format!("run({})", run.name),
+                    reason: format!(
+                        "`srcs` `{mount}` names a node that is not a tree of files or a run()"
+                    ),
+                })?;
+            let (inside, path) =
+                source_path(options.store, plan, mount, node, object).map_err(step_error)?;
+            srcs.insert(mount.clone(), (object.clone(), inside, path));
+        }
+        let inputs = StepInputs {
+            run,
+            contents: Contents {
+                lock: &deps.merged,
+                installed: &deps.installed,
+                application: &deps.gathered.application,
+                libraries: &deps.wheels,
+            },
+            srcs,
+            runtime: references.into_iter().collect(),
+            mtime: options.mtime,
+        };
+        let path = Store::input_path(&run.name, &inputs.input_hash())?;
+        let _ = options.store.add_temp_roots(std::slice::from_ref(&path))?;
+        let present = options.store.is_valid(&path)?;
+        if !present || check.is_some() {
+            let batch = options.store.batch()?;
+            let ran = run_step(
+                options.store,
+                &batch,
+                &inputs,
+                &path,
+                !present,
+                options.step_reporter,
+            )
+            .map_err(step_error)?;
+            if present && let Some(reports) = check.as_deref_mut() {
+                reports
+                    .push(compare(options.store, &run.name, &path, &ran.tree).map_err(step_error)?);
+            }
+            if present {
+                // Only compared: removed now, as what the step wrote may be read-only.
+                cairn_sandbox::remove_tree(&ran.tree).ok();
+            } else {
+                batch.commit()?;
+                staged.fresh.insert(path.clone());
+            }
+        }
+        staged
+            .parts
+            .insert(id.clone(), (format!("run:{}", run.name), path));
+    }
+    Ok(())
+}
+
+/// Builds the `run` steps that `names` (every image when empty) reach, then runs each
+/// again and compares the two outputs by NAR hash (`cairn build --check`).
+pub fn check_steps(
+    plan: &Plan,
+    lock: &ProjectLock,
+    names: &[String],
+    options: &BuildOptions<'_>,
+) -> Result<Vec<CheckReport>, BuildPlanError> {
+    let images = select_images(plan, names)?;
+    let reached = reachable(plan, &images);
+    let mut application = stage_application(plan, &reached, options)?;
+    realise_steps(plan, lock, &reached, &mut application, options, None)?;
+    let mut reports = Vec::new();
+    realise_steps(
+        plan,
+        lock,
+        &reached,
+        &mut application,
+        options,
+        Some(&mut reports),
+    )?;
+    Ok(reports)
 }
 
 /// Installs the wheels of the image's `python_env` nodes (their interpreters' packages
@@ -507,6 +749,8 @@ struct Gathered {
     files_added: usize,
     /// The `python_env` nodes, in order.
     python_envs: Vec<NodeId>,
+    /// Outputs of `run` steps made now.
+    steps_run: usize,
 }
 
 /// The locks of an image's `debian` nodes, its accounts, and its application parts as
@@ -529,6 +773,7 @@ fn gather(
         application: Vec::new(),
         files_added: 0,
         python_envs: Vec::new(),
+        steps_run: 0,
     };
     // The lock of a `debian` node, checked against the node.
     let debian_entry = |id: &NodeId| -> Result<DebianLock, BuildPlanError> {
@@ -557,12 +802,29 @@ fn gather(
         }
         Ok(entry.debian_lock())
     };
-    for content in &image.contents {
+    // The contents, then what their `run` steps need at run time, each once.
+    let mut queue: std::collections::VecDeque<&NodeId> = image.contents.iter().collect();
+    let mut seen = BTreeSet::new();
+    while let Some(content) = queue.pop_front() {
+        if !seen.insert(content) {
+            continue;
+        }
         let node = plan
             .nodes
             .get(content)
             .ok_or_else(|| invalid(format!("the plan has no node {content}")))?;
         match node {
+            Node::Run(run) => {
+                let (label, object) = staged
+                    .parts
+                    .get(content)
+                    .ok_or_else(|| invalid(format!("step {} was not built", run.name)))?;
+                if staged.fresh.contains(object) {
+                    gathered.steps_run += 1;
+                }
+                gathered.application.push((label.clone(), object.clone()));
+                queue.extend(&run.runtime);
+            }
             Node::Debian { .. } => {
                 let entry = debian_entry(content)?;
                 gathered.locks.push(entry);

@@ -342,7 +342,7 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
     /// A tree of the project's files.
     fn files<'v>(
         src: &str,
-        dest: &str,
+        #[starlark(default = "/")] dest: &str,
         #[starlark(require = named, default = UnpackList::default())] exclude: UnpackList<String>,
         #[starlark(require = named, default = NoneOr::None)] mode: NoneOr<i64>,
         #[starlark(require = named, default = NoneOr::None)] owner: NoneOr<Value<'v>>,
@@ -645,8 +645,8 @@ fn parse_contents(site: &Site<'_>, items: &[Value<'_>]) -> starlark::Result<Vec<
             ""
         };
         Err(format!(
-            "`contents` takes what deb.packages(), python_env(), files(), write_file(), symlink() and accounts() return, \
-             but item {i} is a value of type `{}`{hint}",
+            "`contents` takes what deb.packages(), python_env(), files(), write_file(), symlink(), run() \
+             and accounts() return, but item {i} is a value of type `{}`{hint}",
             item.get_type()
         ))
     })?;

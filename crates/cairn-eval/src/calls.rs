@@ -25,7 +25,8 @@ pub(crate) struct Arg {
     kind: ArgKind,
     /// The argument's value expression.
     span: ByteRange,
-    /// One per element when the value is a list literal.
+    /// One per element when the value is a list literal; one per entry (from its key
+    /// to its value) when it is a dict literal.
     elements: Option<Vec<ByteRange>>,
 }
 
@@ -68,6 +69,12 @@ impl CallIndex {
                     };
                     let elements = match &value.node {
                         ExprP::List(items) => Some(items.iter().map(|i| range(i.span)).collect()),
+                        ExprP::Dict(entries) => Some(
+                            entries
+                                .iter()
+                                .map(|(k, v)| (range(k.span).0, range(v.span).1))
+                                .collect(),
+                        ),
                         _ => None,
                     };
                     Arg {
@@ -111,7 +118,8 @@ impl Arg {
         self.span
     }
 
-    /// The element spans, when the argument is a list literal of `len` elements.
+    /// The element spans, when the argument is a list literal of `len` elements (the
+    /// entry spans, when it is a dict literal of `len` entries).
     pub(crate) fn elements(&self, len: usize) -> Option<&[ByteRange]> {
         self.elements.as_deref().filter(|e| e.len() == len)
     }
@@ -125,7 +133,7 @@ mod tests {
 
     #[test]
     fn arguments_by_name_and_position_and_list_elements() {
-        let text = "def f():\n    g('a', [1, 22], z = [3])\nh('b', *xs)\n";
+        let text = "def f():\n    g('a', [1, 22], z = [3], d = {'k': 1, 'l' : [2]})\nh('b', *xs)\n";
         let ast = AstModule::parse("x.star", text.to_owned(), &Dialect::Standard).unwrap();
         let index = CallIndex::new(&ast);
         let at = |(start, end): ByteRange| &text[start as usize..end as usize];
@@ -144,6 +152,9 @@ mod tests {
         assert_eq!(elements, ["1", "22"]);
         assert!(list.elements(3).is_none(), "a length that does not match");
         assert_eq!(at(index.arg(g, "z", None).unwrap().span()), "[3]");
+        let dict = index.arg(g, "d", None).unwrap();
+        let entries: Vec<&str> = dict.elements(2).unwrap().iter().map(|&r| at(r)).collect();
+        assert_eq!(entries, ["'k': 1", "'l' : [2]"]);
         assert!(index.arg(g, "z", Some(5)).is_some(), "by name first");
         assert!(index.arg(g, "third", Some(2)).is_none());
         assert!(index.arg(g, "nope", None).is_none());

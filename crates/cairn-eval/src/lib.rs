@@ -66,7 +66,7 @@
 //! | **`packages`** | | non-empty list of package names (non-empty, no spaces), kept in order |
 //! | `recommends` | `False` | also install `Recommends`, as apt does by default |
 //!
-//! ## `files(src, dest, *, exclude = [], mode = None, owner = None)`
+//! ## `files(src, dest = "/", *, exclude = [], mode = None, owner = None)`
 //!
 //! A tree of the project's files copied into the image. Returns content (a `files`
 //! node). The files are read when the image is built, not when the spec is evaluated.
@@ -74,7 +74,7 @@
 //! | parameter | default | meaning |
 //! |---|---|---|
 //! | **`src`** | | a file or directory relative to the project's root (whichever `.star` file calls `files`), `/`-separated; no `..`, not absolute; `"."` is the root |
-//! | **`dest`** | | absolute path in the image |
+//! | `dest` | `"/"` | absolute path in the image (or under a `run()` step's mount point); a directory's contents go under it; a single file needs a file name, not `/` (which the build checks) |
 //! | `exclude` | `[]` | non-empty globs (gitignore syntax) left out, besides `.gitignore` and `.cairnignore` |
 //! | `mode` | `None` | when given, the permission bits of every file, `0` to `0o7777` (e.g. `0o644`); directories keep `0o755` |
 //! | `owner` | `None` | when given, the numeric owner of every file: an int uid (the gid is the same) or a string `"uid:gid"`; ids 0 to 4294967294 |
@@ -125,6 +125,35 @@
 //! users of the same uid (two groups of the same gid), in one call. A group may share
 //! its gid with a user's uid.
 //!
+//! ## `run(*, name, cmd, deps = [], srcs = {}, env = {}, runtime = [], workdir = "/", timeout = 3600)`
+//!
+//! A build step: `cmd` run in a sandbox (no network, a fresh `/tmp` and home, a
+//! wall-clock limit) whose read-only root file system is made of `deps`, with `srcs`
+//! mounted read-only. Its output is what it writes to `/out`, and the value returned
+//! stands for it: content (a `run` node) for `image(contents=)`, or for another step's
+//! `deps`, `srcs` or `runtime`. Nothing runs when the spec is evaluated.
+//!
+//! ```python
+//! quotes = run(
+//!     name = "quotes",
+//!     deps = [deb.packages(["golang-go"])],
+//!     srcs = {"/src": files("quotes")},
+//!     cmd = ["sh", "-c", "cd /src && go build -trimpath -o /out/usr/local/bin/quotes ."],
+//!     env = {"GOCACHE": "/tmp/go-cache", "GOTOOLCHAIN": "local"},
+//! )
+//! ```
+//!
+//! | parameter | default | meaning |
+//! |---|---|---|
+//! | **`name`** | | the output's name in the store: 1 to 200 ASCII letters, digits and `+-._?=`, not starting with `.` |
+//! | **`cmd`** | | non-empty list of strings: the program (looked up in the sandbox's `PATH`) and its arguments |
+//! | `deps` | `[]` | what the root file system is made of, in order: values returned by `deb.packages()`, `python_env()`, `files()`, `write_file()`, `symlink()`, `run()`; a value given twice counts once, where it first appears |
+//! | `srcs` | `{}` | dict of mount point (absolute path, normalised) to a value returned by `files()`, `write_file()`, `symlink()` or `run()`, mounted read-only; not `/`, not at or under `/out`, `/tmp`, `/proc`, `/dev` or `/homeless-shelter` (the sandbox's own); no two the same or one inside the other |
+//! | `env` | `{}` | dict of strings: variables set besides the sandbox's (`HOME`, `PATH`, `TMPDIR`, …), which a declared one overrides; names are a letter or `_`, then letters, digits and `_` |
+//! | `runtime` | `[]` | what the output needs when it runs (its references): an image holding the output holds these too; takes the same values as `deps` |
+//! | `workdir` | `"/"` | absolute path: the directory `cmd` starts in |
+//! | `timeout` | `3600` | seconds the step may take, 1 to 604800 (7 days) |
+//!
 //! ## `image(*, name, contents = [], …)`
 //!
 //! An image. Returns `None`. A spec may declare several images; their names must
@@ -133,7 +162,7 @@
 //! | parameter | default | meaning |
 //! |---|---|---|
 //! | **`name`** | | the image's name, unique in the project: 1 to 128 ASCII letters, digits, `.`, `_` and `-`, starting with a letter or digit (it names files, such as `result-<name>`) |
-//! | `contents` | `[]` | what goes in, in order: values returned by `deb.packages()`, `files()`, `write_file()`, `symlink()`, `accounts()`; a value given twice goes in once, where it first appears |
+//! | `contents` | `[]` | what goes in, in order: values returned by `deb.packages()`, `python_env()`, `files()`, `write_file()`, `symlink()`, `run()`, `accounts()`; a value given twice goes in once, where it first appears |
 //! | `entrypoint` | `None` | list of strings: the program and its arguments |
 //! | `cmd` | `None` | list of strings: default arguments |
 //! | `user` | `None` | a name (`"nonroot"`, `"root"`, a declared account) or `"uid[:gid]"` |
@@ -168,15 +197,17 @@
 //! Paths in the image are normalised (`/srv//site/` is `/srv/site`), and may not
 //! contain `..`. No string may contain a NUL byte, but for `write_file`'s `content`.
 //! Ints beyond a parameter's range are errors (an int too big for 64 bits given as
-//! `mode` or `layers` is reported at the call rather than at the argument). Errors
-//! name the argument at fault and point at it (or at the list element) in the file;
-//! they name files by their paths in the project.
+//! `mode`, `layers` or `timeout` is reported at the call rather than at the argument).
+//! Errors name the argument at fault and point at it (or at the list element, or the
+//! dict entry of `run()`'s `srcs` and `env`) in the file; they name files by their
+//! paths in the project.
 
 mod builtins;
 mod calls;
 mod error;
 mod paths;
 mod python;
+mod run;
 mod values;
 
 use std::cell::RefCell;
@@ -194,6 +225,7 @@ use starlark::values::FrozenHeapName;
 
 pub use error::EvalError;
 pub use python::DEFAULT_INDEX;
+pub use run::{DEFAULT_RUN_TIMEOUT, MAX_RUN_NAME, MAX_RUN_TIMEOUT, RUN_RESERVED_MOUNTS};
 
 use crate::calls::CallIndex;
 use crate::values::{Loading, Session};
@@ -287,6 +319,7 @@ fn globals() -> &'static Globals {
         GlobalsBuilder::standard()
             .with(builtins::globals)
             .with(python::globals)
+            .with(run::globals)
             .build()
     })
 }
@@ -539,6 +572,7 @@ mod tests {
             "files",
             "image",
             "python_env",
+            "run",
             "symlink",
             "write_file",
         ];

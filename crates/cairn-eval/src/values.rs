@@ -24,8 +24,8 @@ use starlark::values::{
 use crate::calls::CallIndex;
 
 /// A value that stands for a node of the plan: what `deb.packages()`, `files()`,
-/// `write_file()`, `symlink()` and `accounts()` return, and what `image(contents=)`
-/// takes.
+/// `write_file()`, `symlink()`, `accounts()` and `run()` return, and what
+/// `image(contents=)` takes (`run()`'s `deps`, `srcs` and `runtime` take some kinds).
 #[derive(Debug, ProvidesStaticType, NoSerialize, Allocative)]
 pub(crate) struct Content {
     pub(crate) kind: &'static str,

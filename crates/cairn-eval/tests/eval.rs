@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use cairn_eval::{EvalError, evaluate, evaluate_source};
-use cairn_plan::{DebianRepo, Group, Node, NodeId, Owner, Plan, User};
+use cairn_plan::{DebianRepo, Group, Node, NodeId, Owner, Plan, Run, User};
 
 const EXAMPLE: &str = r#"
 # The README's example.
@@ -515,12 +515,20 @@ fn wrong_argument_types_and_unknown_arguments() {
     );
     assert!(e.message().contains("bogus"), "{e:?}");
 
-    let e = error("files('site')\n");
+    let e = error("run(name = 'a')\n");
     assert_error(
         &e,
-        "Missing parameter `dest`",
+        "Missing named-only parameter `cmd`",
         "cairn.star",
-        "files('site')",
+        "run(name = 'a')",
+    );
+
+    let e = error("run('a', cmd = ['true'])\n");
+    assert_error(
+        &e,
+        "Missing named-only parameter `name`",
+        "cairn.star",
+        "run('a', cmd = ['true'])",
     );
 
     let e = error("image('a')\n");
@@ -715,6 +723,8 @@ fn contents_of_the_wrong_type() {
         "cairn.star",
         "'site'",
     );
+
+    assert!(e.message().contains("run()"), "{e:?}");
 
     let e = error("deb = debian()\nimage(name = 'a', contents = [deb])\n");
     assert_error(&e, "of type `debian`", "cairn.star", "deb");
@@ -1402,4 +1412,443 @@ fn equivalent_images_are_one_image() {
         .map(|id| c.nodes[id].kind())
         .collect();
     assert_eq!(kinds, ["symlink", "write_file"]);
+}
+
+/// The issue's example: a Go program built in a step, and the image holding it.
+const RUN_EXAMPLE: &str = r#"
+deb = debian(suite = "trixie")
+quotes = run(
+    name = "quotes",
+    deps = [deb.packages(["golang-go"])],
+    srcs = {"/src": files("quotes")},
+    cmd = ["sh", "-c", "cd /src && CGO_ENABLED=0 go build -trimpath -o /out/usr/local/bin/quotes ."],
+    env = {"GOCACHE": "/tmp/go-cache", "GOTOOLCHAIN": "local"},
+    runtime = [],
+    workdir = "/src",
+    timeout = 3600,
+)
+image(name = "quotes", contents = [quotes], entrypoint = ["/usr/local/bin/quotes"], user = "nonroot")
+"#;
+
+fn string_map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
+    entries
+        .iter()
+        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_run_step_gives_its_node_and_its_output_goes_in_the_image() {
+    let plan = eval_ok(RUN_EXAMPLE);
+    let go = NodeId::of(&Node::Debian {
+        repo: trixie(),
+        packages: vec!["golang-go".into()],
+        recommends: false,
+    });
+    let src = NodeId::of(&Node::Files {
+        src: "quotes".into(),
+        dest: "/".into(),
+        exclude: vec![],
+        mode: None,
+        owner: None,
+    });
+    let run = Node::Run(Run {
+        name: "quotes".into(),
+        deps: vec![go.clone()],
+        srcs: BTreeMap::from([("/src".to_owned(), src.clone())]),
+        cmd: vec![
+            "sh".into(),
+            "-c".into(),
+            "cd /src && CGO_ENABLED=0 go build -trimpath -o /out/usr/local/bin/quotes .".into(),
+        ],
+        env: string_map(&[("GOCACHE", "/tmp/go-cache"), ("GOTOOLCHAIN", "local")]),
+        runtime: vec![],
+        workdir: "/src".into(),
+        timeout: 3600,
+    });
+    let id = NodeId::of(&run);
+    assert_eq!(plan.nodes.get(&id), Some(&run));
+    assert!(plan.nodes.contains_key(&go) && plan.nodes.contains_key(&src));
+    assert_eq!(plan.nodes.len(), 4, "packages, files, run and image");
+    assert_eq!(plan.runs().into_keys().collect::<Vec<_>>(), [&id]);
+    assert_eq!(plan.nodes[&id].kind(), "run");
+
+    let (_, image) = plan.image("quotes").unwrap();
+    assert_eq!(image.contents, std::slice::from_ref(&id));
+    let call = plan.spans[&id].call.as_ref().unwrap();
+    assert!(text_at(RUN_EXAMPLE, call).starts_with("run(\n    name = \"quotes\""));
+    assert!(plan.spans[&id].items.is_empty());
+
+    // The plan reads back, and the defaults are the values written above.
+    let back: Plan = serde_json::from_slice(&plan.to_json()).unwrap();
+    assert_eq!(back.nodes, plan.nodes);
+    let defaults = eval_ok(
+        &RUN_EXAMPLE
+            .replace("    runtime = [],\n", "")
+            .replace("    timeout = 3600,\n", ""),
+    );
+    assert_eq!(defaults.to_json(), plan.to_json());
+}
+
+#[test]
+fn run_defaults() {
+    let plan = eval_ok("run(name = 'x', cmd = ['true'])\n");
+    let expected = Node::Run(Run {
+        name: "x".into(),
+        deps: vec![],
+        srcs: BTreeMap::new(),
+        cmd: vec!["true".into()],
+        env: BTreeMap::new(),
+        runtime: vec![],
+        workdir: "/".into(),
+        timeout: 3600,
+    });
+    assert_eq!(plan.nodes.values().collect::<Vec<_>>(), [&expected]);
+    assert_eq!(cairn_eval::DEFAULT_RUN_TIMEOUT, 3600);
+    assert_eq!(cairn_eval::MAX_RUN_TIMEOUT, 7 * 24 * 3600);
+}
+
+#[test]
+fn run_values_feed_other_runs_and_images() {
+    let text = r#"
+deb = debian()
+cc = deb.packages(["gcc", "libc6-dev"])
+libc = deb.packages(["libc6"])
+py = python_env(python = deb.packages(["python3"]), packages = ["flask"])
+cfg = write_file("/etc/app.conf", "x")
+lib = run(name = "lib", deps = [cc], srcs = {"/src": files("lib")}, cmd = ["make"], workdir = "/src")
+app = run(
+    name = "app",
+    deps = [cc, lib, cc, py, symlink("/bin/cc", "gcc")],
+    srcs = {"/lib//": lib, "/etc/app.conf": cfg, "/srcs/app": files("app", "/")},
+    cmd = ["make", "LIB=/lib"],
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "_x1": ""},
+    runtime = [libc, lib, libc],
+    workdir = "/srcs/app/./",
+    timeout = 604800,
+)
+image(name = "app", contents = [libc, app, lib, app])
+"#;
+    let plan = eval_ok(text);
+    let runs = plan.runs();
+    let by_name = |name: &str| {
+        runs.iter()
+            .find(|(_, r)| r.name == name)
+            .map(|(id, r)| ((*id).clone(), *r))
+            .unwrap()
+    };
+    let (lib_id, lib) = by_name("lib");
+    let (app_id, app) = by_name("app");
+    assert_eq!(lib.workdir, "/src");
+
+    let kinds =
+        |ids: &[NodeId]| -> Vec<&str> { ids.iter().map(|id| plan.nodes[id].kind()).collect() };
+    assert_eq!(
+        kinds(&app.deps),
+        ["debian", "run", "python_env", "symlink"],
+        "each once, where it first appears"
+    );
+    assert_eq!(app.deps[0], lib.deps[0], "the same packages");
+    assert_eq!(app.deps[1], lib_id);
+    assert_eq!(kinds(&app.runtime), ["debian", "run"]);
+    assert_eq!(app.runtime[1], lib_id);
+    assert_eq!(
+        app.srcs.keys().collect::<Vec<_>>(),
+        ["/etc/app.conf", "/lib", "/srcs/app"],
+        "normalised"
+    );
+    assert_eq!(app.srcs["/lib"], lib_id);
+    assert_eq!(plan.nodes[&app.srcs["/etc/app.conf"]].kind(), "write_file");
+    assert_eq!(plan.nodes[&app.srcs["/srcs/app"]].kind(), "files");
+    assert_eq!(
+        app.env,
+        string_map(&[("HOME", "/root"), ("PATH", "/usr/bin:/bin"), ("_x1", "")])
+    );
+    assert_eq!((app.workdir.as_str(), app.timeout), ("/srcs/app", 604_800));
+
+    let (_, image) = plan.image("app").unwrap();
+    assert_eq!(kinds(&image.contents), ["debian", "run", "run"]);
+    assert_eq!(image.contents[1..], [app_id, lib_id]);
+
+    // The same step twice is one node, and its values are equal.
+    let plan = eval_ok(
+        "a = run(name = 'a', cmd = ['true'])\nb = run(name = 'a', cmd = ['true'])\n\
+         if a != b:\n    fail('not equal')\n",
+    );
+    assert_eq!(plan.runs().len(), 1);
+}
+
+/// `run(name = 'r', cmd = ['true'], <args>)`, after a line (so spans don't start at
+/// 0) and `deb = debian()`.
+fn run_with(args: &str) -> String {
+    format!("x = 1\ndeb = debian()\nrun(name = 'r', cmd = ['true'], {args})\n")
+}
+
+/// Each spec fails with an error containing the message, at the text given.
+#[track_caller]
+fn assert_errors(cases: &[(String, &str, &str)]) {
+    for (text, message, at) in cases {
+        let e = error(text);
+        assert_error(&e, message, "cairn.star", at);
+    }
+}
+
+#[test]
+fn bad_run_names_and_commands() {
+    let spec = |call: &str| format!("x = 1\n{call}\n");
+    let long_name = "n".repeat(201);
+    let long_call = format!("run(name = '{long_name}', cmd = ['true'])");
+    let long_at = format!("'{long_name}'");
+    assert_errors(&[
+        (
+            spec("run(name = '', cmd = ['true'])"),
+            "a run's `name` must be 1 to 200",
+            "''",
+        ),
+        (
+            spec("run(name = '.hidden', cmd = ['true'])"),
+            "not starting with `.`",
+            "'.hidden'",
+        ),
+        (
+            spec("run(name = 'a/b', cmd = ['true'])"),
+            "letters, digits and `+-._?=`",
+            "'a/b'",
+        ),
+        (
+            spec("run(name = 'a b', cmd = ['true'])"),
+            "got \"a b\"",
+            "'a b'",
+        ),
+        (spec(&long_call), "1 to 200", &long_at),
+        (
+            spec("run(name = 'r', cmd = [])"),
+            "`cmd` can't be empty",
+            "[]",
+        ),
+        (
+            spec("run(name = 'r', cmd = ['sh', 'a\\0'])"),
+            "an argument in `cmd` can't contain a NUL byte",
+            "'a\\0'",
+        ),
+    ]);
+    // 200 is fine.
+    eval_ok(&format!(
+        "run(name = '{}', cmd = ['true'])\n",
+        "n".repeat(200)
+    ));
+
+    // Wrong types are starlark's errors, at the call.
+    for (args, param) in [
+        ("cmd = 'true'", "cmd"),
+        ("cmd = ['true'], srcs = ['/src']", "srcs"),
+        ("cmd = ['true'], env = {'A': 1}", "env"),
+        ("cmd = ['true'], timeout = '1h'", "timeout"),
+        ("cmd = ['true'], deps = deb", "deps"),
+    ] {
+        let call = format!("run(name = 'r', {args})");
+        let e = error(&format!("deb = debian()\n{call}\n"));
+        assert_error(
+            &e,
+            &format!("Type of parameter `{param}` doesn't match"),
+            "cairn.star",
+            &call,
+        );
+    }
+}
+
+#[test]
+fn bad_run_deps_and_runtime() {
+    assert_errors(&[
+        (
+            run_with("deps = [deb]"),
+            "`deps` takes what deb.packages()",
+            "deb",
+        ),
+        (
+            run_with("deps = [deb.packages(['a']), deb]"),
+            "item 1 is a value of type `debian`; a `debian` archive is not content itself, \
+             use its packages: `deb.packages([...])`",
+            "deb",
+        ),
+        (
+            run_with("deps = [accounts(users = [{'name': 'a', 'uid': 1}])]"),
+            "item 0 is what accounts() returns; accounts belong in an image's `contents`",
+            "accounts(users = [{'name': 'a', 'uid': 1}])",
+        ),
+        (
+            run_with("deps = ['/usr']"),
+            "item 0 is a value of type `string`",
+            "'/usr'",
+        ),
+        (
+            run_with("runtime = [None]"),
+            "`runtime` takes what deb.packages()",
+            "None",
+        ),
+        (run_with("runtime = [deb]"), "`runtime` takes", "deb"),
+    ]);
+}
+
+#[test]
+fn bad_run_srcs() {
+    assert_errors(&[
+        (
+            run_with("srcs = {'src': files('a')}"),
+            "a mount point in `srcs`: `src` must be an absolute path",
+            "'src': files('a')",
+        ),
+        (
+            run_with("srcs = {'/a/../b': files('a')}"),
+            "can't contain `..`",
+            "'/a/../b': files('a')",
+        ),
+        (
+            run_with("srcs = {'/a\\0': files('a')}"),
+            "NUL",
+            "'/a\\0': files('a')",
+        ),
+        (
+            run_with("srcs = {'/': files('a')}"),
+            "can't be `/`",
+            "'/': files('a')",
+        ),
+        (
+            run_with("srcs = {'//./': files('a')}"),
+            "can't be `/`",
+            "'//./': files('a')",
+        ),
+        (
+            run_with("srcs = {'/ok': files('b'), '/out': files('a')}"),
+            "\"/out\" in `srcs` is at or under `/out`, where the step writes its output",
+            "'/out': files('a')",
+        ),
+        (
+            run_with("srcs = {'/out/x': files('a')}"),
+            "under `/out`",
+            "'/out/x': files('a')",
+        ),
+        (
+            run_with("srcs = {'/tmp/': files('a')}"),
+            "at or under `/tmp`, which the sandbox mounts itself",
+            "'/tmp/': files('a')",
+        ),
+        (
+            run_with("srcs = {'/proc/self': files('a')}"),
+            "`/proc`",
+            "'/proc/self': files('a')",
+        ),
+        (
+            run_with("srcs = {'/dev': files('a')}"),
+            "`/dev`",
+            "'/dev': files('a')",
+        ),
+        (
+            run_with("srcs = {'/homeless-shelter/.cache': files('a')}"),
+            "`/homeless-shelter`",
+            "'/homeless-shelter/.cache': files('a')",
+        ),
+        (
+            run_with("srcs = {'/src': files('a'), '/src/': files('b')}"),
+            "\"/src\" and \"/src/\" in `srcs` are the same mount point",
+            "'/src/': files('b')",
+        ),
+        (
+            // Not only neighbours once sorted: `/a-b` sorts between the other two.
+            run_with("srcs = {'/a/b/c': files('a'), '/a-b': files('b'), '/a': files('c')}"),
+            "the mount points \"/a/b/c\" and \"/a\" in `srcs` are nested",
+            "'/a': files('c')",
+        ),
+        (
+            run_with("srcs = {'/a': files('a'), '/a/b': files('b')}"),
+            "\"/a\" and \"/a/b\" in `srcs` are nested",
+            "'/a/b': files('b')",
+        ),
+        (
+            run_with("srcs = {'/src': deb.packages(['a'])}"),
+            "but \"/src\" is given what deb.packages() returns; packages and Python \
+             environments go in `deps`",
+            "'/src': deb.packages(['a'])",
+        ),
+        (
+            run_with("srcs = {'/src': deb}"),
+            "`srcs` mounts what files(), write_file(), symlink() and run() return",
+            "'/src': deb",
+        ),
+        (
+            run_with("srcs = {'/src': 'src'}"),
+            "is given a value of type `string`",
+            "'/src': 'src'",
+        ),
+        (
+            run_with("srcs = {'/etc/passwd': accounts()}"),
+            "is given what accounts() returns",
+            "'/etc/passwd': accounts()",
+        ),
+    ]);
+    // `/output`, `/tmpfs` and `/device` are not reserved.
+    eval_ok(&run_with(
+        "srcs = {'/output': files('a'), '/tmpfs': files('b'), '/device': files('c')}",
+    ));
+
+    // Not a dict literal: the error points at the argument.
+    let e =
+        error("x = 1\nm = {'/out': files('a')}\nrun(name = 'r', cmd = ['true'], srcs = m | {})\n");
+    assert_error(&e, "under `/out`", "cairn.star", "m | {}");
+}
+
+#[test]
+fn bad_run_env_workdir_and_timeout() {
+    assert_errors(&[
+        (
+            run_with("env = {'A': 'x', 'A-B': 'x'}"),
+            "an environment variable's name must be a letter or `_`, then letters, digits \
+             or `_`; got \"A-B\"",
+            "'A-B': 'x'",
+        ),
+        (run_with("env = {'1A': 'x'}"), "got \"1A\"", "'1A': 'x'"),
+        (run_with("env = {'': 'x'}"), "got \"\"", "'': 'x'"),
+        (run_with("env = {'A=B': 'x'}"), "got \"A=B\"", "'A=B': 'x'"),
+        (
+            run_with("env = {'A': 'x\\0'}"),
+            "the value of \"A\" in `env` can't contain a NUL byte",
+            "'A': 'x\\0'",
+        ),
+        (
+            run_with("workdir = 'src'"),
+            "`workdir`: `src` must be an absolute path",
+            "'src'",
+        ),
+        (run_with("workdir = '/a/../b'"), "`workdir`", "'/a/../b'"),
+        (run_with("workdir = '/a\\0'"), "NUL", "'/a\\0'"),
+        (
+            run_with("timeout = 0"),
+            "`timeout` must be between 1 and 604800 seconds (7 days), got 0",
+            "0",
+        ),
+        (run_with("timeout = -5"), "got -5", "-5"),
+        (run_with("timeout = 604801"), "got 604801", "604801"),
+        (
+            run_with("timeout = 1 << 40"),
+            "`timeout` must be between",
+            "1 << 40",
+        ),
+    ]);
+}
+
+#[test]
+fn files_dest_defaults_to_the_root() {
+    let plan = eval_ok(
+        "a = files('quotes')\nb = files('quotes', '/')\nif a != b:\n    fail('not equal')\n",
+    );
+    assert_eq!(
+        plan.nodes.values().collect::<Vec<_>>(),
+        [&Node::Files {
+            src: "quotes".into(),
+            dest: "/".into(),
+            exclude: vec![],
+            mode: None,
+            owner: None,
+        }]
+    );
 }

@@ -301,15 +301,15 @@ impl ImageSpec {
 /// alternatives and the dpkg status, each in its own layer group.
 fn synthesize(
     rootfs: &mut Rootfs,
-    spec: &ImageSpec,
+    users: &[Account],
+    groups: &[Group],
     packages: &Packages,
 ) -> Result<(), BuildError> {
     rootfs.finish();
     for e in synth::base_dirs() {
         rootfs.put_in("base", e)?;
     }
-    let (users, groups) = spec.accounts();
-    for e in synth::accounts(&users, &groups)? {
+    for e in synth::accounts(users, groups)? {
         rootfs.put_in("accounts", e)?;
     }
     if let Some(bundle) = synth::ca_bundle(rootfs)? {
@@ -326,6 +326,46 @@ fn synthesize(
     Ok(())
 }
 
+/// The packages, libraries and application of `contents` composed in that order.
+fn compose(
+    store: &Store,
+    contents: &Contents<'_>,
+    excludes: &Excludes,
+) -> Result<(Rootfs, Packages), BuildError> {
+    let mut packages = packages(store, contents.lock, contents.installed)?;
+    let mut parts = std::mem::take(&mut packages.parts);
+    parts.extend(contents.libraries.iter().map(|l| Part {
+        label: l.label.clone(),
+        version: Some(l.version.clone()),
+        object: l.object.clone(),
+        replaces: BTreeSet::new(),
+        application: false,
+    }));
+    parts.extend(contents.application.iter().map(|(label, object)| Part {
+        label: label.clone(),
+        version: None,
+        object: object.clone(),
+        replaces: BTreeSet::new(),
+        application: true,
+    }));
+    let rootfs = Rootfs::compose(store, parts, excludes)?;
+    Ok((rootfs, packages))
+}
+
+/// The root file system of `contents` as a build step sees it: nothing excluded, the
+/// files no package ships (accounts root, nobody and nonroot, alternatives, the CA
+/// bundle, the dpkg status) added, as in an image.
+pub fn root_filesystem(store: &Store, contents: &Contents<'_>) -> Result<Rootfs, BuildError> {
+    let (mut rootfs, packages) = compose(store, contents, &Excludes::none())?;
+    synthesize(
+        &mut rootfs,
+        &synth::builtin_accounts(),
+        &synth::builtin_groups(),
+        &packages,
+    )?;
+    Ok(rootfs)
+}
+
 /// Builds the image of the locked packages (already in the store) and writes it.
 pub fn build(
     store: &Store,
@@ -336,32 +376,14 @@ pub fn build(
     reporter: &dyn ImageReporter,
 ) -> Result<BuiltImage, BuildError> {
     let Contents {
-        lock,
-        installed,
-        application,
-        libraries,
+        lock, libraries, ..
     } = *contents;
     // The lock's architecture is Debian's name (`armhf`); the config's is OCI's (`arm`).
     let multiarch = multiarch_triplet(&lock.architecture)
         .ok_or_else(|| BuildError::Architecture(lock.architecture.clone()))?;
-    let mut packages = packages(store, lock, installed)?;
-    let mut parts = std::mem::take(&mut packages.parts);
-    parts.extend(libraries.iter().map(|l| Part {
-        label: l.label.clone(),
-        version: Some(l.version.clone()),
-        object: l.object.clone(),
-        replaces: BTreeSet::new(),
-        application: false,
-    }));
-    parts.extend(application.iter().map(|(label, object)| Part {
-        label: label.clone(),
-        version: None,
-        object: object.clone(),
-        replaces: BTreeSet::new(),
-        application: true,
-    }));
-    let mut rootfs = Rootfs::compose(store, parts, &spec.excludes)?;
-    synthesize(&mut rootfs, spec, &packages)?;
+    let (mut rootfs, packages) = compose(store, contents, &spec.excludes)?;
+    let (users, groups) = spec.accounts();
+    synthesize(&mut rootfs, &users, &groups, &packages)?;
 
     // Checks, before anything is written.
     let mut config = spec.config.clone();

@@ -12,7 +12,7 @@ pub mod synth;
 
 pub use build::{
     BuildError, BuiltImage, Contents, ImageReporter, ImageSpec, Library, NoImageReporter, Output,
-    build,
+    build, root_filesystem,
 };
 pub use cairn_oci::rfc3339;
 pub use check::{CheckError, CheckOptions, check_entrypoint, multiarch_triplet, oci_architecture};

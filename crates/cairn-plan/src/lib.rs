@@ -160,6 +160,8 @@ pub enum Node {
     /// `python_env(...)`: wheels from a Python package index for the interpreter of a
     /// `debian` node, resolved by `cairn lock`.
     PythonEnv(PythonEnv),
+    /// `run(...)`: a command run in a sandbox; its output is what it writes to `/out`.
+    Run(Run),
     /// `image(...)`.
     Image(Image),
 }
@@ -174,6 +176,7 @@ impl Node {
             Self::Symlink { .. } => "symlink",
             Self::Accounts { .. } => "accounts",
             Self::PythonEnv(_) => "python_env",
+            Self::Run(_) => "run",
             Self::Image(_) => "image",
         }
     }
@@ -195,6 +198,35 @@ pub struct PythonEnv {
     pub indexes: Vec<String>,
     /// Whether pre-releases may be chosen for any package (`--pre`).
     pub prereleases: bool,
+}
+
+/// A sandboxed build step (`run(...)`).
+///
+/// The step's output is an input-addressed object: its path follows from this node
+/// and from the objects its `deps`, `srcs` and `runtime` are realised to (the locked
+/// packages, the files' contents), so an unchanged step is never run again.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// The output object's name (`[A-Za-z0-9+._?=-]`, not starting with `.`).
+    pub name: String,
+    /// The nodes composed into the step's read-only root file system (`debian`,
+    /// `python_env`, `files`, `write_file`, `symlink`, `run`), in order.
+    pub deps: Vec<NodeId>,
+    /// Absolute mount point → node, mounted read-only (`files`, `write_file`,
+    /// `symlink` or `run`).
+    pub srcs: BTreeMap<String, NodeId>,
+    /// The command and its arguments; the first is looked up in the sandbox's `PATH`.
+    pub cmd: Vec<String>,
+    /// Variables set besides the sandbox's fixed ones (a declared one wins).
+    pub env: BTreeMap<String, String>,
+    /// What the output needs at run time: an image holding the output holds these
+    /// too, and they are the output object's references.
+    pub runtime: Vec<NodeId>,
+    /// The working directory (absolute), `/` unless given.
+    pub workdir: String,
+    /// Wall-clock limit in seconds.
+    pub timeout: u64,
 }
 
 /// One requirement of a [`PythonEnv`].
@@ -331,6 +363,17 @@ impl Plan {
                 .into_keys()
                 .chain(self.python_envs().into_keys()),
         )
+    }
+
+    /// Every `run` node, by id.
+    pub fn runs(&self) -> BTreeMap<&NodeId, &Run> {
+        self.nodes
+            .iter()
+            .filter_map(|(id, node)| match node {
+                Node::Run(run) => Some((id, run)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The image node named `name`.

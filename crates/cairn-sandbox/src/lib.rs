@@ -415,11 +415,13 @@ impl Sandbox {
                     reason: format!("`{reserved}` is the sandbox's own"),
                 });
             }
-            if let Some(next) = mounts.get(i + 1)
-                && is_under(&next.target, &mount.target)
+            // Every later one: `/a-b` sorts between `/a` and `/a/c`.
+            if let Some(inner) = mounts[i + 1..]
+                .iter()
+                .find(|m| is_under(&m.target, &mount.target))
             {
                 return Err(SandboxError::BadMount {
-                    target: next.target.clone(),
+                    target: inner.target.clone(),
                     reason: format!("it is inside the mount point `{}`", mount.target),
                 });
             }

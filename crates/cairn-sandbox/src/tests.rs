@@ -251,6 +251,14 @@ fn bad_mounts_are_refused() {
         ("/out/inner", "inside the mount point"),
     ] {
         let mut sandbox = fixture.sandbox("true");
+        if target == "/out/inner" {
+            // `/out-x` sorts between `/out` and `/out/inner`.
+            sandbox.mounts.push(Mount {
+                source: fixture.dir.path().join("out"),
+                target: "/out-x".into(),
+                writable: false,
+            });
+        }
         sandbox.mounts.push(Mount {
             source: fixture.dir.path().join("out"),
             target: target.into(),

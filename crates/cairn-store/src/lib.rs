@@ -128,6 +128,14 @@ impl Store {
         self.objects_dir().join(path.to_string())
     }
 
+    /// Where the log of the build that makes `path` (a `run()` step's output) is kept:
+    /// `<store>/v1/logs/<hash>-<name>.log`, the last run's, whether it succeeded or
+    /// not. Logs are not objects: garbage collection leaves them, `cairn store gc`
+    /// does not need them.
+    pub fn log_path(&self, path: &StorePath) -> PathBuf {
+        self.root.join("logs").join(format!("{path}.log"))
+    }
+
     fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }

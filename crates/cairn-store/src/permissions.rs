@@ -104,12 +104,23 @@ impl PermissionsManifest {
 
     /// Reads full metadata (mode, owner, captured xattrs) from a tree on disk.
     pub fn capture(root: &Path) -> Result<Self, StoreError> {
+        Self::capture_owned(root, None)
+    }
+
+    /// As [`PermissionsManifest::capture`], with every entry owned by `owner` (uid,
+    /// gid) whoever owns it on disk: what a build step made as root inside its sandbox
+    /// is root's, though a build user wrote it.
+    pub fn capture_owned(root: &Path, owner: Option<(u32, u32)>) -> Result<Self, StoreError> {
         let mut manifest = Self::default();
         walk(root, |event| -> Result<(), StoreError> {
             let WalkEvent::Node(entry) = event else {
                 return Ok(());
             };
-            let actual = read_permissions(entry)?;
+            let mut actual = read_permissions(entry)?;
+            if let Some((uid, gid)) = owner {
+                actual.uid = uid;
+                actual.gid = gid;
+            }
             let default = Permissions {
                 mode: default_mode_of_kind(entry.kind),
                 ..Default::default()

@@ -355,6 +355,10 @@ pub(crate) struct BuildArgs {
     /// Do not write `result` links
     #[arg(long)]
     pub(crate) no_link: bool,
+    /// Build the images' `run()` steps, run each again, and compare the two outputs
+    /// (exits 1 if one differs); writes no image
+    #[arg(long, conflicts_with_all = ["output", "no_link"])]
+    pub(crate) check: bool,
 }
 
 /// How `cairn load` and `cairn run` build the image: as `cairn build` does.

@@ -420,6 +420,24 @@ impl InstallReporter for Progress {
     }
 }
 
+impl cairn_build::StepReporter for Progress {
+    fn on_step_start(&self, name: &str) {
+        if self.verbosity != Verbosity::Quiet {
+            self.line(&format!("running step {name}"));
+        }
+    }
+
+    fn on_step_end(&self, name: &str, elapsed: std::time::Duration, ok: bool) {
+        if self.verbosity != Verbosity::Quiet {
+            let how = if ok { "ran" } else { "failed" };
+            self.line(&format!(
+                "step {name} {how} in {:.1} s",
+                elapsed.as_secs_f64()
+            ));
+        }
+    }
+}
+
 impl ImageReporter for Progress {
     fn on_layers_start(&self, count: usize, bytes: u64) {
         let Some(bars) = &self.bars else { return };

@@ -25,7 +25,7 @@ use cairn_store::Store;
 
 use crate::cli::{Engine, GlobalArgs, InspectArgs, LoadArgs, ProjectArgs, RealiseArgs, RunArgs};
 use crate::commands::image::{ImageDocuments, parse_image, read_image};
-use crate::commands::project::{evaluate, realise, summary};
+use crate::commands::project::{Goal, evaluate, realise, summary};
 use crate::progress::{Progress, Verbosity};
 
 impl Engine {
@@ -194,7 +194,7 @@ fn realise_one(
         &[name.to_owned()],
         how,
         &progress,
-        &|_| None,
+        Goal::Build(&|_| None),
     )?;
     // The bars go before the summary is printed.
     progress.finish();

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use cairn_build::{BuildOptions, ImageReport, ProjectLock, Upgrade, build_images, lock_plan};
+use cairn_build::{
+    BuildOptions, BuildPlanError, CheckReport, ImageReport, ProjectLock, StepReporter, Upgrade,
+    build_images, check_steps, lock_plan,
+};
 use cairn_debian::{InstallReporter, LockedRepository, RepoContext};
 use cairn_image::{ImageReporter, Output};
 use cairn_plan::{Node, Plan, Span};
@@ -279,6 +282,7 @@ fn describe(node: &Node) -> String {
                 .collect();
             format!("{}: {}", env.indexes.join(" "), requirements.join(", "))
         }
+        Node::Run(run) => run.name.clone(),
         Node::Image(image) => image.name.clone(),
     }
 }
@@ -375,6 +379,7 @@ struct ImageJson<'a> {
     wheels: usize,
     wheels_installed: usize,
     files_added: usize,
+    steps_run: usize,
 }
 
 impl<'a> From<&'a ImageReport> for ImageJson<'a> {
@@ -390,6 +395,7 @@ impl<'a> From<&'a ImageReport> for ImageJson<'a> {
             wheels: r.wheels,
             wheels_installed: r.wheels_installed,
             files_added: r.files_added,
+            steps_run: r.steps_run,
         }
     }
 }
@@ -399,6 +405,14 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
+/// What [`realise`] is for.
+pub(crate) enum Goal<'a> {
+    /// The images, each also written to `output(name)` when that gives one.
+    Build(&'a dyn Fn(&str) -> Option<Output>),
+    /// Their `run()` steps built, run again and compared (`cairn build --check`).
+    Check(&'a mut Vec<CheckReport>),
+}
+
 /// Builds `names` of `plan` (every image when empty) from the project's lock, as
 /// `cairn build`, `cairn load`, `cairn run` and `cairn inspect` do: never resolving. A
 /// stale lock is refused with `--locked`, in CI, or when it lacks a node the plan
@@ -406,14 +420,16 @@ fn in_ci() -> bool {
 /// that gives one. `progress` hears of downloads, unpacking and layers. The store is
 /// returned with the reports: while it is open, it keeps the images' objects from
 /// garbage collection.
-pub(crate) fn realise<P: InstallReporter + WheelReporter + ImageReporter + 'static>(
+pub(crate) fn realise<
+    P: InstallReporter + WheelReporter + ImageReporter + StepReporter + 'static,
+>(
     global: &GlobalArgs,
     project: &ProjectArgs,
     plan: &Plan,
     names: &[String],
     how: &RealiseArgs,
     progress: &Arc<P>,
-    output: &dyn Fn(&str) -> Option<Output>,
+    goal: Goal<'_>,
 ) -> Result<(Store, Vec<ImageReport>)> {
     let root = &project.project;
     let Some(lock) = read_lock(root)? else {
@@ -458,11 +474,19 @@ pub(crate) fn realise<P: InstallReporter + WheelReporter + ImageReporter + 'stat
         wheel_reporter: progress.clone(),
         image_reporter: &**progress,
         provider_hint: &|soname| hints.hint(soname),
+        step_reporter: &**progress,
     };
-    let reports = build_images(plan, &lock, names, &options, output).map_err(|e| {
+    let at = |e: BuildPlanError| {
         let (span, hint) = (e.span().cloned(), e.hint());
         at_span(root, span.as_ref(), e.into(), hint)
-    })?;
+    };
+    let reports = match goal {
+        Goal::Check(checks) => {
+            *checks = check_steps(plan, &lock, names, &options).map_err(at)?;
+            Vec::new()
+        }
+        Goal::Build(output) => build_images(plan, &lock, names, &options, output).map_err(at)?,
+    };
     Ok((store, reports))
 }
 
@@ -513,6 +537,7 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
         locked: args.locked,
         offline: args.offline,
     };
+    let mut checks = Vec::new();
     let (store, reports) = realise(
         global,
         &args.project,
@@ -520,10 +545,17 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
         &args.images,
         &how,
         &progress,
-        &output,
+        if args.check {
+            Goal::Check(&mut checks)
+        } else {
+            Goal::Build(&output)
+        },
     )?;
     // The bars go before the results are printed.
     progress.finish();
+    if args.check {
+        return print_checks(global, &checks);
+    }
     if !args.no_link {
         for report in &reports {
             store.add_indirect_root(&link_of(&report.name), &report.object)?;
@@ -556,6 +588,43 @@ fn print_reports(global: &GlobalArgs, args: &BuildArgs, reports: &[ImageReport])
     Ok(())
 }
 
+/// What `cairn build --check` found: a line per step, and what differs.
+fn print_checks(global: &GlobalArgs, checks: &[CheckReport]) -> Result<ExitCode> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut differ = 0;
+    for check in checks {
+        if check.identical() {
+            writeln!(out, "{} {} reproducible", check.step, check.actual)?;
+            continue;
+        }
+        differ += 1;
+        writeln!(
+            out,
+            "{} differs: {} in the store, {} rebuilt",
+            check.step, check.expected, check.actual
+        )?;
+        for difference in &check.differences {
+            writeln!(out, "  {difference}")?;
+        }
+        if let Some(diffoscope) = &check.diffoscope {
+            writeln!(out, "{diffoscope}")?;
+        }
+    }
+    out.flush()?;
+    if !global.quiet {
+        eprintln!(
+            "{} steps checked, {} reproducible, {differ} differ",
+            checks.len(),
+            checks.len() - differ
+        );
+    }
+    Ok(if differ == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 /// One line on what building an image did, for stderr.
 pub(crate) fn summary(r: &ImageReport) -> String {
     let wheels = if r.wheels > 0 {
@@ -566,8 +635,13 @@ pub(crate) fn summary(r: &ImageReport) -> String {
     } else {
         String::new()
     };
+    let steps = if r.steps_run > 0 {
+        format!(", {} steps run", r.steps_run)
+    } else {
+        String::new()
+    };
     format!(
-        "{}: {} packages ({} installed now), {wheels}{} layers ({} written now), {} file objects new",
+        "{}: {} packages ({} installed now), {wheels}{} layers ({} written now), {} file objects new{steps}",
         r.name, r.packages, r.packages_installed, r.layers, r.layers_written, r.files_added
     )
 }

@@ -1,0 +1,3 @@
+module example.invalid/quotes
+
+go 1.22
