@@ -272,6 +272,12 @@ fn python_example(name: &str, container_port: u16) -> Option<String> {
     // A fresh store, from the same lock: the same image, bit for bit.
     let other = build_json_with(&tmp.path().join("store-2"), &dir, &["--no-link"]);
     assert_eq!(other[0].1, built[0].1, "the same digest from a fresh store");
+    // Every `run()` step (flask's bytecode) gives the same output when run again.
+    let checked = project(&store, &dir, &["build", "--check"]);
+    assert!(
+        checked.lines().all(|l| l.ends_with(" reproducible")),
+        "{checked}"
+    );
 
     let reference = format!("oci:{}:latest", dir.join("result").display());
     let port = free_port();
@@ -317,6 +323,8 @@ fn flask_serves_json_with_markupsafes_compiled_speedups() {
     );
     // MarkupSafe's C extension (a manylinux wheel) was imported in the container.
     assert_eq!(json["speedups"], true, "{json}");
+    // The app ran from the bytecode its run() step compiled.
+    assert_eq!(json["bytecode"], true, "{json}");
 }
 
 #[test]

@@ -305,7 +305,15 @@ fn build_refuses_a_missing_stale_or_damaged_lock() {
 #[test]
 fn example_plans() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    for name in ["hello", "python-http", "two-images", "flask", "django"] {
+    for name in [
+        "hello",
+        "python-http",
+        "two-images",
+        "flask",
+        "django",
+        "c-hello",
+        "go-service",
+    ] {
         let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args(["plan", "--json", "-C"])
             .arg(examples.join(name))
