@@ -20,5 +20,5 @@ pub use lock::{
 };
 pub use lock_plan::{LockPlanError, LockReport, Upgrade, lock_plan};
 pub use lock_python::{PythonOfLock, python_of};
-pub use realise::{BuildOptions, BuildPlanError, ImageReport, build_images, check_steps};
+pub use realise::{BuildOptions, BuildPlanError, ImageReport, build_images, check_steps, shell};
 pub use step::{CheckReport, NoStepReporter, StepError, StepReporter};

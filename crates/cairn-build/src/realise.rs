@@ -72,6 +72,8 @@ pub struct ImageReport {
 pub enum BuildPlanError {
     #[error("there is no image `{name}` in the plan{}", names_known(.known))]
     UnknownImage { name: String, known: Vec<String> },
+    #[error("there is no run() step named `{name}` in the plan{}", names_known(.known))]
+    UnknownStep { name: String, known: Vec<String> },
     #[error("`cairn.lock` has no entry for the packages of image `{image}`: run `cairn lock`")]
     NotLocked { image: String, span: Option<Span> },
     #[error(
@@ -519,50 +521,8 @@ fn realise_steps(
             span: plan.spans.get(id).and_then(|s| s.call.clone()),
             source: Box::new(source),
         };
-        let deps = realise_contents(
-            plan,
-            lock,
-            &step_contents(run, run.deps.clone()),
-            staged,
-            options,
-        )?;
-        let runtime = realise_contents(
-            plan,
-            lock,
-            &step_contents(run, run.runtime.clone()),
-            staged,
-            options,
-        )?;
-        let mut references: BTreeSet<StorePath> = runtime.installed.values().cloned().collect();
-        references.extend(runtime.wheels.iter().map(|w| w.object.clone()));
-        references.extend(runtime.gathered.application.iter().map(|(_, o)| o.clone()));
-        let mut srcs = BTreeMap::new();
-        for (mount, node) in &run.srcs {
-            let (_, object) = staged
-                .parts
-                .get(node)
-                .ok_or_else(|| BuildPlanError::Invalid {
-                    image: format!("run({})", run.name),
-                    reason: format!(
-                        "`srcs` `{mount}` names a node that is not a tree of files or a run()"
-                    ),
-                })?;
-            let (inside, path) =
-                source_path(options.store, plan, mount, node, object).map_err(step_error)?;
-            srcs.insert(mount.clone(), (object.clone(), inside, path));
-        }
-        let inputs = StepInputs {
-            run,
-            contents: Contents {
-                lock: &deps.merged,
-                installed: &deps.installed,
-                application: &deps.gathered.application,
-                libraries: &deps.wheels,
-            },
-            srcs,
-            runtime: references.into_iter().collect(),
-            mtime: options.mtime,
-        };
+        let prepared = prepare_step(plan, lock, id, run, staged, options)?;
+        let inputs = prepared.inputs(run, options.mtime);
         let path = Store::input_path(&run.name, &inputs.input_hash())?;
         let _ = options.store.add_temp_roots(std::slice::from_ref(&path))?;
         let present = options.store.is_valid(&path)?;
@@ -594,6 +554,120 @@ fn realise_steps(
             .insert(id.clone(), (format!("run:{}", run.name), path));
     }
     Ok(())
+}
+
+/// A step's inputs, realised.
+struct PreparedStep {
+    deps: Realised,
+    srcs: BTreeMap<String, (StorePath, String, std::path::PathBuf)>,
+    runtime: Vec<StorePath>,
+}
+
+impl PreparedStep {
+    fn inputs<'a>(&'a self, run: &'a cairn_plan::Run, mtime: u64) -> StepInputs<'a> {
+        StepInputs {
+            run,
+            contents: Contents {
+                lock: &self.deps.merged,
+                installed: &self.deps.installed,
+                application: &self.deps.gathered.application,
+                libraries: &self.deps.wheels,
+            },
+            srcs: self.srcs.clone(),
+            runtime: self.runtime.clone(),
+            mtime,
+        }
+    }
+}
+
+/// Realises what step `id` needs (its `deps`, `runtime` and `srcs`; the steps among
+/// them are in `staged` already).
+fn prepare_step(
+    plan: &Plan,
+    lock: &ProjectLock,
+    id: &NodeId,
+    run: &cairn_plan::Run,
+    staged: &Application,
+    options: &BuildOptions<'_>,
+) -> Result<PreparedStep, BuildPlanError> {
+    let deps = realise_contents(
+        plan,
+        lock,
+        &step_contents(run, run.deps.clone()),
+        staged,
+        options,
+    )?;
+    let runtime = realise_contents(
+        plan,
+        lock,
+        &step_contents(run, run.runtime.clone()),
+        staged,
+        options,
+    )?;
+    let mut references: BTreeSet<StorePath> = runtime.installed.values().cloned().collect();
+    references.extend(runtime.wheels.iter().map(|w| w.object.clone()));
+    references.extend(runtime.gathered.application.iter().map(|(_, o)| o.clone()));
+    let mut srcs = BTreeMap::new();
+    for (mount, node) in &run.srcs {
+        let (_, object) = staged
+            .parts
+            .get(node)
+            .ok_or_else(|| BuildPlanError::Invalid {
+                image: format!("run({})", run.name),
+                reason: format!(
+                    "`srcs` `{mount}` names a node that is not a tree of files or a run()"
+                ),
+            })?;
+        let (inside, path) =
+            source_path(options.store, plan, mount, node, object).map_err(|source| {
+                BuildPlanError::Step {
+                    step: run.name.clone(),
+                    span: plan.spans.get(id).and_then(|s| s.call.clone()),
+                    source: Box::new(source),
+                }
+            })?;
+        srcs.insert(mount.clone(), (object.clone(), inside, path));
+    }
+    Ok(PreparedStep {
+        deps,
+        srcs,
+        runtime: references.into_iter().collect(),
+    })
+}
+
+/// Opens an interactive shell (or runs `command`) in the sandbox step `name` runs in,
+/// with the project mounted writable at `/project`: what the step's command would
+/// see, for debugging it, or as a development environment. The step itself is not
+/// run; the steps it builds on are.
+pub fn shell(
+    plan: &Plan,
+    lock: &ProjectLock,
+    name: &str,
+    command: Vec<String>,
+    options: &BuildOptions<'_>,
+) -> Result<cairn_sandbox::Outcome, BuildPlanError> {
+    let runs = plan.runs();
+    let Some((id, run)) = runs.iter().find(|(_, r)| r.name == name) else {
+        return Err(BuildPlanError::UnknownStep {
+            name: name.to_owned(),
+            known: runs.values().map(|r| r.name.clone()).collect(),
+        });
+    };
+    let pseudo = step_contents(run, vec![(*id).clone()]);
+    let mut reached = reachable(plan, &[&pseudo]);
+    reached.retain(|(node, _)| node != *id);
+    let mut application = stage_application(plan, &reached, options)?;
+    realise_steps(plan, lock, &reached, &mut application, options, None)?;
+    let prepared = prepare_step(plan, lock, id, run, &application, options)?;
+    let inputs = prepared.inputs(run, options.mtime);
+    let batch = options.store.batch()?;
+    crate::step::shell(options.store, &batch, &inputs, options.root, command).map_err(|source| {
+        BuildPlanError::Step {
+            step: run.name.clone(),
+            span: plan.spans.get(*id).and_then(|s| s.call.clone()),
+            source: Box::new(source),
+        }
+    })
 }
 
 /// Builds the `run` steps that `names` (every image when empty) reach, then runs each

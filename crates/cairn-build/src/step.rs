@@ -358,3 +358,80 @@ pub(crate) fn source_path(
     }
     Ok((inside, path))
 }
+
+/// Runs `command` (a shell when empty) interactively in the step's sandbox, with the
+/// project at `/project` (writable) and a scratch `/out`, as the caller's user.
+pub(crate) fn shell(
+    store: &Store,
+    batch: &cairn_store::Batch<'_>,
+    inputs: &StepInputs<'_>,
+    project: &Path,
+    command: Vec<String>,
+) -> Result<Outcome, StepError> {
+    let run = inputs.run;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StepError::Io { path, source }
+    };
+    let rootfs = cairn_image::root_filesystem(store, &inputs.contents)
+        .map_err(|e| StepError::Compose(Box::new(e)))?;
+    let root = batch.tree_path()?;
+    rootfs.link_into(root.path()).map_err(io(root.path()))?;
+    let scratch = batch.tree_path()?;
+    fs_err::create_dir(scratch.path()).map_err(io(scratch.path()))?;
+    let out = batch.tree_path()?;
+    fs_err::create_dir(out.path()).map_err(io(out.path()))?;
+    let mut env = cairn_sandbox::fixed_env(inputs.mtime);
+    env.extend(run.env.clone());
+    if let Ok(term) = std::env::var("TERM") {
+        env.insert("TERM".into(), term);
+    }
+    let mut mounts: Vec<Mount> = inputs
+        .srcs
+        .iter()
+        .map(|(target, (_, _, source))| Mount {
+            source: source.clone(),
+            target: target.clone(),
+            writable: false,
+        })
+        .collect();
+    mounts.push(Mount {
+        source: out.path().to_owned(),
+        target: cairn_sandbox::OUT.into(),
+        writable: true,
+    });
+    if !inputs.srcs.contains_key("/project") {
+        mounts.push(Mount {
+            source: project.to_owned(),
+            target: "/project".into(),
+            writable: true,
+        });
+    }
+    let cmd = if command.is_empty() {
+        vec!["sh".to_owned()]
+    } else {
+        command
+    };
+    let mut sandbox = Sandbox {
+        root: root.path().to_owned(),
+        scratch: scratch.path().to_owned(),
+        mounts,
+        cmd,
+        env,
+        workdir: run.workdir.clone(),
+        limits: Limits {
+            timeout: Duration::from_hours(24),
+            ..Limits::default()
+        },
+        output: Output::Terminal,
+        identity: Identity::Caller,
+    };
+    if sandbox.workdir == "/" {
+        "/project".clone_into(&mut sandbox.workdir);
+    }
+    let outcome = sandbox.run();
+    for dir in [scratch.path(), root.path(), out.path()] {
+        cairn_sandbox::remove_tree(dir).map_err(io(dir))?;
+    }
+    Ok(outcome?)
+}

@@ -55,6 +55,8 @@ pub(crate) enum Command {
     Load(LoadArgs),
     /// Build an image of the project, load it into podman and run it
     Run(RunArgs),
+    /// Open a shell in the sandbox of a `run()` step, with the project at /project
+    Shell(ShellArgs),
     /// Print an image's layers (size, packages), config and total size
     Inspect(InspectArgs),
     /// Work with the object store
@@ -410,6 +412,21 @@ pub(crate) struct RunArgs {
     /// Arguments for the image's entrypoint (after `--`)
     #[arg(last = true, value_name = "ARGS")]
     pub(crate) args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShellArgs {
+    #[command(flatten)]
+    pub(crate) project: ProjectArgs,
+    /// The `run()` step (its `name`) whose sandbox to open: its deps, srcs and
+    /// environment, no network; the steps it builds on are built first
+    #[arg(value_name = "STEP")]
+    pub(crate) step: String,
+    #[command(flatten)]
+    pub(crate) realise: RealiseArgs,
+    /// A command to run instead of `sh` (after `--`)
+    #[arg(last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Build(args) => commands::project::build(&cli.global, &args),
         Command::Load(args) => commands::engine::load(&cli.global, &args),
         Command::Run(args) => commands::engine::run(&cli.global, &args),
+        Command::Shell(args) => commands::project::shell(&cli.global, &args),
         Command::Inspect(args) => commands::engine::inspect(&cli.global, &args),
         Command::Store(command) => commands::store::run(&cli.global, command),
         Command::Debian(command) => commands::debian::run(&cli.global, command),

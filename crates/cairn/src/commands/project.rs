@@ -411,6 +411,9 @@ pub(crate) enum Goal<'a> {
     Build(&'a dyn Fn(&str) -> Option<Output>),
     /// Their `run()` steps built, run again and compared (`cairn build --check`).
     Check(&'a mut Vec<CheckReport>),
+    /// A shell in a step's sandbox (`cairn shell`): the step's name, the command, and
+    /// how it ended.
+    Shell(&'a str, Vec<String>, &'a mut Option<cairn_sandbox::Outcome>),
 }
 
 /// Builds `names` of `plan` (every image when empty) from the project's lock, as
@@ -486,6 +489,10 @@ pub(crate) fn realise<
             Vec::new()
         }
         Goal::Build(output) => build_images(plan, &lock, names, &options, output).map_err(at)?,
+        Goal::Shell(step, command, outcome) => {
+            *outcome = Some(cairn_build::shell(plan, &lock, step, command, &options).map_err(at)?);
+            Vec::new()
+        }
     };
     Ok((store, reports))
 }
@@ -586,6 +593,33 @@ fn print_reports(global: &GlobalArgs, args: &BuildArgs, reports: &[ImageReport])
         }
     }
     Ok(())
+}
+
+/// `cairn shell`: exits as the shell did.
+pub(crate) fn shell(global: &GlobalArgs, args: &crate::cli::ShellArgs) -> Result<ExitCode> {
+    let plan = evaluate(&args.project)?;
+    let progress = Arc::new(Progress::new(Verbosity::of(global)));
+    let mut outcome = None;
+    realise(
+        global,
+        &args.project,
+        &plan,
+        &[],
+        &args.realise,
+        &progress,
+        Goal::Shell(&args.step, args.command.clone(), &mut outcome),
+    )?;
+    progress.finish();
+    Ok(match outcome {
+        Some(cairn_sandbox::Outcome::Exited(code)) => {
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+        Some(other) => {
+            eprintln!("the shell {other}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::FAILURE,
+    })
 }
 
 /// What `cairn build --check` found: a line per step, and what differs.
