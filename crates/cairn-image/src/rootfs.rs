@@ -552,7 +552,11 @@ impl Rootfs {
         fs_err::create_dir(dir)?;
         for (path, entry) in &self.entries {
             let target = dir.join(OsStr::from_bytes(path));
-            if let Some(parent) = target.parent() {
+            // Entries come sorted, so a directory's entry comes before what it holds;
+            // a parent without an entry of its own is made when it is first needed.
+            if let Some(parent) = target.parent()
+                && !parent.exists()
+            {
                 fs_err::create_dir_all(parent)?;
             }
             match &entry.entry.kind {
