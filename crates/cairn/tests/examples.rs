@@ -340,3 +340,223 @@ fn django_is_served_by_gunicorn_with_sqlite() {
     );
     assert!(json["sqlite"].as_str().unwrap().starts_with("3."), "{json}");
 }
+
+/// The `--json` report of a build, its first image.
+fn image_report(store: &Path, dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["build", "--json"];
+    args.extend(extra);
+    let json: serde_json::Value = serde_json::from_str(&project(store, dir, &args)).unwrap();
+    json["images"][0].clone()
+}
+
+#[test]
+fn c_hello_is_built_with_gcc_and_holds_only_libc_and_zlib() {
+    let Some(tool) = require_tool("podman") else {
+        return;
+    };
+    let tmp = lowercase_tempdir("ex-c-hello");
+    let dir = example("c-hello", tmp.path());
+    let store = tmp.path().join("store");
+    project(&store, &dir, &["lock"]);
+    let first = image_report(&store, &dir, &[]);
+    assert_eq!(first["steps_run"], 1, "{first}");
+    // gcc built it; libc6 and zlib1g (and what they depend on) run it. The ELF check of
+    // the entrypoint passed, so nothing it needs is missing.
+    assert!(first["packages"].as_u64().unwrap() <= 6, "{first}");
+    // Nothing to do the second time: the step is not run again.
+    let again = image_report(&store, &dir, &[]);
+    assert_eq!(again["manifest"], first["manifest"]);
+    assert_eq!(again["steps_run"], 0, "{again}");
+    let checked = project(&store, &dir, &["build", "--check"]);
+    assert!(
+        checked.starts_with("c-hello ") && checked.trim_end().ends_with(" reproducible"),
+        "{checked}"
+    );
+    // A fresh store runs the step again and gets the same image, bit for bit.
+    let other = image_report(&tmp.path().join("store-2"), &dir, &["--no-link"]);
+    assert_eq!(other["steps_run"], 1, "{other}");
+    assert_eq!(other["manifest"], first["manifest"]);
+    let printed = run(
+        &tool,
+        tmp.path(),
+        &format!("oci:{}:latest", dir.join("result").display()),
+        &[],
+    );
+    assert!(
+        printed.starts_with("hello from cairn, built in a sandbox (zlib 1."),
+        "{printed}"
+    );
+}
+
+#[test]
+fn go_service_is_built_with_debians_go_and_answers_over_http() {
+    let Some(tool) = require_tool("podman") else {
+        return;
+    };
+    let tmp = lowercase_tempdir("ex-go-service");
+    let dir = example("go-service", tmp.path());
+    let store = tmp.path().join("store");
+    project(&store, &dir, &["lock"]);
+    let first = image_report(&store, &dir, &[]);
+    assert_eq!(first["steps_run"], 1, "{first}");
+    let other = image_report(&tmp.path().join("store-2"), &dir, &["--no-link"]);
+    assert_eq!(
+        other["manifest"], first["manifest"],
+        "the same digest from a fresh store"
+    );
+
+    let reference = format!("oci:{}:latest", dir.join("result").display());
+    let port = free_port();
+    let container = format!("cairn-test-go-{}", std::process::id());
+    ok(&podman_run(&tool, tmp.path())
+        .args([
+            "-d",
+            "--name",
+            &container,
+            "-p",
+            &format!("127.0.0.1:{port}:8080"),
+            &reference,
+        ])
+        .output()
+        .unwrap());
+    let response = get(port);
+    let _ = podman(&tool, tmp.path())
+        .args(["rm", "-f", &container])
+        .output();
+    let json = body(&response);
+    assert!(json["go"].as_str().unwrap().starts_with("go1."), "{json}");
+    assert_eq!(json["uid"], 65532, "{json}");
+}
+
+/// A project of steps written by the test: dash and coreutils from trixie.
+fn steps_project(dir: &Path, steps: &str) {
+    fs_err::create_dir_all(dir.join("src")).unwrap();
+    fs_err::write(dir.join("src/input.txt"), "one\n").unwrap();
+    fs_err::write(
+        dir.join("cairn.star"),
+        format!(
+            "deb = debian(suite = \"trixie\")\n\
+             tools = deb.packages([\"dash\", \"coreutils\"])\n\
+             {steps}\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn steps_fail_clearly_and_run_again_only_when_an_input_changes() {
+    let tmp = lowercase_tempdir("steps");
+    let dir = tmp.path().join("project");
+    let store = tmp.path().join("store");
+    let image = |step: &str| {
+        format!(
+            "image(name = \"{step}\", contents = [tools, {step}], entrypoint = [\"/bin/sh\"])\n"
+        )
+    };
+    let mut spec = String::new();
+    for (name, cmd, extra) in [
+        (
+            "copy",
+            "cat /src/input.txt > /out/copy; echo \"$(id -u) $(uname -n)\" > /out/who",
+            "srcs = {\"/src\": files(\"src\")}",
+        ),
+        ("fails", "echo boom-marker >&2; exit 3", ""),
+        ("empty", "true", ""),
+        ("slow", "sleep 30", "timeout = 1"),
+    ] {
+        spec.push_str(&format!(
+            "{name} = run(name = \"{name}\", deps = [tools], cmd = [\"sh\", \"-c\", \"{}\"], {extra})\n",
+            cmd.replace('"', "\\\"")
+        ));
+        spec.push_str(&image(name));
+    }
+    steps_project(&dir, &spec);
+    project(&store, &dir, &["lock"]);
+    let objects = || -> Vec<String> {
+        fs_err::read_dir(store.join("v1/objects"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+
+    // A step's output: what it wrote, as uid 0 on host `cairn`; run once.
+    let first = image_report(&store, &dir, &["copy"]);
+    assert_eq!(first["steps_run"], 1, "{first}");
+    let copy = objects()
+        .into_iter()
+        .find(|o| o.ends_with("-copy"))
+        .unwrap();
+    let object = store.join("v1/objects").join(&copy);
+    assert_eq!(
+        fs_err::read_to_string(object.join("copy")).unwrap(),
+        "one\n"
+    );
+    assert_eq!(
+        fs_err::read_to_string(object.join("who")).unwrap(),
+        "0 cairn\n"
+    );
+    assert_eq!(image_report(&store, &dir, &["copy"])["steps_run"], 0);
+    // Editing a source runs it again, into another object.
+    fs_err::write(dir.join("src/input.txt"), "two\n").unwrap();
+    assert_eq!(image_report(&store, &dir, &["copy"])["steps_run"], 1);
+    let copies: Vec<String> = objects()
+        .into_iter()
+        .filter(|o| o.ends_with("-copy") && !o.ends_with("-image-copy"))
+        .collect();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+
+    // A failing command: the log's last lines and its path; no object.
+    let output = cairn(&store, &["build", "-C", dir.to_str().unwrap(), "fails"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("exited with status 3"), "{stderr}");
+    assert!(stderr.contains("| boom-marker"), "{stderr}");
+    assert!(stderr.contains("-fails.log"), "{stderr}");
+    let log = fs_err::read_dir(store.join("v1/logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-fails.log"))
+        .unwrap();
+    assert!(
+        fs_err::read_to_string(&log)
+            .unwrap()
+            .contains("boom-marker")
+    );
+    assert!(!objects().iter().any(|o| o.ends_with("-fails")));
+
+    // Nothing written to /out.
+    let output = cairn(&store, &["build", "-C", dir.to_str().unwrap(), "empty"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("it wrote nothing to /out"), "{stderr}");
+
+    // A timeout.
+    let started = std::time::Instant::now();
+    let output = cairn(&store, &["build", "-C", dir.to_str().unwrap(), "slow"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("timed out after 1 s"), "{stderr}");
+    assert!(stderr.contains("timeout"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(25));
+
+    // `cairn shell`: the step's sandbox, the project at /project, exit code passed on.
+    let output = cairn(
+        &store,
+        &[
+            "shell",
+            "-C",
+            dir.to_str().unwrap(),
+            "copy",
+            "--",
+            "sh",
+            "-c",
+            "ls /src /project; exit 7",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(7), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("input.txt") && stdout.contains("cairn.star"),
+        "{stdout}"
+    );
+}
