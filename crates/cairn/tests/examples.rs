@@ -443,18 +443,10 @@ fn steps_project(dir: &Path, steps: &str) {
     .unwrap();
 }
 
-#[test]
-fn steps_fail_clearly_and_run_again_only_when_an_input_changes() {
-    let tmp = lowercase_tempdir("steps");
-    let dir = tmp.path().join("project");
-    let store = tmp.path().join("store");
-    let image = |step: &str| {
-        format!(
-            "image(name = \"{step}\", contents = [tools, {step}], entrypoint = [\"/bin/sh\"])\n"
-        )
-    };
-    let mut spec = String::new();
-    for (name, cmd, extra) in [
+/// Four steps, each in an image of its own: one that copies a source, one that fails,
+/// one that writes nothing, one that takes too long.
+fn steps_spec() -> String {
+    [
         (
             "copy",
             "cat /src/input.txt > /out/copy; echo \"$(id -u) $(uname -n)\" > /out/who",
@@ -463,14 +455,26 @@ fn steps_fail_clearly_and_run_again_only_when_an_input_changes() {
         ("fails", "echo boom-marker >&2; exit 3", ""),
         ("empty", "true", ""),
         ("slow", "sleep 30", "timeout = 1"),
-    ] {
-        spec.push_str(&format!(
-            "{name} = run(name = \"{name}\", deps = [tools], cmd = [\"sh\", \"-c\", \"{}\"], {extra})\n",
+    ]
+    .iter()
+    .fold(String::new(), |mut spec, (name, cmd, extra)| {
+        use std::fmt::Write as _;
+        let _ = write!(
+            spec,
+            "{name} = run(name = \"{name}\", deps = [tools], cmd = [\"sh\", \"-c\", \"{}\"], {extra})\n\
+             image(name = \"{name}\", contents = [tools, {name}], entrypoint = [\"/bin/sh\"])\n",
             cmd.replace('"', "\\\"")
-        ));
-        spec.push_str(&image(name));
-    }
-    steps_project(&dir, &spec);
+        );
+        spec
+    })
+}
+
+#[test]
+fn steps_fail_clearly_and_run_again_only_when_an_input_changes() {
+    let tmp = lowercase_tempdir("steps");
+    let dir = tmp.path().join("project");
+    let store = tmp.path().join("store");
+    steps_project(&dir, &steps_spec());
     project(&store, &dir, &["lock"]);
     let objects = || -> Vec<String> {
         fs_err::read_dir(store.join("v1/objects"))
