@@ -32,6 +32,7 @@ fn main() {
     let log = fs_err::File::create(work.join("log")).expect("make the log");
     let sandbox = Sandbox {
         root,
+        lower: Vec::new(),
         scratch: work.join("scratch"),
         mounts: vec![Mount {
             source: "/usr".into(),

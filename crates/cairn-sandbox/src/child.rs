@@ -40,8 +40,10 @@ const STEPS: &[&str] = &[
     "changing to the working directory",
     "starting a new session",
     "dropping privileges",
+    OVERLAY_STEP,
 ];
 pub(crate) const CLONE_STEP: &str = "creating namespaces (clone)";
+pub(crate) const OVERLAY_STEP: &str = "mounting the root's layers (overlayfs)";
 const MAPS: u32 = 1;
 const BECOME_ROOT: u32 = 2;
 const PRIVATE: u32 = 3;
@@ -57,6 +59,7 @@ const LIMITS: u32 = 12;
 const WORKDIR: u32 = 13;
 const SESSION: u32 = 14;
 const PRIVILEGES: u32 = 15;
+const OVERLAY: u32 = 16;
 
 /// `CAP_SYS_ADMIN`, from `linux/capability.h`.
 const CAP_SYS_ADMIN: libc::c_ulong = 21;
@@ -81,6 +84,8 @@ pub(crate) struct Bind {
 /// What the parent keeps open while the child sets up.
 pub(crate) struct Prepared {
     pub(crate) root: CString,
+    /// The overlay's layers, top first (empty: `root` is a directory bound on itself).
+    pub(crate) layers: Vec<CString>,
     pub(crate) binds: Vec<Bind>,
     pub(crate) workdir: CString,
     pub(crate) report: Report,
@@ -140,6 +145,7 @@ pub(crate) struct Setup {
     devices: Vec<Planned>,
     dev_links: Vec<(CString, CString)>,
     new_root: CString,
+    layers: Vec<CString>,
     dev: CString,
     shm: CString,
     proc: CString,
@@ -205,6 +211,7 @@ impl Setup {
             sync_write,
             report: prepared.report.write.as_raw_fd(),
             new_root: prepared.root.clone(),
+            layers: prepared.layers.clone(),
             binds,
             devices,
             dev_links,
@@ -260,7 +267,12 @@ impl Setup {
     /// Reports `step` as failed with the current `errno`, and returns that error.
     fn fail(&self, step: u32) -> io::Error {
         let error = io::Error::last_os_error();
-        let errno = error.raw_os_error().unwrap_or(libc::EINVAL);
+        self.fail_with(step, error.raw_os_error().unwrap_or(libc::EINVAL))
+    }
+
+    /// Reports `step` as failed with `errno`, and returns that error.
+    fn fail_with(&self, step: u32, errno: i32) -> io::Error {
+        let error = io::Error::from_raw_os_error(errno);
         let mut buf = [0u8; 8];
         buf[..4].copy_from_slice(&step.to_ne_bytes());
         buf[4..].copy_from_slice(&errno.to_ne_bytes());
@@ -375,14 +387,45 @@ impl Setup {
                     std::ptr::null(),
                 ),
             )?;
-            // The root bound on itself: a mount of its own, to switch to.
-            self.bind(ROOT, &self.new_root, &self.new_root, true)?;
+            if self.layers.is_empty() {
+                // The root bound on itself: a mount of its own, to switch to.
+                self.bind(ROOT, &self.new_root, &self.new_root, true)?;
+            } else {
+                self.overlay()?;
+            }
             for bind in &self.binds {
                 self.bind(BIND, &bind.source, &bind.target, bind.writable)?;
             }
             check(self, PIVOT, libc::chdir(self.new_root.as_ptr()))?;
         }
         Ok(())
+    }
+
+    /// Mounts the union of the layers at the new root, with the new mount API:
+    /// `lowerdir+` takes one layer at a time (Linux 6.8), so there is no limit of one
+    /// page of options and no escaping of `:` in paths. Only lower layers: the overlay
+    /// is read-only.
+    fn overlay(&self) -> io::Result<()> {
+        use rustix::mount::{
+            FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, fsconfig_create,
+            fsconfig_set_string, fsmount, fsopen, move_mount,
+        };
+        let fail = |e: rustix::io::Errno| self.fail_with(OVERLAY, e.raw_os_error());
+        let fs = fsopen(c"overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail)?;
+        for layer in &self.layers {
+            fsconfig_set_string(&fs, c"lowerdir+", layer.as_c_str()).map_err(fail)?;
+        }
+        fsconfig_create(&fs).map_err(fail)?;
+        let mount =
+            fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty()).map_err(fail)?;
+        move_mount(
+            &mount,
+            c"",
+            rustix::fs::CWD,
+            self.new_root.as_c_str(),
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+        .map_err(fail)
     }
 
     unsafe fn switch_root(&self) -> io::Result<()> {

@@ -3,8 +3,10 @@
 //! A [`Sandbox`] runs one command in new user, mount, PID, network, UTS and IPC
 //! namespaces, as uid 0 inside, with:
 //!
-//! - a root file system that is a directory the caller prepared (cairn composes it from
-//!   store objects), mounted read-only, plus read-only or writable bind mounts
+//! - a root file system that is a directory the caller prepared, alone or as the top
+//!   of an overlay ([`Sandbox::lower`]: cairn stacks store objects under a small
+//!   directory of what composition adds), mounted read-only, plus read-only or writable
+//!   bind mounts
 //!   ([`Mount`]: sources at their mount points, `/out`);
 //! - a writable `/tmp` and home ([`HOME`]), made in the caller's scratch directory;
 //! - a minimal `/dev` (`null`, `zero`, `full`, `random`, `urandom`, `tty`, `shm`) and a
@@ -55,6 +57,10 @@ pub const HOSTNAME: &str = "cairn";
 
 /// The host uid and gid a step runs as when cairn runs as root.
 pub const BUILD_ID: u32 = 0x6361_0000;
+
+/// At most this many [`Sandbox::lower`] layers (overlayfs stacks 500 in all, the root
+/// above them among them).
+pub const MAX_LOWER: usize = 499;
 
 /// Paths the sandbox itself mounts: no [`Mount`] may be at or under them (but
 /// [`OUT`], which the caller mounts).
@@ -132,8 +138,13 @@ pub enum Identity {
 /// One command to run in a sandbox.
 #[derive(Debug)]
 pub struct Sandbox {
-    /// The root file system: a directory the sandbox may create mount points in.
+    /// The root file system: a directory the sandbox may create mount points in; with
+    /// `lower`, the top layer of the overlay.
     pub root: PathBuf,
+    /// Read-only directories stacked under `root` with overlayfs, top first: the root
+    /// the command sees is their union, nothing copied or linked. Empty: `root` alone.
+    /// Absolute paths, at most [`MAX_LOWER`].
+    pub lower: Vec<PathBuf>,
     /// Where `tmp` and `home` are made for the sandbox's `/tmp` and [`HOME`].
     pub scratch: PathBuf,
     pub mounts: Vec<Mount>,
@@ -204,9 +215,19 @@ pub enum SandboxError {
     },
     #[error("waiting for the sandbox")]
     Wait(#[source] io::Error),
+    #[error("{0} layers are more than an overlay stacks ({MAX_LOWER} under the root)")]
+    TooManyLayers(usize),
 }
 
 impl SandboxError {
+    /// Whether the overlay of [`Sandbox::lower`] could not be mounted (a kernel before
+    /// 6.8, or a file system overlayfs does not stack): the same root as one
+    /// directory works.
+    pub fn is_overlay_failure(&self) -> bool {
+        matches!(self, Self::Setup { step, .. } if *step == child::OVERLAY_STEP)
+            || matches!(self, Self::TooManyLayers(_))
+    }
+
     /// A likely fix, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -259,37 +280,63 @@ fn cstring(text: impl Into<Vec<u8>>) -> Result<CString, SandboxError> {
         .map_err(|e| SandboxError::Nul(String::from_utf8_lossy(&e.into_vec()).into_owned()))
 }
 
+/// What is at `rel` in the first of `layers` that has something there (overlay
+/// semantics: the top one decides).
+fn lower_entry(layers: &[PathBuf], rel: &Path) -> Option<std::fs::Metadata> {
+    layers
+        .iter()
+        .find_map(|layer| fs_err::symlink_metadata(layer.join(rel)).ok())
+}
+
 /// Creates the mount point `target` in `root` (a directory, or an empty file when
 /// `file`), refusing a symbolic link on the way: a mount must land where it says.
-fn mount_point(root: &Path, target: &str, file: bool) -> Result<(), SandboxError> {
+/// With `lower` layers under `root`, what is not in `root` is looked for in them, top
+/// first, and a directory the mount point needs is made in `root`.
+fn mount_point(
+    root: &Path,
+    lower: &[PathBuf],
+    target: &str,
+    file: bool,
+) -> Result<(), SandboxError> {
     let mut path = root.to_owned();
+    let mut rel = PathBuf::new();
+    // Once a name is in no lower layer, nothing under it is.
+    let mut in_lower = !lower.is_empty();
     let parts: Vec<&str> = target.split('/').filter(|c| !c.is_empty()).collect();
     for (i, part) in parts.iter().enumerate() {
         path.push(part);
+        rel.push(part);
         let last = i + 1 == parts.len();
-        match fs_err::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(SandboxError::BadMount {
-                    target: target.to_owned(),
-                    reason: format!(
-                        "`/{}` is a symbolic link in the root file system",
-                        parts[..=i].join("/")
-                    ),
-                });
-            }
-            Ok(meta) if !last || !file => {
-                if !meta.is_dir() {
-                    return Err(SandboxError::BadMount {
-                        target: target.to_owned(),
-                        reason: format!(
-                            "`/{}` is a file in the root file system",
-                            parts[..=i].join("/")
-                        ),
-                    });
-                }
-            }
-            Ok(_) => {}
+        let found = match fs_err::symlink_metadata(&path) {
+            Ok(meta) => Some((meta, true)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let below = if in_lower {
+                    lower_entry(lower, &rel)
+                } else {
+                    None
+                };
+                in_lower &= below.is_some();
+                below.map(|meta| (meta, false))
+            }
+            Err(e) => return Err(prepare_error(&path)(e)),
+        };
+        let bad = |what: &str| SandboxError::BadMount {
+            target: target.to_owned(),
+            reason: format!(
+                "`/{}` is {what} in the root file system",
+                parts[..=i].join("/")
+            ),
+        };
+        match found {
+            Some((meta, _)) if meta.file_type().is_symlink() => {
+                return Err(bad("a symbolic link"));
+            }
+            Some((meta, _)) if (!last || !file) && !meta.is_dir() => return Err(bad("a file")),
+            // In `root`, or a file in a lower layer to mount on.
+            Some((_, true)) => {}
+            Some((_, false)) if last && file => {}
+            // A directory below: made in `root` too, for what goes in it.
+            Some((_, false)) | None => {
                 if last && file {
                     fs_err::File::create(&path).map_err(prepare_error(&path))?;
                 } else {
@@ -299,7 +346,6 @@ fn mount_point(root: &Path, target: &str, file: bool) -> Result<(), SandboxError
                         .map_err(prepare_error(&path))?;
                 }
             }
-            Err(e) => return Err(prepare_error(&path)(e)),
         }
     }
     Ok(())
@@ -403,6 +449,9 @@ impl Sandbox {
         if !is_normal_target(&self.workdir) {
             return Err(SandboxError::BadTarget(self.workdir.clone()));
         }
+        if self.lower.len() > MAX_LOWER {
+            return Err(SandboxError::TooManyLayers(self.lower.len()));
+        }
         let mut mounts = self.mounts.clone();
         mounts.sort_by(|a, b| a.target.cmp(&b.target));
         for (i, mount) in mounts.iter().enumerate() {
@@ -447,7 +496,7 @@ impl Sandbox {
             )
         {
             let meta = fs_err::metadata(&source).map_err(prepare_error(&source))?;
-            mount_point(&self.root, target, !meta.is_dir())?;
+            mount_point(&self.root, &self.lower, target, !meta.is_dir())?;
             if writable && target != "/tmp" && target != HOME {
                 chown(&source, ids)?;
             }
@@ -458,14 +507,40 @@ impl Sandbox {
             });
         }
         for dir in ["/dev", "/proc"] {
-            mount_point(&self.root, dir, false)?;
+            mount_point(&self.root, &self.lower, dir, false)?;
         }
-        let root = fs_err::canonicalize(&self.root).map_err(prepare_error(&self.root))?;
+        let top = fs_err::canonicalize(&self.root).map_err(prepare_error(&self.root))?;
+        let (root, layers) = if self.lower.is_empty() {
+            (top, Vec::new())
+        } else {
+            // The union is mounted on an empty directory of the scratch space.
+            let merged = self.scratch.join("root");
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .create(&merged)
+                .map_err(prepare_error(&merged))?;
+            let merged = fs_err::canonicalize(&merged).map_err(prepare_error(&merged))?;
+            let mut layers = vec![cstring(top.as_os_str().as_bytes())?];
+            for layer in &self.lower {
+                if !layer.is_absolute() {
+                    return Err(SandboxError::Prepare {
+                        path: layer.clone(),
+                        source: io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "an overlay layer's path must be absolute",
+                        ),
+                    });
+                }
+                layers.push(cstring(layer.as_os_str().as_bytes())?);
+            }
+            (merged, layers)
+        };
         if root.to_str().is_none() {
             return Err(SandboxError::Nul(root.display().to_string()));
         }
         Ok(child::Prepared {
             root: cstring(root.as_os_str().as_bytes())?,
+            layers,
             binds,
             workdir: cstring(self.workdir.as_bytes())?,
             report: child::Report::new()?,

@@ -27,6 +27,7 @@ impl Fixture {
         let log = fs_err::File::create(self.dir.path().join("log")).unwrap();
         Sandbox {
             root: self.dir.path().join("root"),
+            lower: Vec::new(),
             scratch: self.dir.path().join("scratch"),
             mounts: vec![
                 Mount {
@@ -50,6 +51,33 @@ impl Fixture {
             output: Output::File(log.into()),
             identity: Identity::Build,
         }
+    }
+
+    /// Two layers to stack under the root: `/opt/t/x` in both (the upper one's wins),
+    /// `/opt/t/y` in the lower one only, a symbolic link `/opt/link`.
+    pub(crate) fn layers(&self) -> Vec<PathBuf> {
+        let upper = self.dir.path().join("upper");
+        let lower = self.dir.path().join("lower");
+        if upper.exists() {
+            return vec![upper, lower];
+        }
+        fs_err::create_dir_all(upper.join("opt/t")).unwrap();
+        fs_err::create_dir_all(lower.join("opt/t")).unwrap();
+        fs_err::write(upper.join("opt/t/x"), "upper\n").unwrap();
+        fs_err::write(lower.join("opt/t/x"), "lower\n").unwrap();
+        fs_err::write(lower.join("opt/t/y"), "y\n").unwrap();
+        std::os::unix::fs::symlink("t", lower.join("opt/link")).unwrap();
+        vec![upper, lower]
+    }
+
+    /// Runs `script` over [`Self::layers`], expecting it to succeed.
+    pub(crate) fn ok_layered(&self, script: &str) -> String {
+        let mut sandbox = self.sandbox(script);
+        sandbox.lower = self.layers();
+        let outcome = sandbox.run().unwrap();
+        let log = self.log();
+        assert_eq!(outcome, Outcome::Exited(0), "{script}:\n{log}");
+        log
     }
 
     pub(crate) fn log(&self) -> String {
@@ -273,6 +301,69 @@ fn bad_mounts_are_refused() {
     assert!(error.to_string().contains("working directory"), "{error}");
 }
 
+#[test]
+fn a_root_of_layers() {
+    let fixture = Fixture::new();
+    let log = fixture.ok_layered(
+        "cat /opt/t/x /opt/t/y; ls /opt/t; readlink /opt/link; \
+         touch /opt/t/z /opt/new 2>/dev/null || echo read-only; ls /",
+    );
+    let mut lines = log.lines();
+    assert_eq!(lines.next(), Some("upper"), "the top layer wins: {log}");
+    assert_eq!(lines.next(), Some("y"), "{log}");
+    assert_eq!(lines.next(), Some("x"), "{log}");
+    assert_eq!(lines.next(), Some("y"), "{log}");
+    assert_eq!(lines.next(), Some("t"), "{log}");
+    assert_eq!(lines.next(), Some("read-only"), "{log}");
+    let top: Vec<&str> = lines.collect();
+    assert!(top.contains(&"opt") && top.contains(&"bin"), "{log}");
+    // The layers are as they were, and nothing was added to them.
+    assert!(!fixture.dir.path().join("upper/opt/t/z").exists());
+    assert!(!fixture.dir.path().join("lower/opt/new").exists());
+    assert!(!fixture.dir.path().join("lower/dev").exists());
+
+    // A mount point in a lower layer's directory is made in the top one; one on a
+    // lower layer's symbolic link or under its file is refused.
+    let mut sandbox = fixture.sandbox("cat /opt/t/mnt/file");
+    sandbox.lower = fixture.layers();
+    sandbox.mounts.push(Mount {
+        source: fixture.dir.path().join("out"),
+        target: "/opt/t/mnt".into(),
+        writable: false,
+    });
+    fs_err::write(fixture.dir.path().join("out/file"), "mounted\n").unwrap();
+    assert_eq!(
+        sandbox.run().unwrap(),
+        Outcome::Exited(0),
+        "{}",
+        fixture.log()
+    );
+    assert_eq!(fixture.log(), "mounted\n");
+    for (target, expect) in [
+        ("/opt/link/m", "`/opt/link` is a symbolic link"),
+        ("/opt/t/y/m", "`/opt/t/y` is a file"),
+    ] {
+        let mut sandbox = fixture.sandbox("true");
+        sandbox.lower = fixture.layers();
+        sandbox.mounts.push(Mount {
+            source: fixture.dir.path().join("out"),
+            target: target.into(),
+            writable: false,
+        });
+        let error = sandbox.run().unwrap_err().to_string();
+        assert!(error.contains(expect), "{target}: {error}");
+    }
+
+    let mut sandbox = fixture.sandbox("true");
+    sandbox.lower = vec![PathBuf::from("relative")];
+    let error = sandbox.run().unwrap_err().to_string();
+    assert!(error.contains("relative"), "{error}");
+    let mut sandbox = fixture.sandbox("true");
+    sandbox.lower = vec![fixture.dir.path().join("upper"); MAX_LOWER + 1];
+    let error = sandbox.run().unwrap_err();
+    assert!(error.is_overlay_failure(), "{error}");
+}
+
 /// Set in the test process that `works_for_an_unprivileged_user` starts as `nobody`.
 const INNER: &str = "CAIRN_SANDBOX_TEST_UNPRIVILEGED";
 
@@ -294,6 +385,7 @@ fn works_for_an_unprivileged_user() {
         assert_eq!(owner, 65534);
         let outcome = fixture.sandbox("touch /usr/x").run().unwrap();
         assert_ne!(outcome, Outcome::Exited(0));
+        assert_eq!(fixture.ok_layered("cat /opt/t/x /opt/t/y"), "upper\ny\n");
         return;
     }
     if !rustix::process::geteuid().is_root() {
