@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_nar::{ListingChange, NarHasher};
@@ -161,10 +162,6 @@ pub(crate) fn run_step(
         let path = path.to_owned();
         move |source| StepError::Io { path, source }
     };
-    let rootfs = cairn_image::root_filesystem(store, &inputs.contents)
-        .map_err(|e| StepError::Compose(Box::new(e)))?;
-    let root = batch.tree_path()?;
-    rootfs.link_into(root.path()).map_err(io(root.path()))?;
     let scratch = batch.tree_path()?;
     fs_err::create_dir(scratch.path()).map_err(io(scratch.path()))?;
     let out = batch.tree_path()?;
@@ -174,49 +171,41 @@ pub(crate) fn run_step(
     fs_err::create_dir_all(log_dir).map_err(io(log_dir))?;
     let partial = log_path.with_extension("log.partial");
     let log = fs_err::File::create(&partial).map_err(io(&partial))?;
+    let log: std::fs::File = log.into();
 
     let mut env = cairn_sandbox::fixed_env(inputs.mtime);
     env.extend(run.env.clone());
-    let mut mounts: Vec<Mount> = inputs
-        .srcs
-        .iter()
-        .map(|(target, (_, _, source))| Mount {
-            source: source.clone(),
-            target: target.clone(),
-            writable: false,
-        })
-        .collect();
+    let mut mounts = source_mounts(inputs);
     mounts.push(Mount {
         source: out.path().to_owned(),
         target: cairn_sandbox::OUT.into(),
         writable: true,
     });
-    let sandbox = Sandbox {
-        root: root.path().to_owned(),
-        scratch: scratch.path().to_owned(),
-        mounts,
-        cmd: run.cmd.clone(),
-        env,
-        workdir: run.workdir.clone(),
-        limits: Limits {
-            timeout: Duration::from_secs(run.timeout),
-            ..Limits::default()
-        },
-        output: Output::File(log.into()),
-        identity: Identity::Build,
+    let sandbox = || -> Result<Sandbox, StepError> {
+        Ok(Sandbox {
+            root: PathBuf::new(),
+            lower: Vec::new(),
+            scratch: scratch.path().to_owned(),
+            mounts: mounts.clone(),
+            cmd: run.cmd.clone(),
+            env: env.clone(),
+            workdir: run.workdir.clone(),
+            limits: Limits {
+                timeout: Duration::from_secs(run.timeout),
+                ..Limits::default()
+            },
+            output: Output::File(log.try_clone().map_err(io(&partial))?),
+            identity: Identity::Build,
+        })
     };
     reporter.on_step_start(&run.name);
     let started = Instant::now();
-    let outcome = sandbox.run();
+    let outcome = in_root(store, batch, inputs, &sandbox, scratch.path());
     reporter.on_step_end(
         &run.name,
         started.elapsed(),
         matches!(outcome, Ok(o) if o.success()),
     );
-    // The scratch space and root go at once; what the step wrote may be read-only.
-    for dir in [scratch.path(), root.path()] {
-        cairn_sandbox::remove_tree(dir).map_err(io(dir))?;
-    }
     fs_err::rename(&partial, &log_path).map_err(io(&log_path))?;
     let outcome = outcome?;
     if !outcome.success() {
@@ -252,6 +241,80 @@ pub(crate) fn run_step(
     )?;
     debug_assert_eq!(&staged, path);
     Ok(Ran { tree })
+}
+
+/// Whether overlayfs failed once in this process: the later steps link their roots.
+static NO_OVERLAY: AtomicBool = AtomicBool::new(false);
+
+/// The `srcs` as read-only mounts.
+fn source_mounts(inputs: &StepInputs<'_>) -> Vec<Mount> {
+    inputs
+        .srcs
+        .iter()
+        .map(|(target, (_, _, source))| Mount {
+            source: source.clone(),
+            target: target.clone(),
+            writable: false,
+        })
+        .collect()
+}
+
+/// Composes the step's root file system, runs `sandbox()` in it, and removes the root
+/// and `scratch` (what the step wrote there may be read-only).
+///
+/// The root is the store objects stacked with overlayfs under a top layer of what
+/// composition adds ([`cairn_image::Stack`]): a few dozen entries made in staging,
+/// whatever the size of the root. When the objects cannot show the composed tree, or
+/// the kernel cannot mount the overlay (then for the rest of the process), every entry
+/// is linked into staging instead.
+fn in_root(
+    store: &Store,
+    batch: &cairn_store::Batch<'_>,
+    inputs: &StepInputs<'_>,
+    sandbox: &dyn Fn() -> Result<Sandbox, StepError>,
+    scratch: &Path,
+) -> Result<Outcome, StepError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StepError::Io { path, source }
+    };
+    let rootfs = cairn_image::root_filesystem(store, &inputs.contents)
+        .map_err(|e| StepError::Compose(Box::new(e)))?;
+    let stack = if NO_OVERLAY.load(Ordering::Relaxed) {
+        None
+    } else {
+        rootfs.stack(store, cairn_sandbox::MAX_LOWER)?
+    };
+    let root = batch.tree_path()?;
+    let outcome = match stack {
+        Some(stack) => {
+            stack.top.link_into(root.path()).map_err(io(root.path()))?;
+            let mut stacked = sandbox()?;
+            root.path().clone_into(&mut stacked.root);
+            stacked.lower = stack.lower;
+            match stacked.run() {
+                Err(e) if e.is_overlay_failure() => {
+                    NO_OVERLAY.store(true, Ordering::Relaxed);
+                    cairn_sandbox::remove_tree(root.path()).map_err(io(root.path()))?;
+                    None
+                }
+                outcome => Some(outcome),
+            }
+        }
+        None => None,
+    };
+    let outcome = if let Some(outcome) = outcome {
+        outcome
+    } else {
+        rootfs.link_into(root.path()).map_err(io(root.path()))?;
+        let mut linked = sandbox()?;
+        root.path().clone_into(&mut linked.root);
+        linked.run()
+    };
+    for dir in [scratch, root.path()] {
+        cairn_sandbox::remove_tree(dir).map_err(io(dir))?;
+    }
+    Ok(outcome?)
 }
 
 /// The last `lines` lines of the file at `path` (at most 64 KiB of it).
@@ -373,10 +436,6 @@ pub(crate) fn shell(
         let path = path.to_owned();
         move |source| StepError::Io { path, source }
     };
-    let rootfs = cairn_image::root_filesystem(store, &inputs.contents)
-        .map_err(|e| StepError::Compose(Box::new(e)))?;
-    let root = batch.tree_path()?;
-    rootfs.link_into(root.path()).map_err(io(root.path()))?;
     let scratch = batch.tree_path()?;
     fs_err::create_dir(scratch.path()).map_err(io(scratch.path()))?;
     let out = batch.tree_path()?;
@@ -386,15 +445,7 @@ pub(crate) fn shell(
     if let Ok(term) = std::env::var("TERM") {
         env.insert("TERM".into(), term);
     }
-    let mut mounts: Vec<Mount> = inputs
-        .srcs
-        .iter()
-        .map(|(target, (_, _, source))| Mount {
-            source: source.clone(),
-            target: target.clone(),
-            writable: false,
-        })
-        .collect();
+    let mut mounts = source_mounts(inputs);
     mounts.push(Mount {
         source: out.path().to_owned(),
         target: cairn_sandbox::OUT.into(),
@@ -412,26 +463,29 @@ pub(crate) fn shell(
     } else {
         command
     };
-    let mut sandbox = Sandbox {
-        root: root.path().to_owned(),
-        scratch: scratch.path().to_owned(),
-        mounts,
-        cmd,
-        env,
-        workdir: run.workdir.clone(),
-        limits: Limits {
-            timeout: Duration::from_hours(24),
-            ..Limits::default()
-        },
-        output: Output::Terminal,
-        identity: Identity::Caller,
+    let workdir = if run.workdir == "/" {
+        "/project".to_owned()
+    } else {
+        run.workdir.clone()
     };
-    if sandbox.workdir == "/" {
-        "/project".clone_into(&mut sandbox.workdir);
-    }
-    let outcome = sandbox.run();
-    for dir in [scratch.path(), root.path(), out.path()] {
-        cairn_sandbox::remove_tree(dir).map_err(io(dir))?;
-    }
-    Ok(outcome?)
+    let sandbox = || -> Result<Sandbox, StepError> {
+        Ok(Sandbox {
+            root: PathBuf::new(),
+            lower: Vec::new(),
+            scratch: scratch.path().to_owned(),
+            mounts: mounts.clone(),
+            cmd: cmd.clone(),
+            env: env.clone(),
+            workdir: workdir.clone(),
+            limits: Limits {
+                timeout: Duration::from_hours(24),
+                ..Limits::default()
+            },
+            output: Output::Terminal,
+            identity: Identity::Caller,
+        })
+    };
+    let outcome = in_root(store, batch, inputs, &sandbox, scratch.path());
+    cairn_sandbox::remove_tree(out.path()).map_err(io(out.path()))?;
+    outcome
 }

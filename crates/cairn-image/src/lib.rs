@@ -8,6 +8,7 @@ pub mod cache;
 pub mod check;
 pub mod layers;
 pub mod rootfs;
+pub mod stack;
 pub mod synth;
 
 pub use build::{
@@ -18,3 +19,4 @@ pub use cairn_oci::rfc3339;
 pub use check::{CheckError, CheckOptions, check_entrypoint, multiarch_triplet, oci_architecture};
 pub use layers::{DEFAULT_BUDGET, PlanError, PlannedLayer, plan_layers};
 pub use rootfs::{ComposeError, Excludes, Part, Rootfs, RootfsEntry, merged_usr};
+pub use stack::Stack;

@@ -1347,3 +1347,103 @@ fn an_application_file_over_a_generated_file_is_a_conflict() {
     assert!(error.to_string().contains("generated"), "{error}");
     assert!(!output.exists());
 }
+
+// --- A build step's root as overlay layers -----------------------------------------
+
+/// `find`'s view of the tree at `dir`: every path with its type, a symbolic link's
+/// target, and a file's mode and SHA-256 (directories' modes differ by design: the
+/// store's are read-only). With `mount` (a shell command), in a new user and mount
+/// namespace after it.
+fn find_view(dir: &Path, mount: Option<&str>) -> String {
+    let dir = dir.display();
+    let script = format!(
+        "{}cd {dir} && find . -mindepth 1 \\( -type d -printf '%P dir\\n' \\) \
+         -o \\( -type l -printf '%P link %l\\n' \\) -o -printf '%P %y %m\\n' | sort && \
+         find . -type f -exec sha256sum {{}} + | sort",
+        mount.map(|m| format!("{m} && ")).unwrap_or_default()
+    );
+    let mut command = std::process::Command::new("unshare");
+    if mount.is_some() {
+        command.args(["--user", "--map-root-user", "--mount"]);
+    }
+    command.args(["sh", "-c", &script]);
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A build step's root as store objects stacked under a small top layer
+/// ([`cairn_image::Rootfs::stack`]) shows, mounted by the kernel's overlayfs, exactly
+/// the tree that linking every entry makes: bookworm's `/lib` and `/bin` moved under
+/// `usr/`, a `Replaces` winner, the synthesized accounts and dpkg status, documentation.
+#[test]
+fn a_stacked_root_shows_what_the_linked_root_does() {
+    let Some(env) = setup() else { return };
+    let store = env.store("store");
+    let (lock, installed) = env.install(&store, &["app", "extra", "same-a", "same-c"]);
+    let contents = Contents {
+        lock: &lock,
+        installed: &installed,
+        application: &[],
+        libraries: &[],
+    };
+    let rootfs = cairn_image::root_filesystem(&store, &contents).unwrap();
+    let stack = rootfs
+        .stack(&store, 499)
+        .unwrap()
+        .expect("the objects can show this root");
+    assert_eq!(stack.lower.len(), installed.len());
+    // Only what composition moved or made is in the top layer.
+    let top = &stack.top.entries;
+    for moved in [
+        "usr/lib/x86_64-linux-gnu/libc.so.6",
+        "usr/bin/tool",
+        "etc/passwd",
+        "bin",
+    ] {
+        assert!(top.contains_key(moved.as_bytes()), "{moved} not on top");
+    }
+    for below in ["usr/bin/app", "usr/share/extra/data", "usr/share/man"] {
+        assert!(!top.contains_key(below.as_bytes()), "{below} on top");
+    }
+
+    let linked = env.path("linked");
+    rootfs.link_into(&linked).unwrap();
+    let top_dir = env.path("top");
+    stack.top.link_into(&top_dir).unwrap();
+    let merged = env.path("merged");
+    fs_err::create_dir(&merged).unwrap();
+    let layers: Vec<String> = std::iter::once(top_dir)
+        .chain(stack.lower.iter().cloned())
+        .map(|p| p.display().to_string())
+        .collect();
+    let mount = format!(
+        "mount -t overlay overlay -o lowerdir={} {}",
+        layers.join(":"),
+        merged.display()
+    );
+    let expected = find_view(&linked, None);
+    assert!(expected.contains("usr/bin/same link") || expected.contains("usr/bin/same f"));
+    assert_eq!(find_view(&merged, Some(&mount)), expected);
+
+    // With documentation left out, the objects would show it: no stack.
+    let parts = installed
+        .iter()
+        .map(|(name, object)| cairn_image::Part {
+            label: name.clone(),
+            version: None,
+            object: object.clone(),
+            replaces: BTreeSet::new(),
+            application: false,
+        })
+        .filter(|p| p.label == "libfix")
+        .collect();
+    let excluded = cairn_image::Rootfs::compose(&store, parts, &Excludes::default()).unwrap();
+    assert!(excluded.stack(&store, 499).unwrap().is_none());
+    // Nor when there are more objects than layers.
+    assert!(rootfs.stack(&store, 2).unwrap().is_none());
+}
