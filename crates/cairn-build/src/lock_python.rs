@@ -75,7 +75,7 @@ pub fn python_of(lock: &DebianLock) -> Result<PythonOfLock, String> {
 
 /// Locks every `python_env` node of the plan, given the `debian` entries just made.
 pub(crate) fn lock_python_envs(
-    envs: &BTreeMap<&NodeId, &PythonEnv>,
+    envs: &BTreeMap<NodeId, &PythonEnv>,
     debian: &BTreeMap<NodeId, DebianLock>,
     previous: Option<&ProjectLock>,
     context: &RepoContext<'_>,
@@ -83,7 +83,7 @@ pub(crate) fn lock_python_envs(
     report: &mut LockReport,
 ) -> Result<Vec<LockedPythonEnv>, LockPlanError> {
     let mut entries = Vec::new();
-    for (&id, env) in envs {
+    for (id, env) in envs {
         let invalid = |reason: String| LockPlanError::Python {
             node: id.clone(),
             reason,

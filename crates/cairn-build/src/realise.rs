@@ -2,8 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_debian::{DebianLock, InstallError, InstallReporter, LockedPackage, fetch_locked};
@@ -105,6 +104,12 @@ pub enum BuildPlanError {
         #[source]
         source: Box<cairn_pypi::install::InstallError>,
     },
+    #[error("image `{image}`: local wheels: {source}")]
+    LocalWheels {
+        image: String,
+        #[source]
+        source: Box<cairn_pypi::local::LocalWheelError>,
+    },
     #[error("image `{image}`: {source}")]
     Image {
         image: String,
@@ -149,6 +154,7 @@ impl BuildPlanError {
             Self::Image { source, .. } => source.hint(),
             Self::Install { source, .. } => source.hint(),
             Self::Wheels { source, .. } => source.hint(),
+            Self::LocalWheels { source, .. } => source.hint(),
             Self::Step { source, .. } => source.hint(),
             _ => None,
         }
@@ -274,10 +280,13 @@ pub fn build_images(
 struct Application {
     parts: BTreeMap<NodeId, (String, StorePath)>,
     fresh: BTreeSet<StorePath>,
+    /// The packages and wheels made objects in this build (for a step or an image).
+    made: Mutex<BTreeSet<StorePath>>,
 }
 
 /// Every node the images reach: their contents and, through `run` nodes, the nodes
-/// those name (`deps`, `srcs`, `runtime`); each once, after the nodes it names, with
+/// those name (`deps`, `srcs`, `runtime`), through `python_env` nodes their local
+/// `wheels`; each once, after the nodes it names, with
 /// the first image that reaches it (for messages).
 fn reachable(plan: &Plan, images: &[&Image]) -> Vec<(NodeId, String)> {
     fn visit(
@@ -290,10 +299,18 @@ fn reachable(plan: &Plan, images: &[&Image]) -> Vec<(NodeId, String)> {
         if !seen.insert(id.clone()) {
             return;
         }
-        if let Some(Node::Run(run)) = plan.nodes.get(id) {
-            for child in run.deps.iter().chain(run.srcs.values()).chain(&run.runtime) {
-                visit(plan, child, image, seen, out);
+        match plan.nodes.get(id) {
+            Some(Node::Run(run)) => {
+                for child in run.deps.iter().chain(run.srcs.values()).chain(&run.runtime) {
+                    visit(plan, child, image, seen, out);
+                }
             }
+            Some(Node::PythonEnv(env)) => {
+                for child in &env.wheels {
+                    visit(plan, child, image, seen, out);
+                }
+            }
+            _ => {}
         }
         out.push((id.clone(), image.to_owned()));
     }
@@ -357,7 +374,11 @@ fn stage_application(
         }
     }
     batch.commit()?;
-    Ok(Application { parts, fresh })
+    Ok(Application {
+        parts,
+        fresh,
+        made: Mutex::new(BTreeSet::new()),
+    })
 }
 
 fn build_image(
@@ -378,8 +399,6 @@ fn build_image(
         merged,
         installed,
         wheels,
-        wheels_installed,
-        packages_installed,
         gathered:
             Gathered {
                 locks,
@@ -387,10 +406,28 @@ fn build_image(
                 groups,
                 application,
                 files_added,
-                steps_run,
                 ..
             },
     } = realised;
+    // What this build made of the image's closure, whether for the image or for a step
+    // on the way to it.
+    let (packages_installed, wheels_installed) = {
+        let made = lock_set(&staged.made);
+        (
+            installed.values().filter(|o| made.contains(*o)).count(),
+            wheels.iter().filter(|w| made.contains(&w.object)).count(),
+        )
+    };
+    let steps_run = reachable(plan, &[image])
+        .iter()
+        .filter(|(id, _)| matches!(plan.nodes.get(id), Some(Node::Run(_))))
+        .filter(|(id, _)| {
+            staged
+                .parts
+                .get(id)
+                .is_some_and(|(_, object)| staged.fresh.contains(object))
+        })
+        .count();
     if locks.is_empty() {
         return Err(invalid(
             "it has no Debian packages; cairn images start from `deb.packages([...])`".into(),
@@ -436,8 +473,6 @@ struct Realised {
     merged: DebianLock,
     installed: cairn_debian::Installed,
     wheels: Vec<Library>,
-    wheels_installed: usize,
-    packages_installed: usize,
     gathered: Gathered,
 }
 
@@ -463,20 +498,20 @@ fn realise_contents(
             }
         })?
     };
-    let (wheels, wheels_installed) = install_python_envs(
+    lock_set(&staged.made).extend(counting.take());
+    let wheels = install_python_envs(
         plan,
         lock,
         image,
         &gathered.python_envs,
         &installed,
+        staged,
         options,
     )?;
     Ok(Realised {
         merged,
         installed,
         wheels,
-        wheels_installed,
-        packages_installed: counting.fresh.load(Ordering::Relaxed),
         gathered,
     })
 }
@@ -695,16 +730,18 @@ pub fn check_steps(
 }
 
 /// Installs the wheels of the image's `python_env` nodes (their interpreters' packages
-/// are in `installed`); returns each wheel's object as a part layered like a package
-/// (by how many wheels need it), and how many were made now.
+/// are in `installed`), locked and local; returns each wheel's object as a part
+/// layered like a package (by how many wheels need it). The objects made now are
+/// noted in `staged`.
 fn install_python_envs(
     plan: &Plan,
     lock: &ProjectLock,
     image: &Image,
     envs: &[NodeId],
     installed: &cairn_debian::Installed,
+    staged: &Application,
     options: &BuildOptions<'_>,
-) -> Result<(Vec<Library>, usize), BuildPlanError> {
+) -> Result<Vec<Library>, BuildPlanError> {
     let name = &image.name;
     let invalid = |reason: String| BuildPlanError::Invalid {
         image: name.clone(),
@@ -721,7 +758,7 @@ fn install_python_envs(
             image: name.clone(),
             span: plan.spans.get(id).and_then(|s| s.call.clone()),
         };
-        let entry = lock.pypi(id).ok_or_else(not_locked)?;
+        let entry = lock.pypi(&env.lock_id()).ok_or_else(not_locked)?;
         let python_lock = lock.debian(&env.python).ok_or_else(not_locked)?;
         let python = python_of(&python_lock.debian_lock())
             .map_err(|e| invalid(format!("python_env(): {e}")))?;
@@ -756,38 +793,125 @@ fn install_python_envs(
         })?;
         let popularity = dependents(&pypi);
         let locked_wheels = pypi.by_name();
-        for (wheel, object) in objects {
-            let locked = locked_wheels[wheel.as_str()];
-            let label = format!("pypi:{wheel}");
-            match wheels.get(&label) {
-                // Two environments of one image install into the same directory.
-                Some(other) if other.object != object => {
-                    return Err(invalid(format!(
-                        "two of its python_env()s install {wheel} ({} and {}, or the same \
-                         version with other dependencies) into the same site-packages; use one \
-                         python_env()",
-                        other.version, locked.version
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    wheels.insert(
-                        label.clone(),
-                        Library {
-                            label,
-                            version: locked.version.clone(),
-                            object,
-                            popularity: popularity.get(wheel.as_str()).copied().unwrap_or(0),
-                        },
-                    );
-                }
+        for (wheel, object) in &objects {
+            add_wheel(
+                &mut wheels,
+                Library {
+                    label: format!("pypi:{wheel}"),
+                    version: locked_wheels[wheel.as_str()].version.clone(),
+                    object: object.clone(),
+                    popularity: popularity.get(wheel.as_str()).copied().unwrap_or(0),
+                },
+            )
+            .map_err(invalid)?;
+        }
+        if env.wheels.is_empty() {
+            continue;
+        }
+        let locals = local_wheels(options.store, plan, env, staged).map_err(invalid)?;
+        let made = cairn_pypi::local::install_local(
+            options.store,
+            &locals,
+            &python.target,
+            &scheme,
+            &interpreter,
+            &pypi,
+            &objects,
+        )
+        .map_err(|source| BuildPlanError::LocalWheels {
+            image: name.clone(),
+            source: Box::new(source),
+        })?;
+        for local in made {
+            if local.fresh {
+                lock_set(&staged.made).insert(local.object.clone());
             }
+            add_wheel(
+                &mut wheels,
+                Library {
+                    label: format!("pypi:{}", local.name.name()),
+                    version: local.name.version().to_string(),
+                    object: local.object,
+                    popularity: 0,
+                },
+            )
+            .map_err(invalid)?;
         }
     }
-    Ok((
-        wheels.into_values().collect(),
-        counting.fresh.load(Ordering::Relaxed),
-    ))
+    lock_set(&staged.made).extend(counting.take());
+    Ok(wheels.into_values().collect())
+}
+
+/// Adds a wheel's object to an image's, refusing another object for the same name:
+/// two environments of one image install into the same directory.
+fn add_wheel(wheels: &mut BTreeMap<String, Library>, wheel: Library) -> Result<(), String> {
+    match wheels.get(&wheel.label) {
+        Some(other) if other.object != wheel.object => Err(format!(
+            "two of its python_env()s install {} ({} and {}, or the same version with other \
+             dependencies) into the same site-packages; use one python_env()",
+            wheel.label.trim_start_matches("pypi:"),
+            other.version,
+            wheel.version
+        )),
+        Some(_) => Ok(()),
+        None => {
+            wheels.insert(wheel.label.clone(), wheel);
+            Ok(())
+        }
+    }
+}
+
+/// The `.whl` files of an environment's `wheels` nodes (realised in `staged`), each
+/// node's sorted by path; a node without one is an error.
+fn local_wheels(
+    store: &Store,
+    plan: &Plan,
+    env: &cairn_plan::PythonEnv,
+    staged: &Application,
+) -> Result<Vec<cairn_pypi::local::LocalWheel>, String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+        let mut entries: Vec<_> = fs_err::read_dir(dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(fs_err::DirEntry::file_name);
+        for entry in entries {
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_dir() {
+                walk(&path, out)?;
+            } else if kind.is_file() && path.extension().is_some_and(|e| e == "whl") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for id in &env.wheels {
+        let origin = match plan.nodes.get(id) {
+            Some(Node::Run(run)) => format!("step `{}`", run.name),
+            Some(Node::Files { src, .. }) => format!("files(\"{src}\")"),
+            _ => format!("node {id}"),
+        };
+        let (_, object) = staged
+            .parts
+            .get(id)
+            .ok_or_else(|| format!("python_env(): the `wheels` of {origin} were not made"))?;
+        let dir = store.object_dir(object);
+        let mut found = Vec::new();
+        if dir.is_dir() {
+            walk(&dir, &mut found).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+        } else if dir.extension().is_some_and(|e| e == "whl") {
+            found.push(dir);
+        }
+        if found.is_empty() {
+            return Err(format!(
+                "python_env(): {origin}, in its `wheels`, holds no `.whl` file"
+            ));
+        }
+        out.extend(found.into_iter().map(|file| cairn_pypi::local::LocalWheel {
+            file,
+            origin: origin.clone(),
+        }));
+    }
+    Ok(out)
 }
 
 /// How many wheels of `lock` need each one, directly or not.
@@ -823,8 +947,6 @@ struct Gathered {
     files_added: usize,
     /// The `python_env` nodes, in order.
     python_envs: Vec<NodeId>,
-    /// Outputs of `run` steps made now.
-    steps_run: usize,
 }
 
 /// The locks of an image's `debian` nodes, its accounts, and its application parts as
@@ -847,7 +969,6 @@ fn gather(
         application: Vec::new(),
         files_added: 0,
         python_envs: Vec::new(),
-        steps_run: 0,
     };
     // The lock of a `debian` node, checked against the node.
     let debian_entry = |id: &NodeId| -> Result<DebianLock, BuildPlanError> {
@@ -893,9 +1014,6 @@ fn gather(
                     .parts
                     .get(content)
                     .ok_or_else(|| invalid(format!("step {} was not built", run.name)))?;
-                if staged.fresh.contains(object) {
-                    gathered.steps_run += 1;
-                }
                 gathered.application.push((label.clone(), object.clone()));
                 queue.extend(&run.runtime);
             }
@@ -975,26 +1093,37 @@ fn image_spec(
     })
 }
 
-/// Counts the packages or wheels made objects now, and passes everything on to
+/// Notes the packages or wheels made objects now, and passes everything on to
 /// `inner` (a `dyn InstallReporter` or a `dyn WheelReporter`).
 struct Counting<R: ?Sized> {
     inner: Arc<R>,
-    fresh: AtomicUsize,
+    made: Mutex<BTreeSet<StorePath>>,
 }
 
 impl<R: ?Sized> Counting<R> {
     fn new(inner: Arc<R>) -> Self {
         Self {
             inner,
-            fresh: AtomicUsize::new(0),
+            made: Mutex::new(BTreeSet::new()),
         }
     }
 
-    fn made(&self, fresh: bool) {
+    fn made(&self, object: &StorePath, fresh: bool) {
         if fresh {
-            self.fresh.fetch_add(1, Ordering::Relaxed);
+            lock_set(&self.made).insert(object.clone());
         }
     }
+
+    /// The objects made now.
+    fn take(&self) -> BTreeSet<StorePath> {
+        std::mem::take(&mut *lock_set(&self.made))
+    }
+}
+
+fn lock_set<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<R: FetchReporter + ?Sized> FetchReporter for Counting<R> {
@@ -1017,7 +1146,7 @@ impl InstallReporter for Counting<dyn InstallReporter> {
         self.inner.on_install_start(packages, downloads, bytes);
     }
     fn on_package_ready(&self, package: &LockedPackage, object: &StorePath, fresh: bool) {
-        self.made(fresh);
+        self.made(object, fresh);
         self.inner.on_package_ready(package, object, fresh);
     }
 }
@@ -1027,7 +1156,7 @@ impl WheelReporter for Counting<dyn WheelReporter> {
         self.inner.on_wheels_start(wheels, downloads, bytes);
     }
     fn on_wheel_ready(&self, wheel: &LockedWheel, object: &StorePath, fresh: bool) {
-        self.made(fresh);
+        self.made(object, fresh);
         self.inner.on_wheel_ready(wheel, object, fresh);
     }
 }

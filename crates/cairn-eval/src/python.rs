@@ -52,7 +52,9 @@ const SCRIPTS_DIR: &str = "/usr/local/bin";
 pub(crate) fn globals(builder: &mut GlobalsBuilder) {
     /// A Python environment: the wheels `requirements`, `pyproject` or `packages` ask
     /// for, resolved by `cairn lock` for the CPython of `python` (a `deb.packages()`
-    /// value that holds `python3`).
+    /// value that holds `python3`), and the `.whl` files of `wheels` (run() outputs,
+    /// files() trees), installed as they are: what they require must be among the
+    /// resolved wheels.
     #[allow(clippy::too_many_arguments)] // Starlark keyword parameters, one per field.
     fn python_env<'v>(
         #[starlark(require = named)] python: Value<'v>,
@@ -65,6 +67,7 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
             String,
         >,
         #[starlark(require = named, default = false)] prereleases: bool,
+        #[starlark(require = named, default = UnpackList::default())] wheels: UnpackList<Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<PythonEnvValue> {
         let site = Site::of(eval);
@@ -101,11 +104,26 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
             ));
         }
         gathered.packages(&site, &packages.items)?;
-        if gathered.requirements.is_empty() {
+        let mut wheels = each(&site, ("wheels", None), &wheels.items, |i, item| match item
+            .downcast_ref::<Content>()
+        {
+            Some(content) if content.kind == "run" || content.kind == "files" => {
+                Ok(content.id.clone())
+            }
+            _ => Err(format!(
+                "`wheels` takes what run() and files() return (their `.whl` files are \
+                     installed), but item {i} is a value of type `{}`",
+                item.get_type()
+            )),
+        })?;
+        let mut seen = std::collections::BTreeSet::new();
+        wheels.retain(|id| seen.insert(id.clone()));
+        if gathered.requirements.is_empty() && wheels.is_empty() {
             return Err(site.error(
                 None,
                 "python_env() needs something to install: `requirements = \"requirements.txt\"`, \
-                 `pyproject = \"pyproject.toml\"` or `packages = [\"flask==3.1.*\"]`",
+                 `pyproject = \"pyproject.toml\"`, `packages = [\"flask==3.1.*\"]` or \
+                 `wheels = [run(...)]`",
             ));
         }
         let indexes = gathered.indexes(&site, index.into_option(), &extra_indexes.items)?;
@@ -115,6 +133,7 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
             constraints: gathered.constraints,
             indexes,
             prereleases: prereleases || gathered.prereleases,
+            wheels,
         };
         // One span per requirement, or none (errors then point at the call).
         let spans = gathered.spans.into_iter().collect::<Option<Vec<Span>>>();

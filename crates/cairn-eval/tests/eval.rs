@@ -1852,3 +1852,56 @@ fn files_dest_defaults_to_the_root() {
         }]
     );
 }
+
+#[test]
+fn python_env_wheels_are_not_what_the_lock_knows_it_by() {
+    let base = r#"
+deb = debian()
+py = deb.packages(["python3"])
+"#;
+    let plain = eval_ok(&format!(
+        "{base}env = python_env(python = py, packages = [\"flask\"])\n"
+    ));
+    let with_wheels = eval_ok(&format!(
+        "{base}w = run(name = \"w\", deps = [py], cmd = [\"true\"])\n\
+         env = python_env(python = py, packages = [\"flask\"], wheels = [w, w])\n\
+         only = python_env(python = py, wheels = [w])\n"
+    ));
+    let envs = |plan: &Plan| -> Vec<cairn_plan::PythonEnv> {
+        plan.nodes
+            .values()
+            .filter_map(|n| match n {
+                Node::PythonEnv(env) => Some(env.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let [plain_env] = envs(&plain).try_into().unwrap();
+    let with: Vec<_> = envs(&with_wheels);
+    let env = with.iter().find(|e| !e.requirements.is_empty()).unwrap();
+    assert_eq!(env.wheels.len(), 1, "each once");
+    assert_eq!(with_wheels.nodes[&env.wheels[0]].kind(), "run");
+    // The lock knows both by the same id, so adding wheels does not make it stale.
+    assert_eq!(env.lock_id(), plain_env.lock_id());
+    assert_eq!(
+        plain_env.lock_id(),
+        NodeId::of(&Node::PythonEnv(plain_env.clone()))
+    );
+    assert!(
+        with.iter()
+            .any(|e| e.requirements.is_empty() && e.wheels.len() == 1)
+    );
+
+    let error = eval(&format!(
+        "{base}python_env(python = py, wheels = [write_file(\"/x.whl\", \"\")])\n"
+    ))
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("`wheels` takes what run() and files() return"),
+        "{error}"
+    );
+    let error = eval(&format!("{base}python_env(python = py)\n")).unwrap_err();
+    assert!(error.to_string().contains("wheels = [run(...)]"), "{error}");
+}

@@ -198,6 +198,23 @@ pub struct PythonEnv {
     pub indexes: Vec<String>,
     /// Whether pre-releases may be chosen for any package (`--pre`).
     pub prereleases: bool,
+    /// Nodes whose `.whl` files are installed as they are, after the locked wheels
+    /// (`run` outputs, `files` trees): not resolved, so not part of what is locked
+    /// ([`PythonEnv::lock_id`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wheels: Vec<NodeId>,
+}
+
+impl PythonEnv {
+    /// What the lock knows this environment by: its id without the local `wheels`,
+    /// which are not resolved (a step building a wheel changes, the lock does not).
+    /// For an environment without them, its id.
+    pub fn lock_id(&self) -> NodeId {
+        NodeId::of(&Node::PythonEnv(Self {
+            wheels: Vec::new(),
+            ..self.clone()
+        }))
+    }
 }
 
 /// A sandboxed build step (`run(...)`).
@@ -343,12 +360,12 @@ impl Plan {
             .collect()
     }
 
-    /// Every `python_env` node, by id.
-    pub fn python_envs(&self) -> BTreeMap<&NodeId, &PythonEnv> {
+    /// Every `python_env` node, by the id the lock knows it by ([`PythonEnv::lock_id`]).
+    pub fn python_envs(&self) -> BTreeMap<NodeId, &PythonEnv> {
         self.nodes
-            .iter()
-            .filter_map(|(id, node)| match node {
-                Node::PythonEnv(env) => Some((id, env)),
+            .values()
+            .filter_map(|node| match node {
+                Node::PythonEnv(env) => Some((env.lock_id(), env)),
                 _ => None,
             })
             .collect()
@@ -358,11 +375,8 @@ impl Plan {
     /// repository and request) and every `python_env` node (which names its
     /// interpreter's `debian` node). A lock made for other inputs is stale.
     pub fn resolution_inputs(&self) -> String {
-        resolution_inputs(
-            self.debian_nodes()
-                .into_keys()
-                .chain(self.python_envs().into_keys()),
-        )
+        let envs = self.python_envs();
+        resolution_inputs(self.debian_nodes().into_keys().chain(envs.keys()))
     }
 
     /// Every `run` node, by id.

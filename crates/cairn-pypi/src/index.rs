@@ -15,7 +15,6 @@
 //! it. Pages are fetched every time: they are what changes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 
 use cairn_fetch::{Download, Expected, FetchError, FetchReporter, Fetcher, Request, Response};
@@ -533,30 +532,6 @@ fn metadata_from_file(
     path: &std::path::Path,
     wheel: &WheelCandidate,
 ) -> Result<Vec<u8>, SourceError> {
-    let invalid = |reason: String| SourceError::invalid(wheel.file.url.clone(), reason);
-    let file = fs_err::File::open(path).map_err(|e| invalid(e.to_string()))?;
-    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| invalid(format!("not a valid wheel (zip): {e}")))?;
-    let names: Vec<String> = archive
-        .file_names()
-        .filter_map(|n| n.ok().map(std::borrow::Cow::into_owned))
-        .filter(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
-        .collect();
-    let [name] = names.as_slice() else {
-        return Err(invalid(format!(
-            "the wheel {} has {} `.dist-info/METADATA` files, not one",
-            wheel.file.filename,
-            names.len()
-        )));
-    };
-    let mut member = archive
-        .by_name(name)
-        .map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
-    let mut out = Vec::new();
-    member
-        .by_ref()
-        .take(METADATA_LIMIT)
-        .read_to_end(&mut out)
-        .map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
-    Ok(out)
+    crate::metadata::read_from_wheel(path, METADATA_LIMIT)
+        .map_err(|reason| SourceError::invalid(wheel.file.url.clone(), reason))
 }

@@ -98,7 +98,8 @@ pub fn install_locked(
         refs.dedup();
         for &name in component {
             let wheel = wheels[name];
-            let path = Store::input_path(&object_name(wheel)?, &input_hash(wheel, scheme, &refs))?;
+            let hash = input_hash(&wheel.sha256, &wheel.wheel, scheme, &refs);
+            let path = Store::input_path(&object_name(wheel)?, &hash)?;
             paths.insert(name.to_owned(), path);
             references.insert(name, refs.clone());
         }
@@ -192,7 +193,7 @@ fn stage_one(
     }
     let name = wheel_name(wheel)?;
     let addressing = Addressing::Input {
-        node_hash: input_hash(wheel, scheme, references),
+        node_hash: input_hash(&wheel.sha256, &wheel.wheel, scheme, references),
     };
     let (staged, _) = stage_wheel(
         batch,
@@ -281,21 +282,27 @@ fn object_name(wheel: &LockedWheel) -> Result<String, InstallError> {
     Ok(wheel_object_name(name.name(), name.version()))
 }
 
-/// What a wheel's object path is computed from: the installer's version, the wheel,
-/// where it is installed, and the objects it refers to.
-fn input_hash(wheel: &LockedWheel, scheme: &InstallScheme, references: &[StorePath]) -> String {
+/// What a wheel's object path is computed from: the installer's version, the wheel
+/// (its SHA-256, lowercase hex, and file name), where it is installed, and the objects
+/// it refers to.
+pub(crate) fn input_hash(
+    sha256: &str,
+    filename: &str,
+    scheme: &InstallScheme,
+    references: &[StorePath],
+) -> String {
     let mut h = Sha256::new();
     let fields = [
         WHEEL_OBJECT_VERSION,
-        wheel.sha256.as_str(),
-        wheel.wheel.as_str(),
+        sha256,
+        filename,
         scheme.purelib(),
         scheme.platlib(),
         scheme.scripts(),
         scheme.data(),
         scheme.interpreter(),
     ];
-    let headers = WheelName::parse(&wheel.wheel)
+    let headers = WheelName::parse(filename)
         .map(|name| scheme.headers(name.name()))
         .unwrap_or_default();
     for field in fields.into_iter().chain([headers.as_str()]) {

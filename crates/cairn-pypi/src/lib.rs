@@ -21,6 +21,7 @@ pub mod candidates;
 pub mod digest;
 pub mod index;
 pub mod install;
+pub mod local;
 pub mod lock;
 pub mod metadata;
 pub mod name;

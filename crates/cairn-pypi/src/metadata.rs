@@ -59,6 +59,38 @@ pub enum MetadataError {
     },
 }
 
+/// `<name>-<version>.dist-info/METADATA` of the wheel at `path`, at most `limit`
+/// bytes of it; the reason in words when it cannot be read.
+pub fn read_from_wheel(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = fs_err::File::open(path).map_err(|e| e.to_string())?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| format!("not a valid wheel (zip): {e}"))?;
+    let names: Vec<String> = archive
+        .file_names()
+        .filter_map(|n| n.ok().map(std::borrow::Cow::into_owned))
+        .filter(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
+        .collect();
+    let [name] = names.as_slice() else {
+        return Err(format!(
+            "the wheel {} has {} `.dist-info/METADATA` files, not one",
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            names.len()
+        ));
+    };
+    let mut member = archive
+        .by_name(name)
+        .map_err(|e| format!("cannot read `{name}`: {e}"))?;
+    let mut out = Vec::new();
+    member
+        .by_ref()
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("cannot read `{name}`: {e}"))?;
+    Ok(out)
+}
+
 impl Metadata {
     /// Parses core metadata; `origin` is used in errors.
     pub fn parse(bytes: &[u8], origin: &str) -> Result<Self, MetadataError> {

@@ -842,3 +842,99 @@ fn an_environment_of_more_wheels_than_layers_fits_the_budget() {
     assert!(image["layers"].as_u64().unwrap() <= 64, "{image}");
     project.verify_store();
 }
+
+/// Writes `wheel` into the project's `wheels/` directory (vendored wheels).
+fn vendor(project: &Project, wheel: &WheelBuilder) {
+    let dir = project.path("wheels");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(dir.join(wheel.filename()), wheel.build()).unwrap();
+}
+
+/// `python_env(wheels = [files("wheels")])`: local wheels are installed as they are,
+/// after the locked ones, and what they require must be locked. Adding them does not
+/// make the lock stale; a requirement the lock lacks, a wheel for another Python, or
+/// one named like a locked wheel are refused with what to do, and nothing is kept.
+#[test]
+fn local_wheels_are_installed_and_their_requirements_checked() {
+    let mut index = FixtureIndex::new();
+    index.wheel(&wheel("dep", "1.0"));
+    let project = Project::new(&index, "dep==1.0\n");
+    succeeded(&project.cairn(&["lock"]));
+    let locked = project.lock_text();
+    let spec = fs_err::read_to_string(project.path("cairn.star")).unwrap();
+    fs_err::write(
+        project.path("cairn.star"),
+        spec.replace("index = \"", "wheels = [files(\"wheels\")], index = \""),
+    )
+    .unwrap();
+    vendor(
+        &project,
+        &wheel("mylib", "0.1")
+            .requires_dist("dep>=1")
+            .requires_dist("winonly; sys_platform == 'win32'")
+            .entry_point("console_scripts", "mylib", "mylib:main"),
+    );
+
+    // The lock is not stale: `--locked` builds, and the local wheel is installed.
+    let built = report(&project.cairn(&["build", "--locked", "--json"]));
+    assert_eq!(built["wheels"], 2, "{built}");
+    assert_eq!(built["wheels_installed"], 2, "{built}");
+    assert_eq!(project.lock_text(), locked);
+    let object = project.wheel_object("mylib", "0.1");
+    assert!(object.join("usr/local/bin/mylib").is_file());
+    assert!(
+        object
+            .join("usr/local/lib/python3.13/dist-packages/mylib/__init__.py")
+            .is_file()
+    );
+    // Its object refers to the locked wheel it requires.
+    let dep = project.wheel_object("dep", "1.0");
+    let info = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--store")
+        .arg(project.store())
+        .args(["store", "closure"])
+        .arg(&object)
+        .output()
+        .unwrap();
+    let references = String::from_utf8_lossy(&info.stdout).into_owned();
+    let dep_name = dep.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        references.contains(&dep_name),
+        "{references}\n{}",
+        stderr(&info)
+    );
+    let again = report(&project.cairn(&["build", "--json"]));
+    assert_eq!(again["wheels_installed"], 0, "{again}");
+
+    // Bad local wheels, each refused with what to do; nothing new is kept.
+    fs_err::remove_dir_all(project.path("wheels")).unwrap();
+    let before = project.objects("mylib-0.2").len();
+    for (bad, expect) in [
+        (
+            wheel("mylib", "0.2").requires_dist("missing>=2"),
+            "requires `missing>=2`, and the environment has no missing",
+        ),
+        (
+            wheel("mylib", "0.2").requires_dist("dep>=2"),
+            "requires `dep>=2`, and the environment has dep 1.0",
+        ),
+        (
+            wheel("mylib", "0.2").tag("cp312-cp312-manylinux_2_17_x86_64"),
+            "does not fit CPython 3.13",
+        ),
+        (wheel("dep", "1.0"), "is a local wheel"),
+    ] {
+        fs_err::remove_dir_all(project.path("wheels")).ok();
+        vendor(&project, &bad);
+        let error = failed(&project.cairn(&["build"]));
+        assert!(error.contains(expect), "{expect}: {error}");
+        assert!(error.contains("files(\"wheels\")"), "{error}");
+    }
+    let error = failed(&project.cairn(&["build"]));
+    assert!(error.contains("hint"), "{error}");
+    assert_eq!(project.objects("mylib-0.2").len(), before);
+    fs_err::remove_dir_all(project.path("wheels")).unwrap();
+    fs_err::create_dir_all(project.path("wheels")).unwrap();
+    let error = failed(&project.cairn(&["build"]));
+    assert!(error.contains("holds no `.whl` file"), "{error}");
+}
