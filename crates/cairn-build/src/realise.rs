@@ -258,6 +258,9 @@ pub fn build_images(
     output: &dyn Fn(&str) -> Option<Output>,
 ) -> Result<Vec<ImageReport>, BuildPlanError> {
     let images = select_images(plan, names)?;
+    for image in &images {
+        check_before_steps(plan, image)?;
+    }
     let reached = reachable(plan, &images);
     let mut application = stage_application(plan, &reached, options)?;
     realise_steps(plan, lock, &reached, &mut application, options, None)?;
@@ -273,6 +276,42 @@ pub fn build_images(
         )?);
     }
     Ok(reports)
+}
+
+/// What can be said wrong with an image from the plan alone, said before any step
+/// runs for it: no Debian packages, no program to run.
+fn check_before_steps(plan: &Plan, image: &Image) -> Result<(), BuildPlanError> {
+    let invalid = |reason: &str| BuildPlanError::Invalid {
+        image: image.name.clone(),
+        reason: reason.to_owned(),
+    };
+    // The contents and, as the image holds them, the steps' runtime closures.
+    let mut queue: Vec<&NodeId> = image.contents.iter().collect();
+    let mut seen = BTreeSet::new();
+    let mut packages = false;
+    while let Some(id) = queue.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        match plan.nodes.get(id) {
+            Some(Node::Debian { .. }) => packages = true,
+            Some(Node::Run(run)) => queue.extend(&run.runtime),
+            _ => {}
+        }
+    }
+    if !packages {
+        return Err(invalid(
+            "it has no Debian packages; cairn images start from `deb.packages([...])`",
+        ));
+    }
+    let given = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
+    if !given(&image.entrypoint) && !given(&image.cmd) {
+        return Err(BuildPlanError::Image {
+            image: image.name.clone(),
+            source: Box::new(cairn_image::BuildError::NoProgram),
+        });
+    }
+    Ok(())
 }
 
 /// The application's parts of every image, each node once: `(label, object)` by node,

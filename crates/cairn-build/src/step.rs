@@ -57,7 +57,7 @@ pub enum StepError {
     },
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
-    #[error("its command {outcome}; the last lines of its log ({log}):\n{tail}")]
+    #[error("its command {outcome}; {}", log_tail(log, tail))]
     Failed {
         outcome: Outcome,
         log: PathBuf,
@@ -69,6 +69,15 @@ pub enum StepError {
     Store(#[from] StoreError),
     #[error("`srcs` mount point `{mount}`: {reason}")]
     Source { mount: String, reason: String },
+}
+
+/// Where a failed step's log is, with its last lines when it has some.
+fn log_tail(log: &Path, tail: &str) -> String {
+    if tail.is_empty() {
+        format!("it wrote nothing to its log ({})", log.display())
+    } else {
+        format!("the last lines of its log ({}):\n{tail}", log.display())
+    }
 }
 
 impl StepError {

@@ -493,7 +493,8 @@ fn steps_project(dir: &Path, steps: &str) {
 }
 
 /// Four steps, each in an image of its own: one that copies a source, one that fails,
-/// one that writes nothing, one that takes too long.
+/// one that writes nothing, one that takes too long; and a failing step in an image
+/// without a program.
 fn steps_spec() -> String {
     [
         (
@@ -515,7 +516,8 @@ fn steps_spec() -> String {
             cmd.replace('"', "\\\"")
         );
         spec
-    })
+    }) + "never = run(name = \"never\", deps = [tools], cmd = [\"false\"])\n\
+         image(name = \"noprog\", contents = [tools, never])\n"
 }
 
 #[test]
@@ -589,8 +591,16 @@ fn steps_fail_clearly_and_run_again_only_when_an_input_changes() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("timed out after 1 s"), "{stderr}");
+    assert!(stderr.contains("it wrote nothing to its log"), "{stderr}");
     assert!(stderr.contains("timeout"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(25));
+
+    // What is wrong with an image itself is said before its steps run.
+    let output = cairn(&store, &["build", "-C", dir.to_str().unwrap(), "noprog"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no entrypoint and no cmd"), "{stderr}");
+    assert!(!stderr.contains("never"), "{stderr}");
 
     // `cairn shell`: the step's sandbox, the project at /project, exit code passed on.
     let output = cairn(

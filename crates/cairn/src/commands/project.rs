@@ -61,8 +61,10 @@ fn render(diagnostic: &dyn Diagnostic, source: Option<(&str, &Span)>) -> Rendere
         ));
     }
     let mut out = String::new();
-    let handler =
-        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        // A message is not wrapped: a log's path in it stays whole, to copy.
+        .with_wrap_lines(false);
     if handler.render_report(&mut out, diagnostic).is_err() {
         out = diagnostic.to_string();
     }
@@ -647,8 +649,8 @@ fn print_checks(global: &GlobalArgs, checks: &[CheckReport]) -> Result<ExitCode>
     out.flush()?;
     if !global.quiet {
         eprintln!(
-            "{} steps checked, {} reproducible, {differ} differ",
-            checks.len(),
+            "{} checked, {} reproducible, {differ} differ",
+            steps(checks.len()),
             checks.len() - differ
         );
     }
@@ -657,6 +659,11 @@ fn print_checks(global: &GlobalArgs, checks: &[CheckReport]) -> Result<ExitCode>
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `1 step`, `2 steps`.
+fn steps(n: usize) -> String {
+    format!("{n} step{}", if n == 1 { "" } else { "s" })
 }
 
 /// One line on what building an image did, for stderr.
@@ -670,7 +677,7 @@ pub(crate) fn summary(r: &ImageReport) -> String {
         String::new()
     };
     let steps = if r.steps_run > 0 {
-        format!(", {} steps run", r.steps_run)
+        format!(", {} run", steps(r.steps_run))
     } else {
         String::new()
     };
