@@ -250,6 +250,11 @@ impl Store {
         }
         for path in &dead {
             remove_tree(&self.object_dir(path))?;
+            // A step output's log goes with it; a failed step's (no object) stays.
+            match fs_err::remove_file(self.log_path(path)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
         // Debris: directories nobody registered (a concurrent add holds the GC lock
         // shared until it has registered, so none is in flight now).

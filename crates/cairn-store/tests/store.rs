@@ -518,6 +518,19 @@ fn gc_keeps_everything_a_root_reaches() {
         ctx.store.object_dir(&linked)
     );
 
+    // Logs (of build steps): a collected object's goes with it, the others stay.
+    let logs = [&garbage, &named];
+    for p in logs {
+        let log = ctx.store.log_path(p);
+        fs_err::create_dir_all(log.parent().unwrap()).unwrap();
+        fs_err::write(&log, "log\n").unwrap();
+    }
+    let failed_log = ctx
+        .store
+        .log_path(&garbage)
+        .with_file_name("failed-step.log");
+    fs_err::write(&failed_log, "log\n").unwrap();
+
     // This handle's own temp roots protect what it added; use a fresh handle for GC.
     let gc_store = Store::open(ctx.store.layout_dir().parent().unwrap()).unwrap();
     drop(ctx.store);
@@ -549,6 +562,9 @@ fn gc_keeps_everything_a_root_reaches() {
         assert!(!gc_store.object_dir(p).exists());
     }
     assert!(gc_store.verify(None, &NoReporter).unwrap().is_ok());
+    assert!(!gc_store.log_path(&garbage).exists());
+    assert!(gc_store.log_path(&named).exists());
+    assert!(failed_log.exists());
 
     // Releasing the roots releases the objects.
     fs_err::remove_file(&link).unwrap();
