@@ -294,7 +294,8 @@ fn check_before_steps(plan: &Plan, image: &Image) -> Result<(), BuildPlanError> 
             continue;
         }
         match plan.nodes.get(id) {
-            Some(Node::Debian { .. }) => packages = true,
+            // An environment brings its interpreter's packages.
+            Some(Node::Debian { .. } | Node::PythonEnv(_)) => packages = true,
             Some(Node::Run(run)) => queue.extend(&run.runtime),
             _ => {}
         }
