@@ -23,8 +23,8 @@ use cairn_nar::{ListingChange, NarHasher};
 use cairn_plan::{Node, NodeId, Plan, Run};
 use cairn_sandbox::{Identity, Limits, Mount, Outcome, Output, Sandbox, SandboxError};
 use cairn_store::{
-    AddOptions, Addressing, ObjectMetadata, PermissionsManifest, PermissionsSource, Store,
-    StoreError, StorePath,
+    AddOptions, Addressing, BatchTree, ObjectMetadata, PermissionsManifest, PermissionsSource,
+    Store, StoreError, StorePath,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -171,45 +171,16 @@ pub(crate) fn run_step(
         let path = path.to_owned();
         move |source| StepError::Io { path, source }
     };
-    let scratch = batch.tree_path()?;
-    fs_err::create_dir(scratch.path()).map_err(io(scratch.path()))?;
-    let out = batch.tree_path()?;
-    fs_err::create_dir(out.path()).map_err(io(out.path()))?;
     let log_path = store.log_path(path);
     let log_dir = log_path.parent().expect("a log has a directory");
     fs_err::create_dir_all(log_dir).map_err(io(log_dir))?;
     let partial = log_path.with_extension("log.partial");
     let log = fs_err::File::create(&partial).map_err(io(&partial))?;
-    let log: std::fs::File = log.into();
-
-    let mut env = cairn_sandbox::fixed_env(inputs.mtime);
-    env.extend(run.env.clone());
-    let mut mounts = source_mounts(inputs);
-    mounts.push(Mount {
-        source: out.path().to_owned(),
-        target: cairn_sandbox::OUT.into(),
-        writable: true,
-    });
-    let sandbox = || -> Result<Sandbox, StepError> {
-        Ok(Sandbox {
-            root: PathBuf::new(),
-            lower: Vec::new(),
-            scratch: scratch.path().to_owned(),
-            mounts: mounts.clone(),
-            cmd: run.cmd.clone(),
-            env: env.clone(),
-            workdir: run.workdir.clone(),
-            limits: Limits {
-                timeout: Duration::from_secs(run.timeout),
-                ..Limits::default()
-            },
-            output: Output::File(log.try_clone().map_err(io(&partial))?),
-            identity: Identity::Build,
-        })
-    };
+    let (scratch, out, sandbox) =
+        step_sandbox(batch, inputs, Output::File(log.into()), Identity::Build)?;
     reporter.on_step_start(&run.name);
     let started = Instant::now();
-    let outcome = in_root(store, batch, inputs, &sandbox, scratch.path());
+    let outcome = in_root(store, batch, inputs, sandbox, scratch.path());
     reporter.on_step_end(
         &run.name,
         started.elapsed(),
@@ -255,9 +226,26 @@ pub(crate) fn run_step(
 /// Whether overlayfs failed once in this process: the later steps link their roots.
 static NO_OVERLAY: AtomicBool = AtomicBool::new(false);
 
-/// The `srcs` as read-only mounts.
-fn source_mounts(inputs: &StepInputs<'_>) -> Vec<Mount> {
-    inputs
+/// The sandbox of a step, but its root: the `srcs` read-only, a scratch `/out`, its
+/// command, environment, working directory and timeout; with the scratch space and
+/// `/out` made in `batch`.
+fn step_sandbox(
+    batch: &cairn_store::Batch<'_>,
+    inputs: &StepInputs<'_>,
+    output: Output,
+    identity: Identity,
+) -> Result<(BatchTree, BatchTree, Sandbox), StepError> {
+    let run = inputs.run;
+    let (scratch, out) = (batch.tree_path()?, batch.tree_path()?);
+    for dir in [scratch.path(), out.path()] {
+        fs_err::create_dir(dir).map_err(|source| StepError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let mut env = cairn_sandbox::fixed_env(inputs.mtime);
+    env.extend(run.env.clone());
+    let mut mounts: Vec<Mount> = inputs
         .srcs
         .iter()
         .map(|(target, (_, _, source))| Mount {
@@ -265,10 +253,31 @@ fn source_mounts(inputs: &StepInputs<'_>) -> Vec<Mount> {
             target: target.clone(),
             writable: false,
         })
-        .collect()
+        .collect();
+    mounts.push(Mount {
+        source: out.path().to_owned(),
+        target: cairn_sandbox::OUT.into(),
+        writable: true,
+    });
+    let sandbox = Sandbox {
+        root: PathBuf::new(),
+        lower: Vec::new(),
+        scratch: scratch.path().to_owned(),
+        mounts,
+        cmd: run.cmd.clone(),
+        env,
+        workdir: run.workdir.clone(),
+        limits: Limits {
+            timeout: Duration::from_secs(run.timeout),
+            ..Limits::default()
+        },
+        output,
+        identity,
+    };
+    Ok((scratch, out, sandbox))
 }
 
-/// Composes the step's root file system, runs `sandbox()` in it, and removes the root
+/// Composes the step's root file system, runs `sandbox` in it, and removes the root
 /// and `scratch` (what the step wrote there may be read-only).
 ///
 /// The root is the store objects stacked with overlayfs under a top layer of what
@@ -280,7 +289,7 @@ fn in_root(
     store: &Store,
     batch: &cairn_store::Batch<'_>,
     inputs: &StepInputs<'_>,
-    sandbox: &dyn Fn() -> Result<Sandbox, StepError>,
+    mut sandbox: Sandbox,
     scratch: &Path,
 ) -> Result<Outcome, StepError> {
     let io = |path: &Path| {
@@ -295,11 +304,11 @@ fn in_root(
         rootfs.stack(store, cairn_sandbox::MAX_LOWER)?
     };
     let root = batch.tree_path()?;
+    root.path().clone_into(&mut sandbox.root);
     let outcome = match stack {
         Some(stack) => {
             stack.top.link_into(root.path()).map_err(io(root.path()))?;
-            let mut stacked = sandbox()?;
-            root.path().clone_into(&mut stacked.root);
+            let mut stacked = sandbox.try_clone().map_err(io(scratch))?;
             stacked.lower = stack.lower;
             match stacked.run() {
                 Err(e) if e.is_overlay_failure() => {
@@ -316,9 +325,7 @@ fn in_root(
         outcome
     } else {
         rootfs.link_into(root.path()).map_err(io(root.path()))?;
-        let mut linked = sandbox()?;
-        root.path().clone_into(&mut linked.root);
-        linked.run()
+        sandbox.run()
     };
     for dir in [scratch, root.path()] {
         cairn_sandbox::remove_tree(dir).map_err(io(dir))?;
@@ -440,61 +447,31 @@ pub(crate) fn shell(
     project: &Path,
     command: Vec<String>,
 ) -> Result<Outcome, StepError> {
-    let run = inputs.run;
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| StepError::Io { path, source }
-    };
-    let scratch = batch.tree_path()?;
-    fs_err::create_dir(scratch.path()).map_err(io(scratch.path()))?;
-    let out = batch.tree_path()?;
-    fs_err::create_dir(out.path()).map_err(io(out.path()))?;
-    let mut env = cairn_sandbox::fixed_env(inputs.mtime);
-    env.extend(run.env.clone());
+    let (scratch, out, mut sandbox) =
+        step_sandbox(batch, inputs, Output::Terminal, Identity::Caller)?;
     if let Ok(term) = std::env::var("TERM") {
-        env.insert("TERM".into(), term);
+        sandbox.env.insert("TERM".into(), term);
     }
-    let mut mounts = source_mounts(inputs);
-    mounts.push(Mount {
-        source: out.path().to_owned(),
-        target: cairn_sandbox::OUT.into(),
-        writable: true,
-    });
     if !inputs.srcs.contains_key("/project") {
-        mounts.push(Mount {
+        sandbox.mounts.push(Mount {
             source: project.to_owned(),
             target: "/project".into(),
             writable: true,
         });
     }
-    let cmd = if command.is_empty() {
+    sandbox.cmd = if command.is_empty() {
         vec!["sh".to_owned()]
     } else {
         command
     };
-    let workdir = if run.workdir == "/" {
-        "/project".to_owned()
-    } else {
-        run.workdir.clone()
-    };
-    let sandbox = || -> Result<Sandbox, StepError> {
-        Ok(Sandbox {
-            root: PathBuf::new(),
-            lower: Vec::new(),
-            scratch: scratch.path().to_owned(),
-            mounts: mounts.clone(),
-            cmd: cmd.clone(),
-            env: env.clone(),
-            workdir: workdir.clone(),
-            limits: Limits {
-                timeout: Duration::from_hours(24),
-                ..Limits::default()
-            },
-            output: Output::Terminal,
-            identity: Identity::Caller,
-        })
-    };
-    let outcome = in_root(store, batch, inputs, &sandbox, scratch.path());
-    cairn_sandbox::remove_tree(out.path()).map_err(io(out.path()))?;
+    if sandbox.workdir == "/" {
+        "/project".clone_into(&mut sandbox.workdir);
+    }
+    sandbox.limits.timeout = Duration::from_hours(24);
+    let outcome = in_root(store, batch, inputs, sandbox, scratch.path());
+    cairn_sandbox::remove_tree(out.path()).map_err(|source| StepError::Io {
+        path: out.path().to_owned(),
+        source,
+    })?;
     outcome
 }

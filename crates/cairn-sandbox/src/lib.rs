@@ -126,6 +126,16 @@ pub enum Output {
     Terminal,
 }
 
+impl Output {
+    /// The same destination, through a new handle of the file.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(match self {
+            Self::File(file) => Self::File(file.try_clone()?),
+            Self::Terminal => Self::Terminal,
+        })
+    }
+}
+
 /// Whom the command runs as on the host (always uid 0 inside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Identity {
@@ -157,6 +167,24 @@ pub struct Sandbox {
     pub limits: Limits,
     pub output: Output,
     pub identity: Identity,
+}
+
+impl Sandbox {
+    /// The same sandbox again, to run after this one ([`Sandbox::run`] takes it).
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            root: self.root.clone(),
+            lower: self.lower.clone(),
+            scratch: self.scratch.clone(),
+            mounts: self.mounts.clone(),
+            cmd: self.cmd.clone(),
+            env: self.env.clone(),
+            workdir: self.workdir.clone(),
+            limits: self.limits,
+            output: self.output.try_clone()?,
+            identity: self.identity,
+        })
+    }
 }
 
 /// How a sandboxed command ended.
