@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 
-use cairn_nar::ListedNode;
+use std::sync::Arc;
+
+use cairn_nar::{ListedNode, Listing};
 use cairn_oci::{EntryKind, LayerEntry};
 use cairn_store::{Store, StoreError, StorePath};
 
@@ -122,6 +124,9 @@ pub struct Rootfs {
     pub by_part: Vec<BTreeMap<Vec<u8>, LayerEntry>>,
     /// The group (its own layer) of each entry composition or synthesis made.
     pub groups: BTreeMap<Vec<u8>, String>,
+    /// Each part's listing as composition read it, by part index ([`Rootfs::stack`]
+    /// reads them again only when a root was not composed).
+    pub(crate) listings: Vec<Arc<Listing>>,
 }
 
 /// Why a root file system could not be composed.
@@ -197,7 +202,8 @@ impl Rootfs {
         let part = self.parts[index].clone();
         let none = Excludes::none();
         let excludes = if part.application { &none } else { excludes };
-        let listing = store.listing(&part.object)?;
+        let listing = Arc::new(store.listing(&part.object)?);
+        self.listings.push(Arc::clone(&listing));
         if !matches!(
             listing.nodes.get(b"".as_slice()),
             Some(ListedNode::Directory)

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, btree_map};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cairn_nar::ListedNode;
 use cairn_oci::EntryKind;
@@ -57,11 +58,14 @@ impl Rootfs {
         if self.parts.len() > max_layers {
             return Ok(None);
         }
-        let listings = self
-            .parts
-            .iter()
-            .map(|part| store.listing(&part.object))
-            .collect::<Result<Vec<_>, _>>()?;
+        let listings = if self.listings.len() == self.parts.len() {
+            self.listings.clone()
+        } else {
+            self.parts
+                .iter()
+                .map(|part| store.listing(&part.object).map(Arc::new))
+                .collect::<Result<Vec<_>, _>>()?
+        };
         let dirs: Vec<PathBuf> = self
             .parts
             .iter()
@@ -155,6 +159,7 @@ impl Rootfs {
                 entries: top,
                 by_part: Vec::new(),
                 groups: BTreeMap::new(),
+                listings: Vec::new(),
             },
         }))
     }
