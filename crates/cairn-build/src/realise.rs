@@ -1,6 +1,7 @@
 //! `cairn build`: the images of a plan, from its lock.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -285,21 +286,13 @@ fn check_before_steps(plan: &Plan, image: &Image) -> Result<(), BuildPlanError> 
         image: image.name.clone(),
         reason: reason.to_owned(),
     };
-    // The contents and, as the image holds them, the steps' runtime closures.
-    let mut queue: Vec<&NodeId> = image.contents.iter().collect();
-    let mut seen = BTreeSet::new();
-    let mut packages = false;
-    while let Some(id) = queue.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
-        match plan.nodes.get(id) {
-            // An environment brings its interpreter's packages.
-            Some(Node::Debian { .. } | Node::PythonEnv(_)) => packages = true,
-            Some(Node::Run(run)) => queue.extend(&run.runtime),
-            _ => {}
-        }
-    }
+    // An environment brings its interpreter's packages.
+    let packages = held(plan, image).into_iter().any(|id| {
+        matches!(
+            plan.nodes.get(id),
+            Some(Node::Debian { .. } | Node::PythonEnv(_))
+        )
+    });
     if !packages {
         return Err(invalid(
             "it has no Debian packages; cairn images start from `deb.packages([...])`",
@@ -441,7 +434,6 @@ fn build_image(
         wheels,
         gathered:
             Gathered {
-                locks,
                 users,
                 groups,
                 application,
@@ -468,11 +460,6 @@ fn build_image(
                 .is_some_and(|(_, object)| staged.fresh.contains(object))
         })
         .count();
-    if locks.is_empty() {
-        return Err(invalid(
-            "it has no Debian packages; cairn images start from `deb.packages([...])`".into(),
-        ));
-    }
     let spec = image_spec(image, options.mtime, users, groups).map_err(invalid)?;
     let contents = Contents {
         lock: &merged,
@@ -848,7 +835,7 @@ fn install_python_envs(
         if env.wheels.is_empty() {
             continue;
         }
-        let locals = local_wheels(options.store, plan, env, staged).map_err(invalid)?;
+        let locals = local_wheels(options.store, plan, env, staged, name)?;
         let made = cairn_pypi::local::install_local(
             options.store,
             &locals,
@@ -901,28 +888,16 @@ fn add_wheel(wheels: &mut BTreeMap<String, Library>, wheel: Library) -> Result<(
     }
 }
 
-/// The `.whl` files of an environment's `wheels` nodes (realised in `staged`), each
-/// node's sorted by path; a node without one is an error.
+/// The `.whl` files of an environment's `wheels` nodes (realised in `staged`), from
+/// their objects' listings (sorted, with each file's SHA-256: nothing is read); a node
+/// without one is an error.
 fn local_wheels(
     store: &Store,
     plan: &Plan,
     env: &cairn_plan::PythonEnv,
     staged: &Application,
-) -> Result<Vec<cairn_pypi::local::LocalWheel>, String> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-        let mut entries: Vec<_> = fs_err::read_dir(dir)?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(fs_err::DirEntry::file_name);
-        for entry in entries {
-            let kind = entry.file_type()?;
-            let path = entry.path();
-            if kind.is_dir() {
-                walk(&path, out)?;
-            } else if kind.is_file() && path.extension().is_some_and(|e| e == "whl") {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
+    image: &str,
+) -> Result<Vec<cairn_pypi::local::LocalWheel>, BuildPlanError> {
     let mut out = Vec::new();
     for id in &env.wheels {
         let origin = match plan.nodes.get(id) {
@@ -930,26 +905,30 @@ fn local_wheels(
             Some(Node::Files { src, .. }) => format!("files(\"{src}\")"),
             _ => format!("node {id}"),
         };
+        let missing = |what: &str| BuildPlanError::Invalid {
+            image: image.to_owned(),
+            reason: format!("python_env(): {origin}, in its `wheels`, {what}"),
+        };
         let (_, object) = staged
             .parts
             .get(id)
-            .ok_or_else(|| format!("python_env(): the `wheels` of {origin} were not made"))?;
+            .ok_or_else(|| missing("was not made"))?;
         let dir = store.object_dir(object);
-        let mut found = Vec::new();
-        if dir.is_dir() {
-            walk(&dir, &mut found).map_err(|e| format!("reading {}: {e}", dir.display()))?;
-        } else if dir.extension().is_some_and(|e| e == "whl") {
-            found.push(dir);
+        let before = out.len();
+        for (path, node) in &store.listing(object)?.nodes {
+            if let cairn_nar::ListedNode::Regular { sha256, .. } = node
+                && path.ends_with(b".whl")
+            {
+                out.push(cairn_pypi::local::LocalWheel {
+                    file: dir.join(std::ffi::OsStr::from_bytes(path)),
+                    sha256: data_encoding::HEXLOWER.encode(sha256),
+                    origin: origin.clone(),
+                });
+            }
         }
-        if found.is_empty() {
-            return Err(format!(
-                "python_env(): {origin}, in its `wheels`, holds no `.whl` file"
-            ));
+        if out.len() == before {
+            return Err(missing("holds no `.whl` file"));
         }
-        out.extend(found.into_iter().map(|file| cairn_pypi::local::LocalWheel {
-            file,
-            origin: origin.clone(),
-        }));
     }
     Ok(out)
 }
@@ -1037,13 +1016,7 @@ fn gather(
         }
         Ok(entry.debian_lock())
     };
-    // The contents, then what their `run` steps need at run time, each once.
-    let mut queue: std::collections::VecDeque<&NodeId> = image.contents.iter().collect();
-    let mut seen = BTreeSet::new();
-    while let Some(content) = queue.pop_front() {
-        if !seen.insert(content) {
-            continue;
-        }
+    for content in held(plan, image) {
         let node = plan
             .nodes
             .get(content)
@@ -1055,7 +1028,6 @@ fn gather(
                     .get(content)
                     .ok_or_else(|| invalid(format!("step {} was not built", run.name)))?;
                 gathered.application.push((label.clone(), object.clone()));
-                queue.extend(&run.runtime);
             }
             Node::Debian { .. } => {
                 let entry = debian_entry(content)?;
@@ -1095,6 +1067,24 @@ fn gather(
         }
     }
     Ok(gathered)
+}
+
+/// What an image holds: its contents, then what their `run` steps need at run time,
+/// each once, in that order.
+fn held<'p>(plan: &'p Plan, image: &'p Image) -> Vec<&'p NodeId> {
+    let mut queue: std::collections::VecDeque<&NodeId> = image.contents.iter().collect();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    while let Some(id) = queue.pop_front() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if let Some(Node::Run(run)) = plan.nodes.get(id) {
+            queue.extend(&run.runtime);
+        }
+        out.push(id);
+    }
+    out
 }
 
 /// The image's configuration and options.

@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use cairn_store::{Addressing, Store, StoreError, StorePath};
-use sha2::{Digest as _, Sha256};
 
 use crate::install::{InstalledWheels, input_hash};
 use crate::lock::PypiLock;
@@ -39,6 +38,8 @@ const METADATA_LIMIT: u64 = 16 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalWheel {
     pub file: PathBuf,
+    /// Its SHA-256, lowercase hex (the store's listing has it).
+    pub sha256: String,
     pub origin: String,
 }
 
@@ -153,7 +154,6 @@ impl From<WheelError> for LocalWheelError {
 struct Checked<'a> {
     wheel: &'a LocalWheel,
     name: WheelName,
-    sha256: String,
     /// The requirements that apply to the target.
     requires: Vec<Requirement>,
 }
@@ -221,8 +221,6 @@ fn check<'a>(
             python: target.python_full_version().to_string(),
         });
     }
-    let contents = fs_err::read(&wheel.file).map_err(|e| read(e.to_string()))?;
-    let sha256 = data_encoding::HEXLOWER.encode(&Sha256::digest(&contents));
     let requires = metadata
         .requires_dist
         .into_iter()
@@ -231,7 +229,6 @@ fn check<'a>(
     Ok(Checked {
         wheel,
         name,
-        sha256,
         requires,
     })
 }
@@ -300,7 +297,7 @@ pub fn install_local(
             references.extend(local.iter().map(|l| done[l].clone()));
             references.sort();
             references.dedup();
-            let hash = input_hash(&one.sha256, one.name.filename(), scheme, &references);
+            let hash = input_hash(&one.wheel.sha256, one.name.filename(), scheme, &references);
             let object_name = wheel_object_name(one.name.name(), one.name.version());
             let path = Store::input_path(&object_name, &hash)?;
             store.add_temp_roots(std::slice::from_ref(&path))?;
