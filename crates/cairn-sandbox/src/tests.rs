@@ -80,6 +80,15 @@ impl Fixture {
         log
     }
 
+    /// Adds the fixture's `out` directory, read-only, at `target`.
+    pub(crate) fn mount_out(&self, sandbox: &mut Sandbox, target: &str) {
+        sandbox.mounts.push(Mount {
+            source: self.dir.path().join("out"),
+            target: target.into(),
+            writable: false,
+        });
+    }
+
     pub(crate) fn log(&self) -> String {
         fs_err::read_to_string(self.dir.path().join("log")).unwrap()
     }
@@ -281,17 +290,9 @@ fn bad_mounts_are_refused() {
         let mut sandbox = fixture.sandbox("true");
         if target == "/out/inner" {
             // `/out-x` sorts between `/out` and `/out/inner`.
-            sandbox.mounts.push(Mount {
-                source: fixture.dir.path().join("out"),
-                target: "/out-x".into(),
-                writable: false,
-            });
+            fixture.mount_out(&mut sandbox, "/out-x");
         }
-        sandbox.mounts.push(Mount {
-            source: fixture.dir.path().join("out"),
-            target: target.into(),
-            writable: false,
-        });
+        fixture.mount_out(&mut sandbox, target);
         let error = sandbox.run().unwrap_err().to_string();
         assert!(error.contains(expect), "{target}: {error}");
     }
@@ -326,11 +327,7 @@ fn a_root_of_layers() {
     // lower layer's symbolic link or under its file is refused.
     let mut sandbox = fixture.sandbox("cat /opt/t/mnt/file");
     sandbox.lower = fixture.layers();
-    sandbox.mounts.push(Mount {
-        source: fixture.dir.path().join("out"),
-        target: "/opt/t/mnt".into(),
-        writable: false,
-    });
+    fixture.mount_out(&mut sandbox, "/opt/t/mnt");
     fs_err::write(fixture.dir.path().join("out/file"), "mounted\n").unwrap();
     assert_eq!(
         sandbox.run().unwrap(),
@@ -345,11 +342,7 @@ fn a_root_of_layers() {
     ] {
         let mut sandbox = fixture.sandbox("true");
         sandbox.lower = fixture.layers();
-        sandbox.mounts.push(Mount {
-            source: fixture.dir.path().join("out"),
-            target: target.into(),
-            writable: false,
-        });
+        fixture.mount_out(&mut sandbox, target);
         let error = sandbox.run().unwrap_err().to_string();
         assert!(error.contains(expect), "{target}: {error}");
     }

@@ -52,6 +52,35 @@ fn build_json_with(
         .collect()
 }
 
+/// Starts the image `dir/result` with podman, its `container_port` published on a
+/// free port of 127.0.0.1, and returns the response to `GET /`; the container is
+/// removed.
+fn serve_and_get(
+    tool: &cairn_test::Oracle,
+    tmp: &Path,
+    dir: &Path,
+    name: &str,
+    container_port: u16,
+) -> String {
+    let reference = format!("oci:{}:latest", dir.join("result").display());
+    let port = free_port();
+    let container = format!("cairn-test-{name}-{}", std::process::id());
+    ok(&podman_run(tool, tmp)
+        .args([
+            "-d",
+            "--name",
+            &container,
+            "-p",
+            &format!("127.0.0.1:{port}:{container_port}"),
+            &reference,
+        ])
+        .output()
+        .unwrap());
+    let response = get(port);
+    let _ = podman(tool, tmp).args(["rm", "-f", &container]).output();
+    response
+}
+
 #[test]
 fn hello_prints_a_line_and_builds_the_same_in_two_stores() {
     let Some(tool) = require_tool("podman") else {
@@ -279,24 +308,7 @@ fn python_example(name: &str, container_port: u16) -> Option<String> {
         "{checked}"
     );
 
-    let reference = format!("oci:{}:latest", dir.join("result").display());
-    let port = free_port();
-    let container = format!("cairn-test-{name}-{}", std::process::id());
-    ok(&podman_run(&tool, tmp.path())
-        .args([
-            "-d",
-            "--name",
-            &container,
-            "-p",
-            &format!("127.0.0.1:{port}:{container_port}"),
-            &reference,
-        ])
-        .output()
-        .unwrap());
-    let response = get(port);
-    let _ = podman(&tool, tmp.path())
-        .args(["rm", "-f", &container])
-        .output();
+    let response = serve_and_get(&tool, tmp.path(), &dir, name, container_port);
     assert!(
         response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
         "{response}"
@@ -405,24 +417,7 @@ fn go_service_is_built_with_debians_go_and_answers_over_http() {
         "the same digest from a fresh store"
     );
 
-    let reference = format!("oci:{}:latest", dir.join("result").display());
-    let port = free_port();
-    let container = format!("cairn-test-go-{}", std::process::id());
-    ok(&podman_run(&tool, tmp.path())
-        .args([
-            "-d",
-            "--name",
-            &container,
-            "-p",
-            &format!("127.0.0.1:{port}:8080"),
-            &reference,
-        ])
-        .output()
-        .unwrap());
-    let response = get(port);
-    let _ = podman(&tool, tmp.path())
-        .args(["rm", "-f", &container])
-        .output();
+    let response = serve_and_get(&tool, tmp.path(), &dir, "go", 8080);
     let json = body(&response);
     assert!(json["go"].as_str().unwrap().starts_with("go1."), "{json}");
     assert_eq!(json["uid"], 65532, "{json}");
