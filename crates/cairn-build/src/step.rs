@@ -327,10 +327,14 @@ fn in_root(
         rootfs.link_into(root.path()).map_err(io(root.path()))?;
         sandbox.run()
     };
-    for dir in [scratch, root.path()] {
-        cairn_sandbox::remove_tree(dir).map_err(io(dir))?;
-    }
-    Ok(outcome?)
+    // The sandbox's own error first: a failed removal is retried when the batch's
+    // staging goes.
+    let removed = [scratch, root.path()]
+        .into_iter()
+        .try_for_each(|dir| cairn_sandbox::remove_tree(dir).map_err(io(dir)));
+    let outcome = outcome?;
+    removed?;
+    Ok(outcome)
 }
 
 /// The last `lines` lines of the file at `path` (at most 64 KiB of it).
