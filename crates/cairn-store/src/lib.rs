@@ -34,6 +34,7 @@ mod metadata;
 mod path;
 mod permissions;
 mod query;
+mod receive;
 mod reporter;
 mod transfer;
 mod tree;
@@ -55,6 +56,7 @@ pub use permissions::{
     CAPTURED_XATTRS, Permissions, PermissionsJson, PermissionsManifest, default_mode,
 };
 pub use query::ObjectInfo;
+pub use receive::{Incoming, Received};
 pub use reporter::{NoReporter, Reporter};
 pub use transfer::{EXPORT_MAGIC, ImportOptions, ImportReport};
 pub use verify::{Problem, VerifyReport};
@@ -68,6 +70,16 @@ pub struct Store {
     root: PathBuf,
     db: Mutex<rusqlite::Connection>,
     temp_roots: Mutex<lock::TempRoots>,
+    /// Where missing objects may come from before they are fetched or built.
+    substituter: Option<std::sync::Arc<dyn Substitute>>,
+}
+
+/// Something that brings objects into a store from elsewhere (a binary cache), so
+/// they need not be fetched or built. See [`Store::substitute`].
+pub trait Substitute: Send + Sync + std::fmt::Debug {
+    /// Tries to add each of `paths` (none of which is in `store`) and its closure.
+    /// Best effort: what it cannot give, it reports itself, and the caller makes.
+    fn substitute(&self, store: &Store, paths: &[StorePath]) -> Result<()>;
 }
 
 impl Store {
@@ -110,7 +122,51 @@ impl Store {
             root,
             db: Mutex::new(conn),
             temp_roots: Mutex::new(temp_roots),
+            substituter: None,
         })
+    }
+
+    /// Missing objects are first asked of `substituter` ([`Store::substitute`]).
+    #[must_use]
+    pub fn with_substituter(mut self, substituter: std::sync::Arc<dyn Substitute>) -> Self {
+        self.substituter = Some(substituter);
+        self
+    }
+
+    /// Asks the substituter, if there is one, for those of `paths` the store lacks.
+    /// Whoever is about to fetch or build objects whose paths it knows calls this first,
+    /// then makes what is still missing.
+    pub fn substitute(&self, paths: &[StorePath]) -> Result<()> {
+        let Some(substituter) = &self.substituter else {
+            return Ok(());
+        };
+        let mut missing = Vec::new();
+        for path in paths {
+            if !self.is_valid(path)? {
+                missing.push(path.clone());
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        substituter.substitute(self, &missing)
+    }
+
+    /// Every object this handle has used or made (what it protects from garbage
+    /// collection while it is open), sorted: after a build, everything the build needed.
+    pub fn used_objects(&self) -> Result<Vec<StorePath>> {
+        let roots = self
+            .temp_roots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut used = Vec::new();
+        for name in roots.added() {
+            let path: StorePath = name.parse()?;
+            if self.is_valid(&path)? {
+                used.push(path);
+            }
+        }
+        Ok(used)
     }
 
     /// The layout directory (`<store>/v1`).

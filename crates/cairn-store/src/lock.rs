@@ -124,6 +124,8 @@ pub(crate) struct TempRoots {
     dir: PathBuf,
     /// The file and its path, once created.
     file: Option<(File, PathBuf)>,
+    /// Every path added.
+    added: std::collections::BTreeSet<String>,
 }
 
 impl TempRoots {
@@ -131,7 +133,12 @@ impl TempRoots {
         Self {
             dir: dir.to_owned(),
             file: None,
+            added: std::collections::BTreeSet::new(),
         }
+    }
+
+    pub(crate) fn added(&self) -> &std::collections::BTreeSet<String> {
+        &self.added
     }
 
     pub(crate) fn path(&self) -> Option<&Path> {
@@ -154,6 +161,7 @@ impl TempRoots {
         for p in paths {
             text.push_str(p);
             text.push('\n');
+            self.added.insert(p.clone());
         }
         file.write_all(text.as_bytes())?;
         Ok(())

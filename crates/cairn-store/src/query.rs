@@ -13,7 +13,7 @@ use crate::path::{Addressing, StorePath};
 use crate::permissions::PermissionsManifest;
 
 /// What the store knows about one object.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
     pub path: StorePath,
     pub nar_hash: NarHash,

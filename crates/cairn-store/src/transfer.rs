@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
 
 use cairn_nar::{HashSink, HashingReader, NarError, NarSink, restore};
 
@@ -26,6 +27,7 @@ use crate::lock::Staging;
 use crate::metadata::ObjectMetadata;
 use crate::path::{Addressing, StorePath};
 use crate::permissions::PermissionsManifest;
+use crate::query::ObjectInfo;
 use crate::reporter::Reporter;
 use crate::tree::sync_filesystem;
 
@@ -222,39 +224,19 @@ impl Store {
             }
             references.push(reference);
         }
-        let mut nar = HashingReader::new(&mut r.inner);
-        restore(&mut nar, tree).map_err(|e| match e {
-            NarError::Truncated { .. } => StoreError::ImportTruncated { offset: 0 },
-            NarError::Malformed { offset, what } => {
-                refuse(format!("malformed NAR at byte {offset}: {what}"))
-            }
-            other => StoreError::Nar(other),
-        })?;
-        let (_, got_hash, got_size) = nar.into_parts();
-        if got_hash != nar_hash || got_size != nar_size {
-            return Err(refuse(format!(
-                "its contents do not match its NAR hash (expected {nar_hash}, {nar_size} bytes; got {got_hash}, {got_size} bytes)"
-            )));
-        }
-        let spec = ObjectSpec {
-            name: declared.name().to_owned(),
+        let info = ObjectInfo {
+            path: declared,
+            nar_hash,
+            nar_size,
+            addressing,
             permissions,
             metadata,
             references,
-            addressing,
         };
-        let object = stage(tree.to_owned(), spec, false).map_err(|e| refuse(e.to_string()))?;
-        if object.nar_hash != nar_hash {
-            return Err(refuse(
-                "its unpacked files do not hash to its NAR hash".into(),
-            ));
-        }
-        if object.path != declared {
-            return Err(refuse(format!(
-                "its metadata gives the path {}, not the declared one",
-                object.path
-            )));
-        }
+        let object = unpack_checked(info, &mut r.inner, tree).map_err(|e| match e {
+            StoreError::ImportTruncated { .. } => StoreError::ImportTruncated { offset: 0 },
+            other => other,
+        })?;
         Ok(object)
     }
 
@@ -320,4 +302,48 @@ impl Store {
         drop(staging);
         Ok(ImportReport { objects, added })
     }
+}
+
+/// Unpacks the NAR of the object `info` describes into `tree` and checks it: the NAR's
+/// hash and size, the permissions against the tree, and the path recomputed from what
+/// the object is (for content-addressed and fixed-output objects; an input-addressed
+/// path names a build, so it cannot be recomputed).
+pub(crate) fn unpack_checked(info: ObjectInfo, nar: &mut dyn Read, tree: &Path) -> Result<Staged> {
+    let declared = info.path;
+    let refuse = |what: String| StoreError::ImportRefused(format!("object {declared}: {what}"));
+    let mut nar = HashingReader::new(nar);
+    restore(&mut nar, tree).map_err(|e| match e {
+        NarError::Truncated { offset } => StoreError::ImportTruncated { offset },
+        NarError::Malformed { offset, what } => {
+            refuse(format!("malformed NAR at byte {offset}: {what}"))
+        }
+        other => StoreError::Nar(other),
+    })?;
+    let (_, got_hash, got_size) = nar.into_parts();
+    let (nar_hash, nar_size) = (info.nar_hash, info.nar_size);
+    if got_hash != nar_hash || got_size != nar_size {
+        return Err(refuse(format!(
+            "its contents do not match its NAR hash (expected {nar_hash}, {nar_size} bytes; got {got_hash}, {got_size} bytes)"
+        )));
+    }
+    let spec = ObjectSpec {
+        name: declared.name().to_owned(),
+        permissions: info.permissions,
+        metadata: info.metadata,
+        references: info.references,
+        addressing: info.addressing,
+    };
+    let object = stage(tree.to_owned(), spec, false).map_err(|e| refuse(e.to_string()))?;
+    if object.nar_hash != nar_hash {
+        return Err(refuse(
+            "its unpacked files do not hash to its NAR hash".into(),
+        ));
+    }
+    if object.path != declared {
+        return Err(refuse(format!(
+            "its metadata gives the path {}, not the declared one",
+            object.path
+        )));
+    }
+    Ok(object)
 }
