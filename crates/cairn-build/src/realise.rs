@@ -587,6 +587,7 @@ fn realise_steps(
         let inputs = prepared.inputs(run, options.mtime);
         let path = Store::input_path(&run.name, &inputs.input_hash())?;
         let _ = options.store.add_temp_roots(std::slice::from_ref(&path))?;
+        options.store.substitute(std::slice::from_ref(&path))?;
         let present = options.store.is_valid(&path)?;
         if !present || check.is_some() {
             let batch = options.store.batch()?;

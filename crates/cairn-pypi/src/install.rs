@@ -104,7 +104,9 @@ pub fn install_locked(
             references.insert(name, refs.clone());
         }
     }
-    store.add_temp_roots(&paths.values().cloned().collect::<Vec<_>>())?;
+    let wanted: Vec<StorePath> = paths.values().cloned().collect();
+    store.add_temp_roots(&wanted)?;
+    store.substitute(&wanted)?;
     let mut missing = Vec::new();
     for (name, path) in &paths {
         if store.is_valid(path)? {
