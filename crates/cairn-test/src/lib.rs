@@ -11,7 +11,10 @@ pub mod docker;
 pub mod http;
 pub mod oracle;
 pub mod pypi;
+pub mod registry;
+pub mod s3;
 pub mod trees;
+pub mod webdav;
 
 pub use apt::AptOracle;
 pub use debian_repo::{FixturePackage, FixtureRepo, test_key, tiny_elf};

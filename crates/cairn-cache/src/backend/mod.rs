@@ -35,3 +35,162 @@ pub trait Backend: Send + Sync {
     /// Writes the file from `source` on disk, replacing it. For NARs.
     fn put_file(&self, key: &str, source: &Path) -> Result<(), CacheError>;
 }
+
+mod file;
+mod http;
+mod s3;
+
+pub use file::FileBackend;
+pub use http::HttpBackend;
+pub use s3::{S3Backend, S3Credentials};
+
+use std::time::Duration;
+
+/// How a remote backend connects: credentials, retries and timeouts. A directory
+/// ignores all of it.
+#[derive(Clone)]
+pub struct BackendOptions {
+    /// User name and password for HTTP basic authentication (`http://`, `https://`).
+    pub http_creds: Option<(String, String)>,
+    /// A bearer token for HTTP caches (`Authorization: Bearer …`); used when
+    /// `http_creds` is not set.
+    pub http_token: Option<String>,
+    /// S3 credentials; when `None`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+    /// `AWS_SESSION_TOKEN`, else `object_store`'s usual chain (web identity, container
+    /// and instance credentials).
+    pub s3_credentials: Option<S3Credentials>,
+    /// Attempts after the first one for a transport error, a timeout, `408`, `429` or
+    /// `5xx`.
+    pub retries: u32,
+    /// The wait before the first retry; doubled for each further one.
+    pub backoff: Duration,
+    pub connect_timeout: Duration,
+    /// The longest silence while waiting for or reading a response. There is no limit
+    /// on a whole transfer: a NAR may be large and the link slow.
+    pub read_timeout: Duration,
+}
+
+impl Default for BackendOptions {
+    fn default() -> Self {
+        Self {
+            http_creds: None,
+            http_token: None,
+            s3_credentials: None,
+            retries: 4,
+            backoff: Duration::from_millis(250),
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_mins(1),
+        }
+    }
+}
+
+impl std::fmt::Debug for BackendOptions {
+    /// Says which credentials are set, never what they are.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendOptions")
+            .field(
+                "http_creds",
+                &self.http_creds.as_ref().map(|(user, _)| user),
+            )
+            .field("http_token", &self.http_token.as_ref().map(|_| "…"))
+            .field("s3_credentials", &self.s3_credentials)
+            .field("retries", &self.retries)
+            .field("backoff", &self.backoff)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish()
+    }
+}
+
+/// Opens the cache at `url`:
+///
+/// - `file:///abs/dir`, or a plain path (absolute or relative): a directory
+///   ([`FileBackend`]); it need not exist until something is written;
+/// - `http://host/path`, `https://host/path`: a server that answers `GET`/`HEAD` and
+///   accepts `PUT` ([`HttpBackend`]);
+/// - `s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1`: an S3 or
+///   S3-compatible bucket ([`S3Backend`]); both parameters are optional, the region
+///   otherwise comes from `AWS_REGION` or `AWS_DEFAULT_REGION`.
+pub fn open(url: &str, options: &BackendOptions) -> Result<Box<dyn Backend>, CacheError> {
+    let bad = |why: String| CacheError::BadUrl {
+        url: url.to_owned(),
+        why,
+    };
+    if url.trim().is_empty() {
+        return Err(bad("it is empty".to_owned()));
+    }
+    let Some((scheme, _)) = url.split_once("://") else {
+        return Ok(Box::new(FileBackend::new(url, Path::new(url))));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "file" => {
+            let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+            if !matches!(parsed.host_str(), None | Some("" | "localhost")) {
+                return Err(bad(
+                    "a file URL names a directory on this machine: `file:///abs/dir`, not a host"
+                        .to_owned(),
+                ));
+            }
+            if parsed.query().is_some() || parsed.fragment().is_some() {
+                return Err(bad("a file URL takes no `?query` or `#fragment`".to_owned()));
+            }
+            let dir = parsed
+                .to_file_path()
+                .map_err(|()| bad("the path is not an absolute path".to_owned()))?;
+            Ok(Box::new(FileBackend::new(url, &dir)))
+        }
+        "http" | "https" => Ok(Box::new(HttpBackend::open(url, options)?)),
+        "s3" => Ok(Box::new(S3Backend::open(url, options)?)),
+        other => Err(bad(format!(
+            "cairn knows `file://`, `http://`, `https://` and `s3://` caches, not `{other}://`"
+        ))),
+    }
+}
+
+/// Checks that `key` is a relative path of plain names (`[A-Za-z0-9._+=-]`, not `.`
+/// or `..`) joined by single `/`: it cannot leave the cache and needs no escaping in a
+/// URL or an object name.
+pub(crate) fn check_key(key: &str) -> Result<(), CacheError> {
+    let bad = |why: &'static str| CacheError::BadKey {
+        key: key.to_owned(),
+        why,
+    };
+    if key.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if key.starts_with('/') {
+        return Err(bad("it is an absolute path"));
+    }
+    for part in key.split('/') {
+        match part {
+            "" => return Err(bad("it has an empty path component")),
+            "." | ".." => return Err(bad("it has a `.` or `..` component")),
+            _ if !part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._+=-".contains(&b)) =>
+            {
+                return Err(bad(
+                    "only letters, digits, `.`, `_`, `+`, `=`, `-` and `/` may be used",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// An error and its causes on one line: `reqwest` and `object_store` keep the useful
+/// part (connection refused, …) in their sources.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}
