@@ -27,6 +27,22 @@ pub(crate) struct GlobalArgs {
     /// Print more on stderr: each download, package and layer as it is done
     #[arg(long, short, global = true)]
     pub(crate) verbose: bool,
+
+    /// A binary cache to take missing objects from before fetching or building them
+    /// (repeatable, asked in order; replaces the config file's `substituters`):
+    /// `file:///dir`, `https://host/path`, `s3://bucket/prefix?endpoint=URL`
+    #[arg(
+        long = "substituter",
+        alias = "substituters",
+        global = true,
+        value_name = "URL"
+    )]
+    pub(crate) substituters: Vec<String>,
+
+    /// A public key (`name:base64`) whose signatures on cached objects are trusted
+    /// (repeatable; added to the config file's `trusted-keys`)
+    #[arg(long = "trusted-key", global = true, value_name = "KEY")]
+    pub(crate) trusted_keys: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +84,101 @@ pub(crate) enum Command {
     /// Build and inspect images
     #[command(subcommand)]
     Image(Box<ImageCommand>),
+    /// Binary caches: signing keys, and pushing objects to a cache
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Serve the store as a read-only binary cache over HTTP
+    Serve(ServeArgs),
+    /// Push an image to a registry: only the blobs it lacks, the manifest last
+    Push(PushArgs),
+    /// Pull an image from a registry into an OCI layout, every digest checked
+    Pull(PullArgs),
+}
+
+/// How to reach a registry.
+#[derive(Debug, Args)]
+pub(crate) struct RegistryArgs {
+    /// Credentials, `USER:PASSWORD` [default: the auth file's, or a credential helper's,
+    /// or none]
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub(crate) creds: Option<String>,
+    /// Read credentials from this auth file only [default: REGISTRY_AUTH_FILE, podman's,
+    /// then $DOCKER_CONFIG/config.json or ~/.docker/config.json]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) authfile: Option<PathBuf>,
+    /// Allow plain HTTP to a registry that is not on this machine
+    #[arg(long)]
+    pub(crate) insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// An image of the project (built first), or `oci:DIR`
+    pub(crate) image: String,
+    /// Where to: `registry/repository[:tag]`
+    pub(crate) reference: String,
+    /// A repository of the same registry whose blobs may be mounted instead of uploaded
+    /// (repeatable)
+    #[arg(long, value_name = "REPOSITORY")]
+    pub(crate) mount_from: Vec<String>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    /// Print the push report as JSON on stdout
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) project: ProjectArgs,
+    #[command(flatten)]
+    pub(crate) realise: RealiseArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// The image: `registry/repository[:tag][@sha256:…]`
+    pub(crate) reference: String,
+    /// Where to write it: `oci:DIR`
+    pub(crate) dest: String,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Write a new ed25519 signing key pair in Nix's format: NAME.secret (keep it
+    /// private) and NAME.public (give it to the cache's users for `trusted-keys`)
+    Keygen {
+        /// The key's name, by convention the cache's host and a number: `cache.example.org-1`
+        name: String,
+        /// Where to write the two files
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Push the closures of images or objects to a cache, skipping what it has
+    Push(CachePushArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CachePushArgs {
+    /// The cache: `file:///dir` (or a path), `https://host/path`, `s3://bucket/prefix?endpoint=URL`
+    pub(crate) cache: String,
+    /// Images of the project (built first; everything their build used is pushed, so
+    /// they can be rebuilt from the cache alone), or store objects [default: every image]
+    pub(crate) targets: Vec<String>,
+    /// Sign the objects pushed with this secret key file (`cairn cache keygen`)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) sign_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on
+    #[arg(long, default_value = "127.0.0.1:5780", value_name = "ADDR:PORT")]
+    pub(crate) listen: String,
+    /// Sign every object served with this secret key file, so clients can trust it
+    #[arg(long, value_name = "FILE")]
+    pub(crate) sign_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -359,8 +470,17 @@ pub(crate) struct BuildArgs {
     pub(crate) no_link: bool,
     /// Build the images' `run()` steps, run each again, and compare the two outputs
     /// (exits 1 if one differs); writes no image
-    #[arg(long, conflicts_with_all = ["output", "no_link"])]
+    #[arg(long, conflicts_with_all = ["output", "no_link", "push"])]
     pub(crate) check: bool,
+    /// Also push the image to a registry, `registry/repository[:tag]` (with several
+    /// images, `{name}` is replaced by each one's name)
+    #[arg(long, value_name = "REF")]
+    pub(crate) push: Option<String>,
+    /// With `--push`: a repository whose blobs may be mounted (repeatable)
+    #[arg(long, value_name = "REPOSITORY", requires = "push")]
+    pub(crate) mount_from: Vec<String>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 }
 
 /// How `cairn load` and `cairn run` build the image: as `cairn build` does.

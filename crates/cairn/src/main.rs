@@ -7,6 +7,7 @@
 
 mod cli;
 mod commands;
+mod config;
 mod progress;
 mod reporter;
 
@@ -34,6 +35,10 @@ fn main() -> ExitCode {
         Command::Store(command) => commands::store::run(&cli.global, command),
         Command::Debian(command) => commands::debian::run(&cli.global, command),
         Command::Image(command) => commands::image::run(&cli.global, *command),
+        Command::Cache(command) => commands::cache::run(&cli.global, command),
+        Command::Serve(args) => commands::cache::serve(&cli.global, &args),
+        Command::Push(args) => commands::registry::push(&cli.global, &args),
+        Command::Pull(args) => commands::registry::pull(&cli.global, &args),
     };
     match result {
         Ok(code) => code,
@@ -62,6 +67,12 @@ fn hint_of(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
         return e.hint();
     }
     if let Some(e) = cause.downcast_ref::<cairn_build::LockPlanError>() {
+        return e.hint();
+    }
+    if let Some(e) = cause.downcast_ref::<cairn_registry::RegistryError>() {
+        return e.hint();
+    }
+    if let Some(e) = cause.downcast_ref::<cairn_cache::CacheError>() {
         return e.hint();
     }
     if let Some(e) = cause.downcast_ref::<cairn_build::BuildPlanError>() {

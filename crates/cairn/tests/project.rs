@@ -444,3 +444,136 @@ fn an_interrupted_build_stops_and_the_next_one_resumes() {
     assert!(debris.is_empty(), "{debris:?}");
     succeeded(&project.cairn_store(&["store", "verify"]));
 }
+
+/// Removes a store (its objects are read-only).
+fn remove_store(dir: &Path) {
+    let status = Command::new("chmod")
+        .arg("-R")
+        .arg("u+w")
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs_err::remove_dir_all(dir).unwrap();
+}
+
+/// `cairn serve` on `store`, signing with `secret`: the process and its URL.
+fn serve(store: &Path, secret: &Path) -> (std::process::Child, String) {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--store")
+        .arg(store)
+        .args(["serve", "--listen", "127.0.0.1:0", "--sign-key"])
+        .arg(secret)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stderr.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches(',')
+        .to_owned();
+    (serve, url)
+}
+
+/// Time travel: an image's build pushed to a `file://` cache is rebuilt from the cache
+/// alone, after the store is deleted and with the mirror out of reach, to the same
+/// digest. `cairn serve` serves a store as a signed HTTP cache, which a client trusts
+/// only with the key; without it, the objects are refused and come from the mirror.
+#[test]
+fn an_image_is_rebuilt_from_a_binary_cache_alone() {
+    let project = Project::new();
+    project.spec(&spec(r#""app""#).replace(
+        "contents = [",
+        "contents = [files(\"site\", dest = \"/srv/site\"), ",
+    ));
+    fs_err::create_dir_all(project.path("site")).unwrap();
+    fs_err::write(project.path("site/index.html"), "hello").unwrap();
+    succeeded(&project.cairn(&["lock"]));
+    let keys = project.tmp.path().join("keys");
+    let keygen = project.cairn_store(&[
+        "cache",
+        "keygen",
+        "test-cache-1",
+        "--dir",
+        keys.to_str().unwrap(),
+    ]);
+    succeeded(&keygen);
+    let public = fs_err::read_to_string(keys.join("test-cache-1.public")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&keygen.stdout), public);
+    let cache = format!("file://{}", project.tmp.path().join("cache").display());
+    let secret = keys.join("test-cache-1.secret");
+    let push = |extra: &[&str]| {
+        let mut args = vec!["cache", "push", &cache, "-C", project.dir.to_str().unwrap()];
+        args.extend(extra);
+        project.cairn_store(&args)
+    };
+    let pushed = push(&["--sign-key", secret.to_str().unwrap()]);
+    succeeded(&pushed);
+    let said = String::from_utf8_lossy(&pushed.stdout);
+    assert!(
+        said.contains("uploaded") && said.contains("0 already in"),
+        "{said}"
+    );
+    let first = report(&project.cairn(&["build", "--json"]));
+    let again = push(&[]);
+    succeeded(&again);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains(" 0 uploaded"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+
+    // The store is gone and the mirror is out of reach.
+    remove_store(&project.tmp.path().join("store"));
+    let downloads = project.server.count(APP_DEB);
+    let rebuilt = project.cairn(&["build", "--json", "--offline", "--substituter", &cache]);
+    succeeded(&rebuilt);
+    let rebuilt = report(&rebuilt);
+    assert_eq!(rebuilt["manifest"], first["manifest"]);
+    assert_eq!(project.server.count(APP_DEB), downloads);
+    succeeded(&project.cairn_store(&["store", "verify"]));
+
+    // The rebuilt store, served over HTTP and signed.
+    let (mut serve, url) = serve(&project.tmp.path().join("store"), &secret);
+    let other = project.tmp.path().join("other-store");
+    let build_in = |store: &Path, extra: &[&str]| {
+        let mut command = project.command(&["build", "--json", "--no-link", "--substituter", &url]);
+        command.args(extra);
+        let args: Vec<std::ffi::OsString> = command.get_args().map(ToOwned::to_owned).collect();
+        let mut fresh = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        fresh
+            .arg("--store")
+            .arg(store)
+            .args(&args[2..])
+            .env_remove("CI");
+        fresh.output().unwrap()
+    };
+    // Without the key: every object is refused, with the reason, and the mirror gives it.
+    let untrusted = build_in(&other, &[]);
+    succeeded(&untrusted);
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        stderr.contains("not signed by a trusted key (signed by: test-cache-1)"),
+        "{stderr}"
+    );
+    assert_eq!(report(&untrusted)["manifest"], first["manifest"]);
+    assert_eq!(project.server.count(APP_DEB), downloads + 1);
+    // With it: nothing from the mirror.
+    let trusted_store = project.tmp.path().join("trusted-store");
+    let trusted = build_in(
+        &trusted_store,
+        &["--offline", "--trusted-key", public.trim()],
+    );
+    succeeded(&trusted);
+    assert_eq!(report(&trusted)["manifest"], first["manifest"]);
+    assert_eq!(project.server.count(APP_DEB), downloads + 1);
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}

@@ -111,7 +111,7 @@ pub(crate) fn inspect(global: &GlobalArgs, args: &InspectArgs) -> Result<ExitCod
 }
 
 /// The image of `plan` to work on: `name`, or the plan's only image.
-fn chosen_image(plan: &Plan, name: Option<&str>) -> Result<String> {
+pub(crate) fn chosen_image(plan: &Plan, name: Option<&str>) -> Result<String> {
     let known: Vec<String> = plan.images.keys().cloned().collect();
     match name {
         Some(name) if plan.image(name).is_some() => Ok(name.to_owned()),
@@ -179,7 +179,7 @@ fn choose_engine(to: Option<Engine>) -> Result<(Engine, PathBuf)> {
 
 /// Builds image `name` as `cairn build` would (no `result` link) and says what that did
 /// on stderr.
-fn realise_one(
+pub(crate) fn realise_one(
     global: &GlobalArgs,
     project: &ProjectArgs,
     plan: &Plan,

@@ -542,6 +542,12 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
             }
         }
     }
+    if let Some(target) = &args.push
+        && several
+        && !target.contains("{name}")
+    {
+        bail!("`--push {target}` for several images: put `{{name}}` in the reference");
+    }
     let how = RealiseArgs {
         locked: args.locked,
         offline: args.offline,
@@ -568,6 +574,17 @@ pub(crate) fn build(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitCode> {
     if !args.no_link {
         for report in &reports {
             store.add_indirect_root(&link_of(&report.name), &report.object)?;
+        }
+    }
+    if let Some(target) = &args.push {
+        for report in &reports {
+            crate::commands::registry::push_layout(
+                global,
+                &args.registry,
+                &store.object_dir(&report.object),
+                &target.replace("{name}", &report.name),
+                &args.mount_from,
+            )?;
         }
     }
     print_reports(global, args, &reports)?;
@@ -685,4 +702,60 @@ pub(crate) fn summary(r: &ImageReport) -> String {
         "{}: {} packages ({} installed now), {wheels}{} layers ({} written now), {} file objects new{steps}",
         r.name, r.packages, r.packages_installed, r.layers, r.layers_written, r.files_added
     )
+}
+
+/// What `cairn cache push` pushes: for each target that is an image of the project,
+/// everything building it used (its packages, wheels, files and steps' outputs, their
+/// build inputs, its layers and the image), so it can be rebuilt from the cache alone;
+/// for any other target, the store object it names. No targets: every image.
+pub(crate) fn objects_to_push(
+    global: &GlobalArgs,
+    project: &ProjectArgs,
+    targets: &[String],
+) -> Result<(Store, Vec<cairn_store::StorePath>)> {
+    let plan = if project.project.join(SPEC).exists() {
+        Some(evaluate(project)?)
+    } else {
+        None
+    };
+    let is_image = |t: &String| plan.as_ref().is_some_and(|p| p.images.contains_key(t));
+    let (mut images, objects): (Vec<String>, Vec<String>) =
+        targets.iter().cloned().partition(|t| is_image(t));
+    if targets.is_empty() {
+        let Some(plan) = &plan else {
+            bail!(
+                "there is no `{SPEC}` in `{}`: name the store objects to push",
+                project.project.display()
+            );
+        };
+        images = plan.images.keys().cloned().collect();
+    }
+    let (store, mut paths) = match (&plan, images.is_empty()) {
+        (Some(plan), false) => {
+            let progress = Arc::new(Progress::new(Verbosity::of(global)));
+            let how = RealiseArgs {
+                locked: false,
+                offline: false,
+            };
+            let (store, _) = realise(
+                global,
+                project,
+                plan,
+                &images,
+                &how,
+                &progress,
+                Goal::Build(&|_| None),
+            )?;
+            progress.finish();
+            let used = store.used_objects()?;
+            (store, used)
+        }
+        _ => (crate::commands::store::open(global)?.0, Vec::new()),
+    };
+    for object in &objects {
+        paths.push(store.resolve(object).with_context(|| {
+            format!("`{object}` is neither an image of the project nor a store object")
+        })?);
+    }
+    Ok((store, paths))
 }

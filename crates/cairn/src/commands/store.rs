@@ -31,7 +31,10 @@ pub(crate) fn store_dir(global: &GlobalArgs) -> Result<PathBuf> {
 }
 
 pub(crate) fn open(global: &GlobalArgs) -> Result<(Store, StderrReporter)> {
-    let store = Store::open(&store_dir(global)?)?;
+    let mut store = Store::open(&store_dir(global)?)?;
+    if let Some(substituter) = crate::commands::cache::substituter(global)? {
+        store = store.with_substituter(std::sync::Arc::new(substituter));
+    }
     let reporter = StderrReporter {
         quiet: global.quiet,
         store_objects: store.objects_dir(),
