@@ -93,7 +93,9 @@ impl Registry {
         let cert = dir.path().join("token.crt");
         let made = openssl
             .command()
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
             .args(["-subj", "/CN=cairn-test-token"])
             .arg("-keyout")
             .arg(&key)
@@ -109,7 +111,10 @@ impl Registry {
             .arg(&cert)
             .output()
             .unwrap();
-        assert!(der.status.success(), "openssl could not convert the certificate");
+        assert!(
+            der.status.success(),
+            "openssl could not convert the certificate"
+        );
         let tokens = TokenServer::start(TokenConfig {
             user: user.to_owned(),
             password: password.to_owned(),
@@ -629,7 +634,12 @@ fn answer_token_request(stream: TcpStream, shared: &TokenShared) -> io::Result<(
     if head.method == "POST" {
         pairs.extend(form_pairs(&String::from_utf8_lossy(&body)));
     }
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let scopes: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k == "scope")
@@ -740,7 +750,10 @@ fn sign_jwt(shared: &TokenShared, subject: &str, access: &[String]) -> String {
         .write_all(input.as_bytes())
         .unwrap();
     let signature = openssl.wait_with_output().unwrap();
-    assert!(signature.status.success(), "openssl could not sign the token");
+    assert!(
+        signature.status.success(),
+        "openssl could not sign the token"
+    );
     format!("{input}.{}", b64(&signature.stdout))
 }
 
@@ -774,7 +787,9 @@ mod tests {
         );
         assert!(parse_access_line(line).unwrap().is_blob_upload());
         assert_eq!(
-            parse_access_line(r#"time="2026" level=info msg="response completed" http.request.uri=/v2/"#),
+            parse_access_line(
+                r#"time="2026" level=info msg="response completed" http.request.uri=/v2/"#
+            ),
             None
         );
     }
