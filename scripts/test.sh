@@ -15,7 +15,7 @@ SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 # temporary directory). python3-packaging: the oracle for wheel tags and file names.
 # docker-registry (with htpasswd from apache2-utils): a real OCI registry for push and
 # pull. nginx: a real HTTP binary cache (GET, HEAD, PUT).
-packages=(nix-bin dpkg apt util-linux gcc libc6-dev skopeo umoci podman runc docker.io python3-packaging python3-pip docker-registry apache2-utils nginx)
+packages=(nix-bin dpkg apt util-linux gcc libc6-dev skopeo umoci podman runc docker.io python3-packaging python3-pip docker-registry apache2-utils nginx openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

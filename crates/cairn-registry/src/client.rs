@@ -53,7 +53,9 @@ impl Default for RegistryOptions {
             retries: 4,
             backoff: Duration::from_millis(250),
             connect_timeout: Duration::from_secs(15),
-            read_timeout: Duration::from_mins(2),
+            // Long: a registry may answer the `PUT` that completes a large blob only
+            // after moving it in its storage (a copy, in S3).
+            read_timeout: Duration::from_mins(5),
         }
     }
 }
@@ -145,6 +147,9 @@ struct AuthState {
     challenge: Option<Challenge>,
     /// Bearer tokens by their scopes (space-joined).
     tokens: HashMap<String, String>,
+    /// The token realm refused the credentials (with these messages): asking again
+    /// would only be refused again.
+    refused: Option<Vec<String>>,
 }
 
 /// One registry, one set of credentials, the scopes an operation needs.
@@ -321,7 +326,22 @@ impl Session {
                 if let Some(token) = state.tokens.get(&key) {
                     return Ok(Some(format!("Bearer {token}")));
                 }
-                let token = self.fetch_token(&realm, service.as_deref(), scopes).await?;
+                if let Some(messages) = &state.refused {
+                    return Err(RegistryError::Unauthorized {
+                        registry: self.registry.clone(),
+                        credentials: boxed_source(&self.source),
+                        messages: messages.clone(),
+                    });
+                }
+                let token = match self.fetch_token(&realm, service.as_deref(), scopes).await {
+                    Ok(token) => token,
+                    Err(error) => {
+                        if let RegistryError::Unauthorized { messages, .. } = &error {
+                            state.refused = Some(messages.clone());
+                        }
+                        return Err(error);
+                    }
+                };
                 state.tokens.insert(key, token.clone());
                 Ok(Some(format!("Bearer {token}")))
             }
@@ -585,6 +605,43 @@ mod tests {
         );
         assert_eq!(error_messages(b"  plain text\n"), ["plain text"]);
         assert!(error_messages(b"").is_empty());
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback_or_when_insecure() {
+        let client = |insecure| {
+            RegistryClient::new(RegistryOptions {
+                credentials: CredentialOptions::anonymous(),
+                insecure,
+                ..RegistryOptions::default()
+            })
+            .unwrap()
+        };
+        let base = |client: &RegistryClient, reference: &str| {
+            client
+                .session(&reference.parse().unwrap(), Vec::new())
+                .unwrap()
+                .base
+                .to_string()
+        };
+        let secure = client(false);
+        assert_eq!(base(&secure, "localhost:5000/a"), "http://localhost:5000/");
+        assert_eq!(base(&secure, "127.0.0.1:5000/a"), "http://127.0.0.1:5000/");
+        assert_eq!(base(&secure, "[::1]:5000/a"), "http://[::1]:5000/");
+        assert_eq!(
+            base(&secure, "registry.example:5000/a"),
+            "https://registry.example:5000/"
+        );
+        assert_eq!(base(&secure, "debian"), "https://registry-1.docker.io/");
+        assert_eq!(
+            base(&client(true), "registry.example/a"),
+            "http://registry.example/"
+        );
+        let error = secure
+            .session(&"localhost:99999/a".parse().unwrap(), Vec::new())
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("port"), "{error}");
     }
 
     #[test]
