@@ -15,6 +15,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+pub mod http;
+
+use crate::http::{Retry, error_chain, retryable_status};
+
 /// What a download must be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
@@ -132,7 +136,7 @@ impl FetchError {
     fn retryable(&self) -> bool {
         match self {
             Self::Transport { .. } => true,
-            Self::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Self::Status { status, .. } => retryable_status(*status),
             _ => false,
         }
     }
@@ -229,20 +233,9 @@ impl Sink<'_> {
 
 impl Fetcher {
     pub fn new(options: FetchOptions) -> Result<Self, FetchError> {
-        // Another part of the process may have installed a provider already; either is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(CachingResolver::default()))
-            .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.connect_timeout)
-            .read_timeout(options.read_timeout)
-            .build()
-            .map_err(|e| FetchError::Client(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| FetchError::Client(e.to_string()))?;
+        let client = http::client(options.connect_timeout, options.read_timeout)
+            .map_err(FetchError::Client)?;
+        let runtime = http::runtime("cairn-fetch").map_err(FetchError::Client)?;
         Ok(Self {
             runtime,
             client,
@@ -471,20 +464,20 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, FetchError>>,
 {
-    let mut wait = options.backoff;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(e) if e.retryable() && attempts <= options.retries => {
-                reporter.on_retry(url, &e, wait);
-                tokio::time::sleep(wait).await;
-                wait = wait.saturating_mul(2);
+    let retry = Retry {
+        retries: options.retries,
+        backoff: options.backoff,
+    };
+    let (result, attempts) = retry
+        .run(&mut attempt, |result, wait| match result {
+            Err(e) if e.retryable() => {
+                reporter.on_retry(url, e, wait);
+                true
             }
-            Err(e) => return Err(e.with_attempts(attempts)),
-        }
-    }
+            _ => false,
+        })
+        .await;
+    result.map_err(|e| e.with_attempts(attempts))
 }
 
 /// One attempt: GET `url` into `sink`, checking the size as it arrives and the hash at
@@ -571,60 +564,4 @@ async fn fetch_once(
 struct Origin {
     url: String,
     content_type: Option<String>,
-}
-
-/// Looks each host up once per [`Fetcher`], however many connections it opens: eight
-/// parallel downloads from one mirror would otherwise be eight lookups at once, and
-/// resolvers that drop bursts of queries make each lost one a 5 s stall (glibc's
-/// retry). Concurrent lookups of one host wait for the same answer; a failed lookup
-/// is not kept, so a retry asks again.
-#[derive(Default)]
-struct CachingResolver {
-    hosts: std::sync::Mutex<
-        std::collections::BTreeMap<String, Arc<tokio::sync::OnceCell<Vec<std::net::SocketAddr>>>>,
-    >,
-}
-
-impl reqwest::dns::Resolve for CachingResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        let cell = self
-            .hosts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(host.clone())
-            .or_default()
-            .clone();
-        Box::pin(async move {
-            let addrs = cell
-                .get_or_try_init(|| async {
-                    let found = tokio::task::spawn_blocking(move || {
-                        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 0))
-                            .map(Iterator::collect::<Vec<_>>)
-                    })
-                    .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))??;
-                    Ok::<_, std::io::Error>(found)
-                })
-                .await?
-                .clone();
-            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
-            Ok(addrs)
-        })
-    }
-}
-
-/// `reqwest`'s errors keep the useful part (connection refused, …) in their sources.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = s.source();
-    }
-    message
 }

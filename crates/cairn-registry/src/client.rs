@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn_fetch::http::{Retry, error_chain};
 use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use url::Url;
@@ -77,19 +78,10 @@ impl std::fmt::Debug for RegistryClient {
 
 impl RegistryClient {
     pub fn new(options: RegistryOptions) -> Result<Self, RegistryError> {
-        // Another part of the process may have installed a provider already; either is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.connect_timeout)
-            .read_timeout(options.read_timeout)
-            .build()
-            .map_err(|e| RegistryError::Client(error_chain(&e)))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| RegistryError::Client(e.to_string()))?;
+        let http = cairn_fetch::http::client(options.connect_timeout, options.read_timeout)
+            .map_err(RegistryError::Client)?;
+        let runtime =
+            cairn_fetch::http::runtime("cairn-registry").map_err(RegistryError::Client)?;
         Ok(Self {
             runtime,
             http,
@@ -293,22 +285,18 @@ impl Session {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Response, RegistryError>>,
     {
-        let mut wait = self.backoff;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let result = attempt().await;
-            let again = match &result {
+        let retry = Retry {
+            retries: self.retries,
+            backoff: self.backoff,
+        };
+        let (result, attempts) = retry
+            .run(&mut attempt, |result, _| match result {
                 Err(RegistryError::Unreachable { .. }) => true,
                 Ok(response) => retryable_status(response.status()),
                 Err(_) => false,
-            };
-            if !again || attempts > self.retries {
-                return result.map_err(|e| with_attempts(e, attempts));
-            }
-            tokio::time::sleep(wait).await;
-            wait = wait.saturating_mul(2);
-        }
+            })
+            .await;
+        result.map_err(|e| with_attempts(e, attempts))
     }
 
     /// The `Authorization` header for a request needing `scopes`, fetching a token
@@ -489,7 +477,7 @@ fn repository_of(path: &str) -> String {
 }
 
 pub(crate) fn retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500..=599)
+    cairn_fetch::http::retryable_status(status.as_u16())
 }
 
 pub(crate) fn with_attempts(mut error: RegistryError, n: u32) -> RegistryError {
@@ -561,21 +549,6 @@ pub(crate) fn error_messages(body: &[u8]) -> Vec<String> {
     } else {
         vec![text.chars().take(300).collect()]
     }
-}
-
-/// `reqwest`'s errors keep the useful part (connection refused, …) in their sources.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = s.source();
-    }
-    message
 }
 
 /// An I/O error naming its path.

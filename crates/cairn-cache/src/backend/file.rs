@@ -92,6 +92,10 @@ impl Backend for FileBackend {
         }
     }
 
+    fn local_file(&self, key: &str) -> Result<Option<PathBuf>, CacheError> {
+        self.path(key).map(Some)
+    }
+
     fn get_file(&self, key: &str, dest: &Path) -> Result<bool, CacheError> {
         let path = self.path(key)?;
         let mut source = match fs_err::File::open(&path) {

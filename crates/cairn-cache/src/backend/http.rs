@@ -2,19 +2,20 @@
 //! have the file), `HEAD` checks, `PUT` writes (a WebDAV server such as nginx with
 //! `dav_methods PUT`, or anything that accepts uploads the same way).
 //!
-//! The API is blocking over a small tokio runtime and one `reqwest` client (rustls with
-//! the `ring` provider), as in `cairn-fetch`. Transport errors, timeouts, `408`, `429`
+//! The API is blocking over a small tokio runtime and one `reqwest` client, built as
+//! `cairn_fetch::http` builds them all. Transport errors, timeouts, `408`, `429`
 //! and `5xx` are retried with exponential backoff; other statuses are answers.
 
 use std::future::Future;
 use std::io::Write as _;
 use std::path::Path;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt as _;
 
-use super::{Backend, BackendOptions, check_key, error_chain};
+use cairn_fetch::http::{Retry, error_chain, retryable_status};
+
+use super::{Backend, BackendOptions, check_key};
 use crate::CacheError;
 
 /// The chunk a file is read in while it is uploaded.
@@ -28,8 +29,7 @@ pub struct HttpBackend {
     auth: Auth,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
-    retries: u32,
-    backoff: Duration,
+    retry: Retry,
 }
 
 impl std::fmt::Debug for HttpBackend {
@@ -61,9 +61,7 @@ impl Failure {
     }
 
     fn status(status: StatusCode) -> Self {
-        let retryable = status.is_server_error()
-            || status == StatusCode::REQUEST_TIMEOUT
-            || status == StatusCode::TOO_MANY_REQUESTS;
+        let retryable = retryable_status(status.as_u16());
         let mut message = format!("the server answered HTTP {status}");
         if matches!(status.as_u16(), 401 | 403) {
             message.push_str(" (are the cache's credentials right?)");
@@ -112,34 +110,25 @@ impl HttpBackend {
             (None, Some(token)) => Auth::Bearer(token.clone()),
             (None, None) => Auth::None,
         };
-        let client_error = |e: &dyn std::error::Error| CacheError::Backend {
+        let client_error = |message: String| CacheError::Backend {
             url: url.to_owned(),
             action: "set up a client for",
             key: String::new(),
-            message: error_chain(e),
+            message,
         };
-        // Another part of the process may have installed a provider already; either is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.connect_timeout)
-            .read_timeout(options.read_timeout)
-            .build()
-            .map_err(|e| client_error(&e))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("cairn-cache-http")
-            .enable_all()
-            .build()
-            .map_err(|e| client_error(&e))?;
+        let client = cairn_fetch::http::client(options.connect_timeout, options.read_timeout)
+            .map_err(client_error)?;
+        let runtime = cairn_fetch::http::runtime("cairn-cache-http").map_err(client_error)?;
         Ok(Self {
             url: url.to_owned(),
             base,
             auth,
             client,
             runtime,
-            retries: options.retries,
-            backoff: options.backoff,
+            retry: Retry {
+                retries: options.retries,
+                backoff: options.backoff,
+            },
         })
     }
 
@@ -164,37 +153,31 @@ impl HttpBackend {
         Fut: Future<Output = Result<T, Failure>>,
     {
         self.runtime.block_on(async {
-            let mut wait = self.backoff;
-            let mut attempts = 0;
-            loop {
-                attempts += 1;
-                match attempt().await {
-                    Ok(value) => return Ok(value),
-                    Err(failure) if failure.retryable && attempts <= self.retries => {
+            let (result, attempts) = self
+                .retry
+                .run(&mut attempt, |result, wait| match result {
+                    Err(failure) if failure.retryable => {
                         tracing::debug!(
                             cache = self.url,
                             key,
                             error = failure.message,
                             "retrying in {wait:?}"
                         );
-                        tokio::time::sleep(wait).await;
-                        wait = wait.saturating_mul(2);
+                        true
                     }
-                    Err(failure) => {
-                        let message = if attempts > 1 {
-                            format!("{} (after {attempts} attempts)", failure.message)
-                        } else {
-                            failure.message
-                        };
-                        return Err(CacheError::Backend {
-                            url: self.url.clone(),
-                            action,
-                            key: key.to_owned(),
-                            message,
-                        });
-                    }
-                }
-            }
+                    _ => false,
+                })
+                .await;
+            result.map_err(|failure| CacheError::Backend {
+                url: self.url.clone(),
+                action,
+                key: key.to_owned(),
+                message: if attempts > 1 {
+                    format!("{} (after {attempts} attempts)", failure.message)
+                } else {
+                    failure.message
+                },
+            })
         })
     }
 }
@@ -253,10 +236,8 @@ impl Backend for HttpBackend {
             while let Some(chunk) = response.chunk().await.map_err(|e| Failure::transport(&e))? {
                 out.write_all(&chunk).map_err(local)?;
             }
-            out.into_inner()
-                .map_err(|e| local(e.into_error()))?
-                .sync_all()
-                .map_err(local)?;
+            // A scratch copy for the caller to check and unpack: not synced.
+            out.flush().map_err(local)?;
             Ok(true)
         })
     }

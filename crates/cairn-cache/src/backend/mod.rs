@@ -5,7 +5,7 @@
 //! Keys are relative, `/`-separated and never contain `..`: `nix-cache-info`,
 //! `<hash>.narinfo`, `nar/<sha256>.nar.zst`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::CacheError;
 
@@ -22,9 +22,18 @@ pub trait Backend: Send + Sync {
     /// (`nix-cache-info`, `.narinfo`).
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
 
-    /// Streams the file into `dest` (created or truncated). `false` if the cache does
-    /// not have it (then `dest` may exist but is to be ignored). For NARs.
+    /// Streams the file into `dest` (created or truncated), a scratch copy that is not
+    /// synced. `false` if the cache does not have it (then `dest` may exist but is to be
+    /// ignored). For NARs.
     fn get_file(&self, key: &str, dest: &Path) -> Result<bool, CacheError>;
+
+    /// The file itself, when it lies on this machine (a directory cache), so a reader
+    /// can read it in place instead of copying it with [`Backend::get_file`]. `None`
+    /// for remote caches; the file may still be missing.
+    fn local_file(&self, key: &str) -> Result<Option<PathBuf>, CacheError> {
+        let _ = key;
+        Ok(None)
+    }
 
     /// Whether the cache has the file (HEAD, `stat`), without reading it.
     fn exists(&self, key: &str) -> Result<bool, CacheError>;
@@ -177,20 +186,4 @@ pub(crate) fn check_key(key: &str) -> Result<(), CacheError> {
         }
     }
     Ok(())
-}
-
-/// An error and its causes on one line: `reqwest` and `object_store` keep the useful
-/// part (connection refused, …) in their sources.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = s.source();
-    }
-    message
 }

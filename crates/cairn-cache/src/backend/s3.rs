@@ -16,7 +16,9 @@ use object_store::{
     BackoffConfig, ClientOptions, ObjectStoreExt as _, PutPayload, RetryConfig, WriteMultipart,
 };
 
-use super::{Backend, BackendOptions, check_key, error_chain};
+use cairn_fetch::http::error_chain;
+
+use super::{Backend, BackendOptions, check_key};
 use crate::CacheError;
 
 /// The size of each part of a multipart upload; a file up to this size is one `PUT`.
@@ -210,15 +212,11 @@ impl S3Backend {
             key: String::new(),
             message,
         };
-        // Another part of the process may have installed a provider already; either is fine.
+        // object_store builds its own reqwest client; it needs the process's rustls
+        // provider, which `cairn_fetch::http::client` installs.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = builder.build().map_err(|e| setup(error_chain(&e)))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("cairn-cache-s3")
-            .enable_all()
-            .build()
-            .map_err(|e| setup(e.to_string()))?;
+        let runtime = cairn_fetch::http::runtime("cairn-cache-s3").map_err(setup)?;
         let prefix = if parts.prefix.is_empty() {
             String::new()
         } else {
@@ -363,10 +361,8 @@ impl Backend for S3Backend {
                 let chunk = chunk.map_err(|e| self.store_error("read", key, &e))?;
                 out.write_all(&chunk).map_err(local)?;
             }
-            out.into_inner()
-                .map_err(|e| local(e.into_error()))?
-                .sync_all()
-                .map_err(local)?;
+            // A scratch copy for the caller to check and unpack: not synced.
+            out.flush().map_err(local)?;
             Ok(true)
         })
     }
