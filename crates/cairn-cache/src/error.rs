@@ -23,6 +23,9 @@ pub enum CacheError {
         "`{url}` is not a cairn cache: its `nix-cache-info` has no `CairnCacheVersion: 1` (is it a Nix cache?)"
     )]
     NotCairnCache { url: String },
+    /// The location has no `nix-cache-info`: nothing was pushed there, or the URL is wrong.
+    #[error("`{url}` has no `nix-cache-info`: nothing was pushed there yet, or the URL is wrong")]
+    NoCacheInfo { url: String },
     /// The store failed (reading an object to push, or registering received ones).
     #[error(transparent)]
     Store(#[from] cairn_store::StoreError),

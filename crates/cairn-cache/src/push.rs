@@ -95,14 +95,9 @@ pub fn push(
 ) -> Result<PushReport, CacheError> {
     init(backend)?;
     let closure = store.closure(paths)?;
-    let mut missing = Vec::new();
-    for path in &closure {
-        if !backend.exists(&NarInfo::key(path))? {
-            missing.push(path.clone());
-        }
-    }
     let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<Option<NarInfo>>> = Mutex::new(vec![None; missing.len()]);
+    // Per object of the closure: `None` while unknown or when the cache has it.
+    let done: Mutex<Vec<Option<NarInfo>>> = Mutex::new(vec![None; closure.len()]);
     let failure: Mutex<Option<CacheError>> = Mutex::new(None);
     let scratch = tempfile::Builder::new()
         .prefix("cairn-cache-push-")
@@ -112,16 +107,27 @@ pub fn push(
             source,
         })?;
     std::thread::scope(|scope| {
-        for _ in 0..options.jobs.clamp(1, 16).min(missing.len()) {
+        // Each worker asks the cache whether it has an object (a request per object on a
+        // remote cache, so they overlap too), and uploads it if not.
+        for _ in 0..options.jobs.clamp(1, 16).min(closure.len()) {
             scope.spawn(|| {
                 loop {
                     if lock(&failure).is_some() {
                         return;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = missing.get(i) else { return };
-                    match upload_nar(store, backend, path, scratch.path(), options.level) {
-                        Ok(info) => {
+                    let Some(path) = closure.get(i) else { return };
+                    let uploaded = backend.exists(&NarInfo::key(path)).and_then(|has| {
+                        if has {
+                            Ok(None)
+                        } else {
+                            upload_nar(store, backend, path, scratch.path(), options.level)
+                                .map(Some)
+                        }
+                    });
+                    match uploaded {
+                        Ok(None) => {}
+                        Ok(Some(info)) => {
                             reporter.on_push_object(path, info.file_size);
                             lock(&done)[i] = Some(info);
                         }
@@ -140,18 +146,20 @@ pub fn push(
     {
         return Err(e);
     }
-    let mut report = PushReport {
-        objects: closure.clone(),
-        skipped: closure.len() - missing.len(),
-        uploaded: missing.len(),
-        ..PushReport::default()
-    };
-    // `missing` keeps the closure's order: references first.
-    for info in done
+    let uploaded: Vec<NarInfo> = done
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
-        let mut info = info.expect("every missing object was uploaded");
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut report = PushReport {
+        skipped: closure.len() - uploaded.len(),
+        uploaded: uploaded.len(),
+        objects: closure,
+        ..PushReport::default()
+    };
+    // In the closure's order: references first.
+    for mut info in uploaded {
         if let Some(key) = options.key {
             info.sign(key);
         }

@@ -129,8 +129,15 @@ impl Substituter {
         }
         let cache = &*self.caches[i];
         let ok = match cache.get("nix-cache-info") {
-            // An empty cache (nothing pushed yet) has nothing to give but is not wrong.
-            Ok(None) => false,
+            Ok(None) => {
+                reporter.on_cache_unusable(
+                    cache.url(),
+                    &CacheError::NoCacheInfo {
+                        url: cache.url().to_owned(),
+                    },
+                );
+                false
+            }
             Ok(Some(bytes)) => match check_cache_info(cache, &bytes) {
                 Ok(()) => true,
                 Err(e) => {
@@ -314,16 +321,25 @@ impl Substituter {
         scratch: &std::path::Path,
     ) -> Result<u64, Rejected> {
         let backend = &*self.caches[cache];
-        let file = scratch.join(format!("{}-{cache}", info.object.path));
+        let missing = || Rejected::MissingNar {
+            key: info.url.clone(),
+        };
+        // A directory cache's file is read in place; a remote one's is downloaded first.
+        let (file, copied) = match backend.local_file(&info.url)? {
+            Some(path) if path.is_file() => (path, false),
+            Some(_) => return Err(missing()),
+            None => {
+                let file = scratch.join(format!("{}-{cache}", info.object.path));
+                if !backend.get_file(&info.url, &file)? {
+                    return Err(missing());
+                }
+                (file, true)
+            }
+        };
         let io = |source| CacheError::Io {
             path: file.clone(),
             source,
         };
-        if !backend.get_file(&info.url, &file)? {
-            return Err(Rejected::MissingNar {
-                key: info.url.clone(),
-            });
-        }
         let result = (|| {
             let mut reader =
                 BufReader::with_capacity(1 << 20, fs_err::File::open(&file).map_err(io)?);
@@ -356,7 +372,9 @@ impl Substituter {
             }
             Ok(info.file_size)
         })();
-        let _ = fs_err::remove_file(&file);
+        if copied {
+            let _ = fs_err::remove_file(&file);
+        }
         result
     }
 }

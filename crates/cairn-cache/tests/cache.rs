@@ -413,6 +413,22 @@ fn a_cache_that_is_not_cairns_is_skipped_with_a_reason() {
 }
 
 #[test]
+fn a_mistyped_or_empty_cache_is_said_once_and_skipped() {
+    let ctx = Ctx::new();
+    let (_, typo) = ctx.cache("no-such-cache");
+    let substituter = Substituter::new(vec![Box::new(typo)], Vec::new());
+    let log = Log::default();
+    let other = ctx.fresh_store("other");
+    let got = substituter
+        .substitute(&other, &[ctx.app.clone(), ctx.lib.clone()], &log)
+        .unwrap();
+    assert_eq!(got.unavailable.len(), 2);
+    let lines = log.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("has no `nix-cache-info`"), "{lines:?}");
+}
+
+#[test]
 fn an_object_whose_reference_no_cache_has_is_left_out() {
     let ctx = Ctx::new();
     let (dir, cache) = ctx.cache("cache");
