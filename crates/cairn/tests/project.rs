@@ -58,10 +58,15 @@ impl Project {
 
     /// `cairn ARGS` on the project (`-C` after the subcommand), ready to run.
     fn command(&self, args: &[&str]) -> Command {
+        self.command_in(&self.tmp.path().join("store"), args)
+    }
+
+    /// [`Project::command`] with another store.
+    fn command_in(&self, store: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
         command
             .arg("--store")
-            .arg(self.tmp.path().join("store"))
+            .arg(store)
             .args(args.iter().take(1))
             .arg("-C")
             .arg(&self.dir)
@@ -102,6 +107,17 @@ impl Project {
             .replace(&self.tmp.path().display().to_string(), "[TMP]")
             .replace(&self.url, "[MIRROR]");
         filter_hashes(&text)
+    }
+
+    /// A spec of `app` and a `site` directory of files, locked.
+    fn site_and_app(&self) {
+        self.spec(&spec(r#""app""#).replace(
+            "contents = [",
+            "contents = [files(\"site\", dest = \"/srv/site\"), ",
+        ));
+        fs_err::create_dir_all(self.path("site")).unwrap();
+        fs_err::write(self.path("site/index.html"), "hello").unwrap();
+        succeeded(&self.cairn(&["lock"]));
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -338,13 +354,7 @@ fn report(output: &Output) -> serde_json::Value {
 #[test]
 fn build_makes_the_image_and_a_second_build_does_no_work() {
     let project = Project::new();
-    project.spec(&spec(r#""app""#).replace(
-        "contents = [",
-        "contents = [files(\"site\", dest = \"/srv/site\"), ",
-    ));
-    fs_err::create_dir_all(project.path("site")).unwrap();
-    fs_err::write(project.path("site/index.html"), "hello").unwrap();
-    succeeded(&project.cairn(&["lock"]));
+    project.site_and_app();
     let first = report(&project.cairn(&["build", "--json"]));
     assert_eq!(first["name"], "app");
     assert_eq!(first["packages"], 2);
@@ -489,13 +499,7 @@ fn serve(store: &Path, secret: &Path) -> (std::process::Child, String) {
 #[test]
 fn an_image_is_rebuilt_from_a_binary_cache_alone() {
     let project = Project::new();
-    project.spec(&spec(r#""app""#).replace(
-        "contents = [",
-        "contents = [files(\"site\", dest = \"/srv/site\"), ",
-    ));
-    fs_err::create_dir_all(project.path("site")).unwrap();
-    fs_err::write(project.path("site/index.html"), "hello").unwrap();
-    succeeded(&project.cairn(&["lock"]));
+    project.site_and_app();
     let keys = project.tmp.path().join("keys");
     let keygen = project.cairn_store(&[
         "cache",
@@ -542,21 +546,16 @@ fn an_image_is_rebuilt_from_a_binary_cache_alone() {
 
     // The rebuilt store, served over HTTP and signed.
     let (mut serve, url) = serve(&project.tmp.path().join("store"), &secret);
-    let other = project.tmp.path().join("other-store");
-    let build_in = |store: &Path, extra: &[&str]| {
-        let mut command = project.command(&["build", "--json", "--no-link", "--substituter", &url]);
-        command.args(extra);
-        let args: Vec<std::ffi::OsString> = command.get_args().map(ToOwned::to_owned).collect();
-        let mut fresh = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        fresh
-            .arg("--store")
-            .arg(store)
-            .args(&args[2..])
-            .env_remove("CI");
-        fresh.output().unwrap()
+    let build_in = |store: &str, extra: &[&str]| {
+        let mut args = vec!["build", "--json", "--no-link", "--substituter", &url];
+        args.extend(extra);
+        project
+            .command_in(&project.tmp.path().join(store), &args)
+            .output()
+            .unwrap()
     };
     // Without the key: every object is refused, with the reason, and the mirror gives it.
-    let untrusted = build_in(&other, &[]);
+    let untrusted = build_in("untrusting-store", &[]);
     succeeded(&untrusted);
     let stderr = String::from_utf8_lossy(&untrusted.stderr);
     assert!(
@@ -566,14 +565,18 @@ fn an_image_is_rebuilt_from_a_binary_cache_alone() {
     assert_eq!(report(&untrusted)["manifest"], first["manifest"]);
     assert_eq!(project.server.count(APP_DEB), downloads + 1);
     // With it: nothing from the mirror.
-    let trusted_store = project.tmp.path().join("trusted-store");
-    let trusted = build_in(
-        &trusted_store,
-        &["--offline", "--trusted-key", public.trim()],
-    );
+    let trusted = build_in("trusting-store", &["--trusted-key", public.trim()]);
     succeeded(&trusted);
     assert_eq!(report(&trusted)["manifest"], first["manifest"]);
     assert_eq!(project.server.count(APP_DEB), downloads + 1);
+    // `--offline` asks no cache over the network either.
+    let offline = build_in(
+        "offline-store",
+        &["--offline", "--trusted-key", public.trim()],
+    );
+    assert!(!offline.status.success());
+    let stderr = String::from_utf8_lossy(&offline.stderr);
+    assert!(stderr.contains("offline"), "{stderr}");
     serve.kill().unwrap();
     serve.wait().unwrap();
 }

@@ -47,7 +47,8 @@ impl CacheReporter for CacheProgress {
 
 /// The substituter of `--substituter` (else the config file's `substituters`), trusting
 /// `--trusted-key` and the config file's `trusted-keys`; `None` when there are no caches.
-pub(crate) fn substituter(global: &GlobalArgs) -> Result<Option<Substituter>> {
+/// `offline`, only caches on this machine (directories) are kept.
+pub(crate) fn substituter(global: &GlobalArgs, offline: bool) -> Result<Option<Substituter>> {
     let config = Config::load()?;
     let urls = if global.substituters.is_empty() {
         config.substituters
@@ -66,7 +67,17 @@ pub(crate) fn substituter(global: &GlobalArgs) -> Result<Option<Substituter>> {
     }
     let mut caches = Vec::new();
     for url in &urls {
-        caches.push(open_backend(url, &BackendOptions::default())?);
+        let cache = open_backend(url, &BackendOptions::default())?;
+        if offline && !cache.is_local() {
+            if global.verbose {
+                eprintln!("offline: not asking the cache {url}");
+            }
+            continue;
+        }
+        caches.push(cache);
+    }
+    if caches.is_empty() {
+        return Ok(None);
     }
     let progress = CacheProgress {
         quiet: global.quiet,

@@ -69,7 +69,7 @@ pub(crate) fn run(global: &GlobalArgs, command: DebianCommand) -> Result<ExitCod
             connections,
             packages,
         } => {
-            let (store, _) = crate::commands::store::open(global)?;
+            let store = crate::commands::store::open_substituting(global, repo.offline)?;
             let fetcher = fetcher(&repo, connections)?;
             let progress = Arc::new(Progress::new(Verbosity::of(global)));
             let request = Request {

@@ -172,7 +172,7 @@ fn build(global: &GlobalArgs, args: &ImageBuildArgs) -> Result<ExitCode> {
         )
     })?;
     let spec = spec(args)?;
-    let (store, _) = crate::commands::store::open(global)?;
+    let store = crate::commands::store::open_substituting(global, args.repo.offline)?;
     let fetcher = fetcher(&args.repo, 8)?;
     let progress = Arc::new(Progress::new(Verbosity::of(global)));
     let request = Request {

@@ -458,7 +458,7 @@ pub(crate) fn realise<
             eprintln!("warning: {LOCK} is stale, but holds everything these images need");
         }
     }
-    let (store, _) = crate::commands::store::open(global)?;
+    let store = crate::commands::store::open_substituting(global, how.offline)?;
     let fetcher = offline_or_not(how.offline, 8)?;
     let repositories: Vec<LockedRepository> = lock
         .debian

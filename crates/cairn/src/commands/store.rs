@@ -30,11 +30,21 @@ pub(crate) fn store_dir(global: &GlobalArgs) -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/cairn"))
 }
 
+/// The store for commands that fetch or build: it asks the binary caches
+/// (`--substituter`, or the config file's) for what it lacks first. `offline`, only
+/// caches on this machine are asked.
+pub(crate) fn open_substituting(global: &GlobalArgs, offline: bool) -> Result<Store> {
+    let store = Store::open(&store_dir(global)?)?;
+    Ok(
+        match crate::commands::cache::substituter(global, offline)? {
+            Some(substituter) => store.with_substituter(std::sync::Arc::new(substituter)),
+            None => store,
+        },
+    )
+}
+
 pub(crate) fn open(global: &GlobalArgs) -> Result<(Store, StderrReporter)> {
-    let mut store = Store::open(&store_dir(global)?)?;
-    if let Some(substituter) = crate::commands::cache::substituter(global)? {
-        store = store.with_substituter(std::sync::Arc::new(substituter));
-    }
+    let store = Store::open(&store_dir(global)?)?;
     let reporter = StderrReporter {
         quiet: global.quiet,
         store_objects: store.objects_dir(),
