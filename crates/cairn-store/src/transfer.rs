@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
-use cairn_nar::{HashSink, HashingReader, NarError, NarSink, restore};
+use cairn_nar::{HashSink, HashingReader, NarError, restore};
 
 use crate::Store;
 use crate::add::{ObjectSpec, Staged, stage};
@@ -59,6 +59,16 @@ struct HashingWriter<'a> {
     hash: HashSink,
 }
 
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.put(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 impl HashingWriter<'_> {
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)?;
@@ -72,19 +82,6 @@ impl HashingWriter<'_> {
         let mut framed = Vec::with_capacity(bytes.len() + 16);
         cairn_nar::framing::put_str(&mut framed, bytes);
         self.put(&framed)
-    }
-}
-
-/// Tees NAR bytes to the export stream and to a hash of the NAR alone.
-struct ExportSink<'w, 'a> {
-    writer: &'w mut HashingWriter<'a>,
-    nar: HashSink,
-}
-
-impl NarSink for ExportSink<'_, '_> {
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.nar.update(bytes);
-        self.writer.put(bytes)
     }
 }
 
@@ -162,18 +159,8 @@ impl Store {
             for r in &info.references {
                 w.str(r.to_string().as_bytes())?;
             }
-            let sink = ExportSink {
-                writer: &mut w,
-                nar: HashSink::new(),
-            };
-            let (sink, _) = cairn_nar::dump_path(&self.object_dir(path), sink)?;
-            let (hash, size) = sink.nar.finish();
-            if hash != info.nar_hash || size != info.nar_size {
-                return Err(StoreError::ImportRefused(format!(
-                    "object {path} is corrupt on disk (its NAR hash is {hash}, not {}); run `cairn store verify`",
-                    info.nar_hash
-                )));
-            }
+            // Re-hashed while written: a corrupt object fails the export.
+            self.dump_nar(path, &mut w)?;
             reporter.on_export_object(path, info.nar_size);
         }
         w.str(b"end")?;
