@@ -29,18 +29,23 @@ fn bad_key(what: &str, why: &str) -> CacheError {
     CacheError::BadSigningKey(format!("{what}: {why}"))
 }
 
-/// Splits `name:base64` into its name and decoded bytes.
-fn split_key(text: &str, what: &str) -> Result<(String, Vec<u8>), CacheError> {
-    let text = text.trim();
-    let (name, b64) = text
-        .split_once(':')
-        .ok_or_else(|| bad_key(what, "expected `name:base64`"))?;
+fn check_name(name: &str, what: &str) -> Result<(), CacheError> {
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == ':') {
         return Err(bad_key(
             what,
             "the name must be non-empty, without spaces or `:`",
         ));
     }
+    Ok(())
+}
+
+/// Splits `name:base64` into its name and decoded bytes.
+fn split_key(text: &str, what: &str) -> Result<(String, Vec<u8>), CacheError> {
+    let text = text.trim();
+    let (name, b64) = text
+        .split_once(':')
+        .ok_or_else(|| bad_key(what, "expected `name:base64`"))?;
+    check_name(name, what)?;
     let bytes = BASE64
         .decode(b64.as_bytes())
         .map_err(|_| bad_key(what, "the part after `:` is not base64"))?;
@@ -60,12 +65,7 @@ impl SecretKey {
     }
 
     fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, CacheError> {
-        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == ':') {
-            return Err(bad_key(
-                "key name",
-                "the name must be non-empty, without spaces or `:`",
-            ));
-        }
+        check_name(name, "key name")?;
         let pair = Ed25519KeyPair::from_seed_unchecked(&seed)
             .map_err(|_| bad_key("secret key", "not an ed25519 seed"))?;
         Ok(Self {
