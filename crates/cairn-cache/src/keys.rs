@@ -30,10 +30,14 @@ fn bad_key(what: &str, why: &str) -> CacheError {
 }
 
 fn check_name(name: &str, what: &str) -> Result<(), CacheError> {
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == ':') {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c == ':' || c == '/')
+    {
         return Err(bad_key(
             what,
-            "the name must be non-empty, without spaces or `:`",
+            "the name must be non-empty, without spaces, `:` or `/`",
         ));
     }
     Ok(())
@@ -211,6 +215,7 @@ mod tests {
             ("nocolon", "name:base64"),
             (":AAAA", "non-empty"),
             ("a b:AAAA", "non-empty"),
+            ("a/b:AAAA", "non-empty"),
             ("k:!!!", "not base64"),
             ("k:AAAA", "expected 64 bytes"),
         ] {

@@ -363,12 +363,14 @@ impl Substituter {
             }
             let reader = BufReader::with_capacity(1 << 20, fs_err::File::open(&file).map_err(io)?);
             let trusted = true; // checked in `narinfo`: signed, or the user's own cache
+            // No more than the signed size is unpacked: a NAR that would be longer (a
+            // decompression bomb) ends early and fails its checks.
+            let size = info.object.nar_size;
             if info.compression == "zstd" {
-                let mut decoder = zstd::Decoder::with_buffer(reader).map_err(io)?;
-                incoming.receive(info.object.clone(), &mut decoder, trusted)?;
+                let decoder = zstd::Decoder::with_buffer(reader).map_err(io)?;
+                incoming.receive(info.object.clone(), &mut decoder.take(size), trusted)?;
             } else {
-                let mut reader = reader;
-                incoming.receive(info.object.clone(), &mut reader, trusted)?;
+                incoming.receive(info.object.clone(), &mut reader.take(size), trusted)?;
             }
             Ok(info.file_size)
         })();
