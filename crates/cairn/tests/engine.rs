@@ -549,3 +549,143 @@ fn an_engine_that_fails_to_load_is_reported_with_what_it_said() {
     }
     project.assert_nothing_left();
 }
+
+/// What `cairn push --json` said.
+fn push_report(output: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(output)).unwrap()
+}
+
+/// `cairn push` to a real registry (Debian's `docker-registry` on 127.0.0.1): skopeo
+/// reads the digest cairn computed, podman pulls and runs the image; a second push sends
+/// no blob (the report and the registry's log agree); after the app changes, only its
+/// layer and the config are sent.
+#[test]
+fn push_sends_only_what_the_registry_lacks_and_podman_runs_what_it_pulls() {
+    let (Some(podman), Some(skopeo)) = (require_tool("podman"), require_tool("skopeo")) else {
+        return;
+    };
+    let Some(registry) = cairn_test::registry::Registry::start(None) else {
+        return;
+    };
+    let mut project = Project::new("engine-push", "hello");
+    let spec = project.dir.join("cairn.star");
+    let original = fs_err::read_to_string(&spec).unwrap();
+    let with_motd = |text: &str| {
+        original.replace(
+            "contents = [deb.packages([\"busybox-static\"])",
+            &format!(
+                "contents = [deb.packages([\"busybox-static\"]), write_file(\"/etc/motd\", \"{text}\")"
+            ),
+        )
+    };
+    fs_err::write(&spec, with_motd("one")).unwrap();
+    project.lock();
+    project.env = podman_env(project.root());
+    let target = format!("{}/team/hello:1", registry.addr());
+
+    let first = push_report(
+        &project
+            .cairn(&["push", "hello", &target, "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(first["skipped"], 0, "{first}");
+    assert_eq!(
+        first["uploaded"], 6,
+        "busybox, the accounts, the motd, base files, config… {first}"
+    );
+    let digest = first["digest"].as_str().unwrap().to_owned();
+    let inspected = skopeo
+        .command()
+        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert_eq!(ok(&inspected).trim(), digest);
+    let pulled = podman
+        .command()
+        .envs(project.env.iter().map(|(k, v)| (k, v)))
+        .args(["pull", "--tls-verify=false", "--quiet", &target])
+        .output()
+        .unwrap();
+    ok(&pulled);
+    let printed = podman
+        .command()
+        .envs(project.env.iter().map(|(k, v)| (k, v)))
+        .args(["run", "--rm", "--network", "none", &target])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&printed), "hello from cairn\n");
+
+    // Again: nothing sent but the manifest.
+    let uploads_before = registry
+        .requests()
+        .iter()
+        .filter(|r| r.is_blob_upload())
+        .count();
+    let again = push_report(
+        &project
+            .cairn(&["push", "hello", &target, "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        (again["uploaded"].as_u64(), again["bytes_uploaded"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    assert_eq!(again["digest"], first["digest"]);
+    let uploads = || {
+        registry
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_blob_upload())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(uploads().len(), uploads_before);
+
+    // The app changes: its layer and the config go up, nothing else.
+    fs_err::write(&spec, with_motd("two")).unwrap();
+    let changed = push_report(
+        &project
+            .cairn(&["push", "hello", &target, "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(changed["uploaded"], 2, "{changed}");
+    assert_ne!(changed["digest"], first["digest"]);
+    let new_uploads = uploads().len() - uploads_before;
+    let finished: Vec<_> = uploads()
+        .into_iter()
+        .skip(uploads_before)
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert_eq!(
+        finished.len(),
+        2,
+        "{new_uploads} upload requests: {finished:?}"
+    );
+
+    // A registry with htpasswd: refused without credentials, with the reason; `--creds`.
+    let Some(locked) = cairn_test::registry::Registry::start(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let target = format!("{}/team/hello:1", locked.addr());
+    let refused = project.cairn(&["push", "hello", &target]).output().unwrap();
+    assert!(!refused.status.success());
+    let said = stderr(&refused);
+    assert!(said.contains("401") && !said.contains("s3cret"), "{said}");
+    let pushed = project
+        .cairn(&[
+            "push",
+            "hello",
+            &target,
+            "--json",
+            "--creds",
+            "alice:s3cret",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(push_report(&pushed)["digest"], changed["digest"]);
+    fs_err::write(&spec, &original).unwrap();
+}
