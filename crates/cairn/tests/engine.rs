@@ -550,6 +550,45 @@ fn an_engine_that_fails_to_load_is_reported_with_what_it_said() {
     project.assert_nothing_left();
 }
 
+/// What podman prints running `target`, pulled from the registry.
+fn pull_and_run(podman: &cairn_test::Oracle, project: &Project, target: &str) -> String {
+    let podman = |args: &[&str]| {
+        podman
+            .command()
+            .envs(project.env.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    ok(&podman(&["pull", "--tls-verify=false", "--quiet", target]));
+    ok(&podman(&["run", "--rm", "--network", "none", target]))
+}
+
+/// A registry with htpasswd: a push is refused without credentials, with the reason
+/// and without the password, and goes through with `--creds`.
+fn needs_creds_with_htpasswd(project: &Project, digest: &serde_json::Value) {
+    let Some(locked) = cairn_test::registry::Registry::start(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let target = format!("{}/team/hello:1", locked.addr());
+    let refused = project.cairn(&["push", "hello", &target]).output().unwrap();
+    assert!(!refused.status.success());
+    let said = stderr(&refused);
+    assert!(said.contains("401") && !said.contains("s3cret"), "{said}");
+    let pushed = project
+        .cairn(&[
+            "push",
+            "hello",
+            &target,
+            "--json",
+            "--creds",
+            "alice:s3cret",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(&push_report(&pushed)["digest"], digest);
+}
+
 /// What `cairn push --json` said.
 fn push_report(output: &Output) -> serde_json::Value {
     serde_json::from_str(&ok(output)).unwrap()
@@ -602,27 +641,31 @@ fn push_sends_only_what_the_registry_lacks_and_podman_runs_what_it_pulls() {
         .output()
         .unwrap();
     assert_eq!(ok(&inspected).trim(), digest);
-    let pulled = podman
-        .command()
-        .envs(project.env.iter().map(|(k, v)| (k, v)))
-        .args(["pull", "--tls-verify=false", "--quiet", &target])
-        .output()
-        .unwrap();
-    ok(&pulled);
-    let printed = podman
-        .command()
-        .envs(project.env.iter().map(|(k, v)| (k, v)))
-        .args(["run", "--rm", "--network", "none", &target])
-        .output()
-        .unwrap();
-    assert_eq!(ok(&printed), "hello from cairn\n");
+    assert_eq!(
+        pull_and_run(&podman, &project, &target),
+        "hello from cairn\n"
+    );
 
     // Again: nothing sent but the manifest.
-    let uploads_before = registry
-        .requests()
-        .iter()
-        .filter(|r| r.is_blob_upload())
-        .count();
+    // The registry logs a request as its answer goes out: wait for the `n`th manifest.
+    let blob_uploads_after = |pushes: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let requests = registry.requests();
+            let manifests = requests
+                .iter()
+                .filter(|r| r.method == "PUT" && r.uri.contains("/manifests/"))
+                .count();
+            if manifests >= pushes || std::time::Instant::now() > deadline {
+                return requests
+                    .into_iter()
+                    .filter(cairn_test::registry::LoggedRequest::is_blob_upload)
+                    .collect::<Vec<_>>();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let uploads_before = blob_uploads_after(1).len();
     let again = push_report(
         &project
             .cairn(&["push", "hello", &target, "--json"])
@@ -635,14 +678,7 @@ fn push_sends_only_what_the_registry_lacks_and_podman_runs_what_it_pulls() {
         "{again}"
     );
     assert_eq!(again["digest"], first["digest"]);
-    let uploads = || {
-        registry
-            .requests()
-            .into_iter()
-            .filter(|r| r.is_blob_upload())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(uploads().len(), uploads_before);
+    assert_eq!(blob_uploads_after(2).len(), uploads_before);
 
     // The app changes: its layer and the config go up, nothing else.
     fs_err::write(&spec, with_motd("two")).unwrap();
@@ -654,8 +690,9 @@ fn push_sends_only_what_the_registry_lacks_and_podman_runs_what_it_pulls() {
     );
     assert_eq!(changed["uploaded"], 2, "{changed}");
     assert_ne!(changed["digest"], first["digest"]);
-    let new_uploads = uploads().len() - uploads_before;
-    let finished: Vec<_> = uploads()
+    let uploads = blob_uploads_after(3);
+    let new_uploads = uploads.len() - uploads_before;
+    let finished: Vec<_> = uploads
         .into_iter()
         .skip(uploads_before)
         .filter(|r| r.method == "PUT")
@@ -666,26 +703,6 @@ fn push_sends_only_what_the_registry_lacks_and_podman_runs_what_it_pulls() {
         "{new_uploads} upload requests: {finished:?}"
     );
 
-    // A registry with htpasswd: refused without credentials, with the reason; `--creds`.
-    let Some(locked) = cairn_test::registry::Registry::start(Some(("alice", "s3cret"))) else {
-        return;
-    };
-    let target = format!("{}/team/hello:1", locked.addr());
-    let refused = project.cairn(&["push", "hello", &target]).output().unwrap();
-    assert!(!refused.status.success());
-    let said = stderr(&refused);
-    assert!(said.contains("401") && !said.contains("s3cret"), "{said}");
-    let pushed = project
-        .cairn(&[
-            "push",
-            "hello",
-            &target,
-            "--json",
-            "--creds",
-            "alice:s3cret",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(push_report(&pushed)["digest"], changed["digest"]);
+    needs_creds_with_htpasswd(&project, &changed["digest"]);
     fs_err::write(&spec, &original).unwrap();
 }
