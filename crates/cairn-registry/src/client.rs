@@ -222,13 +222,18 @@ impl Session {
         let mut renewed = false;
         loop {
             let authorization = self.authorization(&scopes).await?;
-            let mut request = make();
-            if let Some(value) = &authorization {
-                request = request.header(AUTHORIZATION, value);
-            }
-            let request = request
+            let mut request = make()
                 .build()
                 .map_err(|e| RegistryError::Client(error_chain(&e)))?;
+            // Credentials go only to the registry itself: an upload `Location` may
+            // name another host (a storage backend), which must not see them.
+            if let Some(value) = &authorization
+                && request.url().origin() == self.base.origin()
+            {
+                let value = reqwest::header::HeaderValue::from_str(value)
+                    .map_err(|e| RegistryError::Client(e.to_string()))?;
+                request.headers_mut().insert(AUTHORIZATION, value);
+            }
             let url = request.url().clone();
             let response = self
                 .http

@@ -63,7 +63,7 @@ pub enum RegistryError {
         expected: u64,
         actual: u64,
     },
-    #[error("could not upload blob {digest} to `{registry}` (after {attempts} attempts)")]
+    #[error("could not upload blob {digest} to `{registry}`{}", retried(*.attempts))]
     BlobUpload {
         digest: String,
         registry: String,
