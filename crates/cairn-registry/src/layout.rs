@@ -16,11 +16,6 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
-/// Whether a media type is a list of manifests rather than an image's manifest.
-pub(crate) fn is_index(media_type: &str) -> bool {
-    media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
-}
-
 /// A descriptor as JSON has it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -75,6 +70,16 @@ impl ManifestDoc {
                 }
                 .to_owned()
             })
+    }
+
+    /// Whether it is a list of manifests rather than an image's manifest, by its media
+    /// type (as [`Self::media_type`] finds it) or by its fields.
+    pub(crate) fn is_index(&self, outside: Option<&str>) -> bool {
+        self.manifests.is_some()
+            || matches!(
+                self.media_type(outside).as_str(),
+                OCI_INDEX | DOCKER_MANIFEST_LIST
+            )
     }
 }
 
@@ -149,7 +154,7 @@ pub(crate) fn read_layout(dir: &Path) -> Result<LocalImage, RegistryError> {
     let document: ManifestDoc = serde_json::from_slice(&manifest)
         .map_err(|e| bad(format!("the manifest {digest} is not valid JSON: {e}")))?;
     let media_type = document.media_type(Some(&descriptor.media_type));
-    if is_index(&media_type) || document.manifests.is_some() {
+    if document.is_index(Some(&descriptor.media_type)) {
         return Err(RegistryError::UnsupportedMediaType {
             what: format!("the image in `{}`", dir.display()),
             media_type,
@@ -209,8 +214,7 @@ pub(crate) fn read_layout(dir: &Path) -> Result<LocalImage, RegistryError> {
 }
 
 pub(crate) fn parse_digest(text: &str) -> Result<Digest, String> {
-    text.parse::<Digest>()
-        .map_err(|_| format!("`{text}` is not a sha256 digest cairn can check"))
+    text.parse::<Digest>().map_err(|e| e.to_string())
 }
 
 pub(crate) fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
@@ -235,4 +239,108 @@ pub(crate) fn ref_name(tag: Option<&str>) -> BTreeMap<String, String> {
     })
     .into_iter()
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn media_types_are_cairn_ocis() {
+        assert_eq!(OCI_MANIFEST, cairn_oci::MediaType::Manifest.as_str());
+        assert_eq!(OCI_INDEX, cairn_oci::MediaType::Index.as_str());
+    }
+
+    type Blobs<'a> = &'a [&'a [u8]];
+
+    /// A layout with `blobs` and an `index.json` of `index`.
+    fn write(dir: &Path, index: &[u8], blobs: &[&[u8]]) {
+        fs_err::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        fs_err::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        fs_err::write(dir.join("index.json"), index).unwrap();
+        for blob in blobs {
+            fs_err::write(blob_path(dir, &Digest::of(blob)), blob).unwrap();
+        }
+    }
+
+    fn descriptor(media_type: &str, bytes: &[u8]) -> serde_json::Value {
+        serde_json::json!({
+            "mediaType": media_type,
+            "digest": Digest::of(bytes).to_string(),
+            "size": bytes.len(),
+        })
+    }
+
+    fn index(manifests: &[serde_json::Value]) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": manifests}))
+            .unwrap()
+    }
+
+    #[test]
+    fn bad_layouts_are_named_not_pushed() {
+        let config = br#"{"architecture":"amd64","os":"linux"}"#.as_slice();
+        let layer = b"layer".as_slice();
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor("application/vnd.oci.image.config.v1+json", config),
+            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", layer)],
+        }))
+        .unwrap();
+        let good = index(&[descriptor(OCI_MANIFEST, &manifest)]);
+        let mut wrong_size = descriptor(OCI_MANIFEST, &manifest);
+        wrong_size["size"] = serde_json::json!(manifest.len() + 1);
+        let mut bad_digest = descriptor(OCI_MANIFEST, &manifest);
+        bad_digest["digest"] = serde_json::json!("sha256:ABC");
+        let an_index = index(&[descriptor(OCI_MANIFEST, &manifest)]);
+        let all: &[&[u8]] = &[config, layer, &manifest];
+        // What is wrong, `index.json`, the blobs there, what the error says.
+        let cases: [(&str, Vec<u8>, Blobs<'_>, &str); 9] = [
+            ("not JSON", b"{".to_vec(), all, "not valid"),
+            ("no manifests", b"{}".to_vec(), all, "names no image"),
+            ("null", b"null".to_vec(), all, "not valid"),
+            (
+                "two images",
+                index(&[
+                    descriptor(OCI_MANIFEST, &manifest),
+                    descriptor(OCI_MANIFEST, &manifest),
+                ]),
+                all,
+                "names 2 images",
+            ),
+            (
+                "manifest missing",
+                good.clone(),
+                &[config, layer],
+                "missing",
+            ),
+            (
+                "layer missing",
+                good.clone(),
+                &[config, &manifest],
+                "layer 1",
+            ),
+            ("size", index(&[wrong_size]), all, "its size"),
+            ("digest", index(&[bad_digest]), all, "sha256:ABC"),
+            (
+                "an index",
+                index(&[descriptor(OCI_INDEX, &an_index)]),
+                &[&an_index],
+                "does not support",
+            ),
+        ];
+        for (what, index, blobs, says) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), &index, blobs);
+            let error = read_layout(dir.path()).unwrap_err();
+            assert!(error.to_string().contains(says), "{what}: {error}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &good, all);
+        let image = read_layout(dir.path()).unwrap();
+        assert_eq!(image.digest, Digest::of(&manifest));
+        assert_eq!(image.blobs.len(), 2);
+    }
 }

@@ -39,3 +39,49 @@ pub use push::{NoPushReporter, PushOptions, PushReport, PushReporter};
 pub use reference::{
     BadReference, DEFAULT_TAG, DOCKER_HUB, DOCKER_HUB_API, Reference, is_loopback,
 };
+
+/// Runs `task` on each of `items`, at most `limit` at once, handing each result to
+/// `done` as it comes; the first failure stops the others and is returned. What push
+/// and pull do with their blobs.
+pub(crate) async fn for_each_limited<I, T, F, Fut>(
+    items: I,
+    limit: usize,
+    task: F,
+    mut done: impl FnMut(T),
+) -> Result<(), RegistryError>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> Fut,
+    Fut: Future<Output = Result<T, RegistryError>> + Send + 'static,
+    T: Send + 'static,
+{
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for item in items {
+        let (permits, work) = (permits.clone(), task(item));
+        tasks.spawn(async move {
+            let _permit = permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            work.await
+        });
+    }
+    let mut failed = None;
+    while let Some(joined) = tasks.join_next().await {
+        let error = match joined {
+            Ok(Ok(value)) => {
+                done(value);
+                continue;
+            }
+            Err(e) if e.is_cancelled() => continue,
+            Ok(Err(error)) => error,
+            Err(e) => RegistryError::Client(format!("a blob transfer task failed: {e}")),
+        };
+        if failed.is_none() {
+            failed = Some(error);
+            tasks.abort_all();
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}

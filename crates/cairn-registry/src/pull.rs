@@ -15,16 +15,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn_fetch::http::Retry;
 use cairn_oci::{Descriptor, Digest, Platform};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use sha2::Digest as _;
 
-use crate::client::{RegistryClient, Session, io_error, read_small, with_attempts};
+use crate::client::{RegistryClient, Session, io_error, with_attempts};
 use crate::error::RegistryError;
+use crate::for_each_limited;
 use crate::layout::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DescriptorDoc, ManifestDoc, OCI_INDEX, OCI_MANIFEST,
-    blob_path, is_index, parse_digest, platform_name, ref_name,
+    blob_path, parse_digest, platform_name, ref_name,
 };
 use crate::reference::Reference;
 
@@ -212,11 +214,23 @@ async fn pull_into(
             blobs.push((digest, descriptor.size));
         }
     }
+    let total = blobs
+        .iter()
+        .try_fold(0u64, |total, (_, size)| total.checked_add(*size))
+        .ok_or_else(|| bad("its blob sizes add up to more than 2^64 bytes".to_owned()))?;
     let manifest_path = blob_path(root, &image.digest);
     fs_err::write(&manifest_path, &image.bytes).map_err(io_error(&manifest_path))?;
-    let total: u64 = blobs.iter().map(|(_, size)| size).sum();
     context.reporter.on_pull_start(blobs.len(), total);
-    download_all(context, &blobs, connections).await?;
+    for_each_limited(
+        blobs.iter().copied(),
+        connections,
+        |(digest, size)| {
+            let context = context.clone();
+            async move { download_blob(&context, digest, size).await }
+        },
+        |()| {},
+    )
+    .await?;
     let oci_layout = root.join("oci-layout");
     fs_err::write(&oci_layout, br#"{"imageLayoutVersion":"1.0.0"}"#)
         .map_err(io_error(&oci_layout))?;
@@ -254,7 +268,7 @@ async fn resolve_image(
     )
     .await?;
     let document = parse_manifest(session, &top)?;
-    if !is_index(&document.media_type(Some(&top.media_type))) && document.manifests.is_none() {
+    if !document.is_index(Some(&top.media_type)) {
         return Ok((top, document, None));
     }
     let chosen = choose(
@@ -277,46 +291,6 @@ async fn resolve_image(
     }
     let document = parse_manifest(session, &image)?;
     Ok((image, document, Some(top.digest)))
-}
-
-/// Downloads `blobs`, at most `connections` at once; the first failure stops the rest.
-async fn download_all(
-    context: &Arc<Context>,
-    blobs: &[(Digest, u64)],
-    connections: usize,
-) -> Result<(), RegistryError> {
-    let limit = Arc::new(tokio::sync::Semaphore::new(connections));
-    let mut tasks = tokio::task::JoinSet::new();
-    for &(digest, size) in blobs {
-        let (context, limit) = (context.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
-            download_blob(&context, digest, size).await
-        });
-    }
-    let mut failed = None;
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                if failed.is_none() {
-                    failed = Some(error);
-                    tasks.abort_all();
-                }
-            }
-            Err(e) if e.is_cancelled() => {}
-            Err(e) => {
-                failed.get_or_insert(RegistryError::Client(format!(
-                    "a blob download task failed: {e}"
-                )));
-                tasks.abort_all();
-            }
-        }
-    }
-    failed.map_or(Ok(()), Err)
 }
 
 fn parse_manifest(
@@ -379,7 +353,7 @@ async fn fetch_manifest(
         DOCKER_MANIFEST_LIST,
     ]
     .join(", ");
-    let response = session
+    let mut response = session
         .send_retrying(|| session.http.get(url.clone()).header(ACCEPT, &accept))
         .await?;
     if !response.status().is_success() {
@@ -404,19 +378,30 @@ async fn fetch_manifest(
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<Digest>().ok());
+    let too_large = || RegistryError::BadResponse {
+        registry: session.registry.clone(),
+        what: format!("the manifest `{name}`"),
+        message: format!("it is larger than {MANIFEST_LIMIT} bytes"),
+    };
     if response
         .content_length()
         .is_some_and(|length| length > MANIFEST_LIMIT)
     {
-        return Err(RegistryError::BadResponse {
-            registry: session.registry.clone(),
-            what: format!("the manifest `{name}`"),
-            message: format!("it is larger than {MANIFEST_LIMIT} bytes"),
-        });
+        return Err(too_large());
     }
-    let bytes = read_small(response)
+    // Not `read_small`, which stops at 1 MiB without a word (found in review: a larger
+    // manifest was cut short and failed as bad JSON or a wrong digest).
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| session.unreachable(&url, &e))?;
+        .map_err(|e| session.unreachable(&url, &e))?
+    {
+        if (bytes.len() + chunk.len()) as u64 > MANIFEST_LIMIT {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
     let digest = Digest::of(&bytes);
     let what = || format!("the manifest `{name}` of `{source}`");
     for wanted in [expected, claimed.as_ref()].into_iter().flatten() {
@@ -440,24 +425,27 @@ async fn fetch_manifest(
 async fn download_blob(context: &Context, digest: Digest, size: u64) -> Result<(), RegistryError> {
     let session = &context.session;
     let partial = context.blobs.join(format!(".{}.partial", digest.hex()));
-    let mut wait = session.backoff;
-    let mut failures = 0;
-    loop {
-        match download_once(context, &digest, size, &partial).await {
-            Ok(()) => break,
-            Err(error @ RegistryError::Unreachable { .. }) if failures < session.retries => {
-                failures += 1;
-                context
-                    .reporter
-                    .on_blob_download_retry(&digest, &error, wait);
-                tokio::time::sleep(wait).await;
-                wait = wait.saturating_mul(2);
-            }
-            Err(error) => {
-                let _ = fs_err::remove_file(&partial);
-                return Err(with_attempts(error, failures + 1));
-            }
-        }
+    let retry = Retry {
+        retries: session.retries,
+        backoff: session.backoff,
+    };
+    let (result, attempts) = retry
+        .run(
+            || download_once(context, &digest, size, &partial),
+            |result, wait| match result {
+                Err(error @ RegistryError::Unreachable { .. }) => {
+                    context
+                        .reporter
+                        .on_blob_download_retry(&digest, error, wait);
+                    true
+                }
+                _ => false,
+            },
+        )
+        .await;
+    if let Err(error) = result {
+        let _ = fs_err::remove_file(&partial);
+        return Err(with_attempts(error, attempts));
     }
     let target = context.blobs.join(digest.hex());
     fs_err::rename(&partial, &target).map_err(io_error(&target))?;
@@ -484,13 +472,22 @@ async fn download_once(
             )
             .await);
     }
-    context.reporter.on_blob_download_start(digest, size);
     let what = || {
         format!(
             "blob {digest} from `{}/{}`",
             session.registry, context.repository
         )
     };
+    if let Some(length) = response.content_length()
+        && length != size
+    {
+        return Err(RegistryError::SizeMismatch {
+            what: what(),
+            expected: size,
+            actual: length,
+        });
+    }
+    context.reporter.on_blob_download_start(digest, size);
     let mut file =
         std::io::BufWriter::new(fs_err::File::create(partial).map_err(io_error(partial))?);
     let mut hasher = sha2::Sha256::new();
@@ -541,7 +538,11 @@ fn install(
 ) -> Result<(), RegistryError> {
     let staged = staging.keep();
     let result = (|| {
+        // Again: the destination may have changed during the download.
         if dest.exists() && !is_empty_dir(dest) {
+            if !is_only_a_layout(dest) {
+                return Err(RegistryError::NotALayout(dest.to_owned()));
+            }
             let old = tempfile::Builder::new()
                 .prefix(&format!(".{name}.old-"))
                 .tempdir_in(parent)

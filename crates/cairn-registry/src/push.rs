@@ -23,11 +23,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use cairn_oci::Digest;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, RANGE};
 use url::Url;
 
 use crate::client::{RegistryClient, Session, io_error, retryable_status};
 use crate::error::RegistryError;
+use crate::for_each_limited;
 use crate::layout::{LocalBlob, read_layout};
 use crate::reference::Reference;
 
@@ -143,57 +144,36 @@ impl RegistryClient {
             chunk_size: self.options.chunk_size.max(1),
             reporter: reporter.clone(),
         });
-        let connections = self.options.connections.max(1);
+        let connections = self.options.connections;
+        let blob_bytes = image.blobs.iter().map(|b| b.size).sum();
+        let mut report = PushReport {
+            skipped: 0,
+            mounted: 0,
+            uploaded: 0,
+            bytes_uploaded: 0,
+            manifest_bytes: image.manifest.len() as u64,
+            digest: image.digest,
+        };
         self.runtime.block_on(async {
             session.ping().await?;
-            reporter.on_push_start(image.blobs.len(), image.blobs.iter().map(|b| b.size).sum());
-            let limit = Arc::new(tokio::sync::Semaphore::new(connections));
-            let mut tasks = tokio::task::JoinSet::new();
-            for blob in image.blobs.clone() {
-                let (context, limit) = (context.clone(), limit.clone());
-                tasks.spawn(async move {
-                    let _permit = limit
-                        .acquire()
-                        .await
-                        .expect("the semaphore is never closed");
-                    push_blob(&context, &blob).await
-                });
-            }
-            let mut report = PushReport {
-                skipped: 0,
-                mounted: 0,
-                uploaded: 0,
-                bytes_uploaded: 0,
-                manifest_bytes: image.manifest.len() as u64,
-                digest: image.digest,
-            };
-            let mut failed = None;
-            while let Some(joined) = tasks.join_next().await {
-                match joined {
-                    Ok(Ok(Outcome::Skipped)) => report.skipped += 1,
-                    Ok(Ok(Outcome::Mounted)) => report.mounted += 1,
-                    Ok(Ok(Outcome::Uploaded(bytes))) => {
+            reporter.on_push_start(image.blobs.len(), blob_bytes);
+            for_each_limited(
+                image.blobs,
+                connections,
+                |blob| {
+                    let context = context.clone();
+                    async move { push_blob(&context, &blob).await }
+                },
+                |outcome| match outcome {
+                    Outcome::Skipped => report.skipped += 1,
+                    Outcome::Mounted => report.mounted += 1,
+                    Outcome::Uploaded(bytes) => {
                         report.uploaded += 1;
                         report.bytes_uploaded += bytes;
                     }
-                    Ok(Err(error)) => {
-                        if failed.is_none() {
-                            failed = Some(error);
-                            tasks.abort_all();
-                        }
-                    }
-                    Err(e) if e.is_cancelled() => {}
-                    Err(e) => {
-                        failed.get_or_insert(RegistryError::Client(format!(
-                            "a blob upload task failed: {e}"
-                        )));
-                        tasks.abort_all();
-                    }
-                }
-            }
-            if let Some(error) = failed {
-                return Err(error);
-            }
+                },
+            )
+            .await?;
             put_manifest(
                 &session,
                 target,
@@ -339,14 +319,16 @@ fn location(session: &Session, response: &reqwest::Response) -> Result<Url, Regi
             what: format!("a {} answer to `{}`", response.status(), response.url()),
             message: "it has no `Location` header".to_owned(),
         })?;
-    response
-        .url()
-        .join(text)
-        .map_err(|e| RegistryError::BadResponse {
-            registry: session.registry.clone(),
-            what: format!("the upload location `{text}`"),
-            message: e.to_string(),
-        })
+    let bad = |message: String| RegistryError::BadResponse {
+        registry: session.registry.clone(),
+        what: format!("the upload location `{text}`"),
+        message,
+    };
+    let url = response.url().join(text).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("it is not an HTTP or HTTPS URL".to_owned()));
+    }
+    Ok(url)
 }
 
 /// Abandons an upload session (a refused mount's, when another mount is tried).
@@ -400,6 +382,10 @@ async fn upload(
         resumed: false,
     });
     let mut sent = 0;
+    // Failures since the upload last got further than ever before: a blob started
+    // again re-sends chunks the registry had, which is no progress (found in review: a
+    // registry refusing the same chunk each time had the blob started again forever).
+    let mut furthest = 0;
     let mut failures = 0;
     let mut wait = session.backoff;
     loop {
@@ -419,8 +405,11 @@ async fn upload(
             Ok(Step::Done(bytes)) => return Ok(sent + bytes),
             Ok(Step::Chunk(bytes)) => {
                 sent += bytes;
-                failures = 0;
-                wait = session.backoff;
+                if upload.offset > furthest {
+                    furthest = upload.offset;
+                    failures = 0;
+                    wait = session.backoff;
+                }
                 context
                     .reporter
                     .on_blob_upload_progress(&blob.digest, upload.offset);
@@ -463,24 +452,20 @@ async fn upload_status(session: &Session, location: &Url, size: u64) -> Option<U
     if !response.status().is_success() {
         return None;
     }
-    // `Range: 0-<last byte>`; distribution says `0-0` for an empty upload too, and a
-    // registry with one byte is corrected by its `416` to the next `PATCH`.
-    let offset = match response.headers().get("range") {
+    // Distribution says `0-0` for an empty upload too, and a registry with one byte is
+    // corrected by its `416` to the next `PATCH`.
+    let offset = match response.headers().get(RANGE) {
         None => 0,
-        Some(range) => {
-            let (start, end) = range.to_str().ok()?.trim().split_once('-')?;
-            let end: u64 = end.parse().ok()?;
-            if start != "0" {
-                return None;
-            }
-            if end == 0 { 0 } else { end + 1 }
-        }
+        Some(range) => match received(range)? {
+            1 => 0,
+            n => n,
+        },
     };
     if offset > size {
         return None;
     }
     let location = match response.headers().get(LOCATION) {
-        Some(_) => location_of(&response)?,
+        Some(_) => self::location(session, &response).ok()?,
         None => location.clone(),
     };
     Some(Upload {
@@ -490,9 +475,18 @@ async fn upload_status(session: &Session, location: &Url, size: u64) -> Option<U
     })
 }
 
-fn location_of(response: &reqwest::Response) -> Option<Url> {
-    let text = response.headers().get(LOCATION)?.to_str().ok()?;
-    response.url().join(text).ok()
+/// The bytes a registry says it has: `Range: 0-<last byte>` (or `bytes=0-…`); `None`
+/// for anything else, `Range` answers being the registry's to get right.
+fn received(range: &HeaderValue) -> Option<u64> {
+    let range = range.to_str().ok()?.trim();
+    let (start, end) = range
+        .strip_prefix("bytes=")
+        .unwrap_or(range)
+        .split_once('-')?;
+    if start != "0" {
+        return None;
+    }
+    end.parse::<u64>().ok()?.checked_add(1)
 }
 
 /// One request of an upload: the whole blob in one `PUT` when it is small and nothing
@@ -550,14 +544,13 @@ async fn advance(
         return Err(classify(session, response, blob, upload.resumed).await);
     }
     let next = location(session, &response).map_err(Failure::Fatal)?;
-    // The registry's word on what it has, when it gives it.
+    // The registry's word on what it has, when it gives one cairn can read; the digest
+    // it checks at the end has the last word.
     let offset = response
         .headers()
-        .get("range")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once('-'))
-        .and_then(|(_, end)| end.parse::<u64>().ok())
-        .map_or(upload.offset + length, |end| end + 1);
+        .get(RANGE)
+        .and_then(received)
+        .unwrap_or(upload.offset + length);
     if offset != upload.offset + length {
         return Err(Failure::Lost(RegistryError::BadResponse {
             registry: session.registry.clone(),

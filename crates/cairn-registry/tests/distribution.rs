@@ -4,9 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_oci::{
@@ -18,7 +19,10 @@ use cairn_registry::{
     PullOptions, PullReporter, PushOptions, PushReport, PushReporter, Reference, RegistryClient,
     RegistryError, RegistryOptions,
 };
-use cairn_test::registry::{DropAt, DroppingProxy, LoggedRequest, REFRESH_TOKEN, Registry};
+use cairn_test::registry::{
+    DropAt, DroppingProxy, Framing, LoggedRequest, REFRESH_TOKEN, Registry, ScriptedRegistry,
+    ScriptedRequest, ScriptedResponse,
+};
 use cairn_test::require_tool;
 
 /// An image layout as cairn's store keeps one: config and manifest as files, layers as
@@ -244,9 +248,16 @@ fn pull(
     client.pull(&reference(source), dest, &PullOptions::default(), &reporter)
 }
 
-/// The access-log lines after the first `from`.
-fn since(registry: &Registry, from: usize) -> Vec<LoggedRequest> {
-    registry.requests().split_off(from)
+/// The access-log lines after the first `from`, up to the `PUT` of the manifest `tag`
+/// (the last request of a push).
+fn pushed(registry: &Registry, from: usize, repository_tag: &str) -> Vec<LoggedRequest> {
+    let (repository, tag) = repository_tag.split_once(':').unwrap();
+    let uri = format!("/v2/{repository}/manifests/{tag}");
+    let is_put = |r: &LoggedRequest| r.method == "PUT" && r.uri == uri;
+    let mut requests = registry.requests_until(|r| is_put(r)).split_off(from);
+    let end = requests.iter().rposition(is_put).unwrap();
+    requests.truncate(end + 1);
+    requests
 }
 
 /// The digests of blob uploads completed (`PUT …?digest=`) in `requests`.
@@ -326,16 +337,16 @@ fn push_is_what_skopeo_sees_and_a_second_push_uploads_nothing() {
         "{again:?}"
     );
     assert_eq!(again.digest, image.digest);
-    let later = since(&registry, before);
+    let later = pushed(&registry, before, "app:1");
     assert!(
         later.iter().all(|r| !r.uri.contains("/blobs/uploads/")),
         "a second push started uploads: {later:#?}"
     );
-    assert_eq!(
-        later.iter().filter(|r| r.method == "HEAD").count(),
-        3,
-        "{later:#?}"
-    );
+    // Three blobs asked about, each found; then the manifest again.
+    let heads: Vec<_> = later.iter().filter(|r| r.method == "HEAD").collect();
+    assert_eq!(heads.len(), 3, "{later:#?}");
+    assert!(heads.iter().all(|r| r.status == 200), "{later:#?}");
+    assert_eq!(later.last().unwrap().status, 201, "{later:#?}");
 }
 
 #[test]
@@ -363,11 +374,35 @@ fn a_changed_layer_is_the_only_layer_uploaded() {
         report.bytes_uploaded,
         second.layers[1].1.len() as u64 + config_size
     );
-    let mut uploaded = completed_uploads(&since(&registry, before));
+    let later = pushed(&registry, before, "app:2");
+    let mut uploaded = completed_uploads(&later);
     uploaded.sort();
     let mut expected = vec![second.layers[1].0.to_string(), second.config.to_string()];
     expected.sort();
     assert_eq!(uploaded, expected);
+    // Two upload sessions and nothing else carrying blob bytes: the unchanged layer was
+    // only asked about, and found.
+    let sessions = later
+        .iter()
+        .filter(|r| r.method == "POST" && r.uri.contains("/blobs/uploads/"))
+        .count();
+    assert_eq!(sessions, 2, "{later:#?}");
+    assert_eq!(
+        later.iter().filter(|r| r.is_blob_upload()).count(),
+        2,
+        "{later:#?}"
+    );
+    let unchanged = format!("/v2/app/blobs/{}", second.layers[0].0);
+    let about: Vec<_> = later
+        .iter()
+        .filter(|r| r.uri.starts_with(&unchanged))
+        .collect();
+    assert!(
+        about.len() == 1 && about[0].method == "HEAD" && about[0].status == 200,
+        "{later:#?}"
+    );
+    // And the manifest, last.
+    assert_eq!(later.last().unwrap().status, 201, "{later:#?}");
     if let Some(digest) = skopeo_digest(&format!("{}/app:2", registry.addr())) {
         assert_eq!(digest, second.digest.to_string());
     }
@@ -399,7 +434,7 @@ fn blobs_are_mounted_from_another_repository() {
         (0, 3, 0, 0),
         "{report:?}"
     );
-    let later = since(&registry, before);
+    let later = pushed(&registry, before, "team/b:1");
     let mounts: Vec<_> = later
         .iter()
         .filter(|r| {
@@ -878,6 +913,24 @@ fn pull_writes_a_verified_layout_and_a_tampered_blob_leaves_nothing() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(left, ["pulled"], "staging left behind");
+
+    // The registry serves other bytes for the manifest: by tag (against the digest the
+    // registry names) and by digest, refused, and nothing is written.
+    let tampered = String::from_utf8(image.manifest.clone()).unwrap().replacen(
+        r#""schemaVersion":2"#,
+        r#""schemaVersion": 2"#,
+        1,
+    );
+    assert_ne!(tampered.as_bytes(), image.manifest);
+    fs_err::write(registry.blob_file(&image.digest.hex()), &tampered).unwrap();
+    for source in [target.clone(), by_digest] {
+        let error = pull(&client, &source, &dest).unwrap_err();
+        assert!(
+            matches!(&error, RegistryError::DigestMismatch { expected, .. } if *expected == image.digest.to_string()),
+            "{source}: {error:?}"
+        );
+        assert!(!dest.exists());
+    }
 }
 
 #[test]
@@ -920,6 +973,20 @@ fn errors_users_hit() {
         )
         .unwrap_err();
     assert!(error.to_string().contains("index.json"), "{error}");
+
+    // A pull into a directory holding something else: refused before anything is asked
+    // of the registry (nothing listens there), and the file is kept.
+    let dest = tempfile::tempdir().unwrap();
+    fs_err::write(dest.path().join("notes.txt"), "mine").unwrap();
+    let error = pull(&client, &format!("127.0.0.1:{port}/app:1"), dest.path()).unwrap_err();
+    assert!(
+        matches!(&error, RegistryError::NotALayout(path) if path == dest.path()),
+        "{error:?}"
+    );
+    assert_eq!(
+        fs_err::read_to_string(dest.path().join("notes.txt")).unwrap(),
+        "mine"
+    );
 
     let Some(registry) = Registry::start(None) else {
         return;
@@ -1108,4 +1175,405 @@ fn pull_chooses_the_platform_from_an_index() {
         "{message}"
     );
     assert!(!out.path().join("none").exists());
+}
+
+/// Every blob of `image` by its hex digest, read through the layout's links.
+fn blob_bytes(image: &Layout) -> HashMap<String, Vec<u8>> {
+    fs_err::read_dir(image.path.join("blobs/sha256"))
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                fs_err::read(entry.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A registry serving `image` as `app:1` (and by its digest) as distribution would,
+/// except where `twist` answers first.
+fn serving(
+    image: &Layout,
+    twist: impl Fn(&ScriptedRequest) -> Option<ScriptedResponse> + Send + Sync + 'static,
+) -> ScriptedRegistry {
+    let blobs = blob_bytes(image);
+    let (digest, manifest) = (image.digest, image.manifest.clone());
+    ScriptedRegistry::start(move |request| {
+        if let Some(answer) = twist(request) {
+            return answer;
+        }
+        let path = request.path();
+        if path == "/v2/" {
+            return ScriptedResponse::new(200);
+        }
+        if path == "/v2/app/manifests/1" || path == format!("/v2/app/manifests/{digest}") {
+            return ScriptedResponse::new(200)
+                .header("Content-Type", cairn_registry::OCI_MANIFEST)
+                .header("Docker-Content-Digest", digest.to_string())
+                .body(manifest.clone());
+        }
+        match path
+            .strip_prefix("/v2/app/blobs/sha256:")
+            .and_then(|hex| blobs.get(hex))
+        {
+            Some(bytes) => ScriptedResponse::new(200).body(bytes.clone()),
+            None => ScriptedResponse::new(404),
+        }
+    })
+}
+
+/// Pulls `source` into a fresh directory: the error, after checking that nothing was
+/// left behind.
+fn failed_pull(client: &RegistryClient, source: &str) -> RegistryError {
+    let out = tempfile::tempdir().unwrap();
+    let error = pull(client, source, &out.path().join("pulled")).unwrap_err();
+    let left: Vec<_> = fs_err::read_dir(out.path()).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "{source}: {left:?} left behind after {error}"
+    );
+    error
+}
+
+#[test]
+fn pull_refuses_what_a_broken_registry_sends() {
+    let image = two_layers("garbage");
+    let layer = image.layers[1].0;
+    let layer_path = format!("/v2/app/blobs/{layer}");
+    let client = RegistryClient::new(RegistryOptions {
+        retries: 1,
+        ..options(CredentialOptions::anonymous())
+    })
+    .unwrap();
+
+    // A manifest that is not JSON.
+    let registry = serving(&image, |r| {
+        (r.path() == "/v2/app/manifests/1").then(|| ScriptedResponse::new(200).body("{not json"))
+    });
+    let error = failed_pull(&client, &format!("{}/app:1", registry.addr()));
+    assert!(
+        matches!(error, RegistryError::BadResponse { .. }),
+        "{error:?}"
+    );
+
+    // A manifest larger than any registry keeps, sent without a length.
+    let registry = serving(&image, |r| {
+        (r.path() == "/v2/app/manifests/1").then(|| {
+            ScriptedResponse::new(200)
+                .body(vec![b' '; 5 << 20])
+                .framing(Framing::Chunked)
+        })
+    });
+    let error = failed_pull(&client, &format!("{}/app:1", registry.addr()));
+    assert!(error.to_string().contains("larger than"), "{error}");
+
+    // A manifest of 2 MiB is under the limit and read whole, with or without a length.
+    let big = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": cairn_registry::OCI_MANIFEST,
+        "annotations": {"padding": "x".repeat(2 << 20)},
+    }))
+    .unwrap();
+    for framing in [Framing::Length, Framing::Chunked] {
+        let served = big.clone();
+        let registry = serving(&image, move |r| {
+            (r.path() == "/v2/app/manifests/big").then(|| {
+                ScriptedResponse::new(200)
+                    .header("Docker-Content-Digest", Digest::of(&served).to_string())
+                    .body(served.clone())
+                    .framing(framing)
+            })
+        });
+        let remote = client
+            .manifest(&reference(&format!("{}/app:big", registry.addr())))
+            .unwrap();
+        assert_eq!(remote.bytes.len(), big.len(), "{framing:?}");
+    }
+
+    // Other bytes for a digest the reference names.
+    let other = Digest::of(b"another manifest");
+    let (manifest, other_path) = (image.manifest.clone(), format!("/v2/app/manifests/{other}"));
+    let registry = serving(&image, move |r| {
+        (r.path() == other_path).then(|| ScriptedResponse::new(200).body(manifest.clone()))
+    });
+    let error = failed_pull(&client, &format!("{}/app@{other}", registry.addr()));
+    assert!(
+        matches!(&error, RegistryError::DigestMismatch { expected, .. } if *expected == other.to_string()),
+        "{error:?}"
+    );
+
+    // A layer cut short: its `Content-Length` is right, but the body ends halfway
+    // (each attempt, so the retries end too).
+    let bytes = image.layers[1].1.clone();
+    let path = layer_path.clone();
+    let registry = serving(&image, move |r| {
+        (r.path() == path).then(|| {
+            ScriptedResponse::new(200)
+                .body(bytes[..bytes.len() / 2].to_vec())
+                .framing(Framing::Claimed(bytes.len() as u64))
+        })
+    });
+    let error = failed_pull(&client, &format!("{}/app:1", registry.addr()));
+    assert!(
+        matches!(error, RegistryError::Unreachable { attempts: 2, .. })
+            && error.to_string().contains(&layer.to_string()),
+        "{error:?}"
+    );
+
+    // A layer of another size than the manifest says: refused by its `Content-Length`.
+    let mut longer = image.layers[1].1.clone();
+    longer.extend_from_slice(b"more");
+    let path = layer_path.clone();
+    let registry = serving(&image, move |r| {
+        (r.path() == path).then(|| ScriptedResponse::new(200).body(longer.clone()))
+    });
+    let error = failed_pull(&client, &format!("{}/app:1", registry.addr()));
+    assert!(
+        matches!(error, RegistryError::SizeMismatch { .. }),
+        "{error:?}"
+    );
+
+    // Sizes that add up to more than a u64 holds.
+    let huge = layout_with(&[vec![("a", b"a".to_vec())]], |mut manifest| {
+        manifest["config"]["size"] = serde_json::json!(u64::MAX);
+        manifest
+    });
+    let registry = serving(&huge, |_| None);
+    let error = failed_pull(&client, &format!("{}/app:1", registry.addr()));
+    assert!(
+        matches!(error, RegistryError::BadResponse { .. }),
+        "{error:?}"
+    );
+}
+
+/// A registry that takes uploads to `app` as distribution does (blobs are missing,
+/// sessions at relative `Location`s, `Range` in answers, the digest checked at the
+/// end); `twist` sees each request, the bytes its session had before it, and the answer
+/// (the registry's state already changed), and answers instead.
+fn accepting(
+    twist: impl Fn(&ScriptedRequest, u64, ScriptedResponse) -> ScriptedResponse + Send + Sync + 'static,
+) -> ScriptedRegistry {
+    let sessions: Mutex<HashMap<String, Vec<u8>>> = Mutex::default();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    ScriptedRegistry::start(move |request| {
+        let path = request.path().to_owned();
+        let mut sessions = sessions.lock().unwrap();
+        let had = sessions.get(&path).map_or(0, |b| b.len() as u64);
+        let range = |n: u64| format!("0-{}", n.saturating_sub(1));
+        let answer = match (request.method.as_str(), path.as_str()) {
+            ("GET", "/v2/") => ScriptedResponse::new(200),
+            ("POST", "/v2/app/blobs/uploads/") => {
+                let id = next.fetch_add(1, Ordering::SeqCst);
+                let location = format!("/v2/app/blobs/uploads/{id}");
+                sessions.insert(location.clone(), Vec::new());
+                ScriptedResponse::new(202)
+                    .header("Location", location)
+                    .header("Range", "0-0")
+            }
+            ("PATCH", _) if sessions.contains_key(&path) => {
+                let bytes = sessions.get_mut(&path).unwrap();
+                bytes.extend_from_slice(&request.body);
+                let n = bytes.len() as u64;
+                ScriptedResponse::new(202)
+                    .header("Location", path)
+                    .header("Range", range(n))
+            }
+            ("GET", _) if sessions.contains_key(&path) => ScriptedResponse::new(204)
+                .header("Location", path)
+                .header("Range", range(had)),
+            ("PUT", _) if sessions.contains_key(&path) => {
+                let mut bytes = sessions.remove(&path).unwrap();
+                bytes.extend_from_slice(&request.body);
+                let wanted = request.target.split("digest=").nth(1).unwrap_or_default();
+                if Digest::of(&bytes).to_string() == wanted.replace("%3A", ":") {
+                    ScriptedResponse::new(201)
+                } else {
+                    ScriptedResponse::new(400)
+                        .body(r#"{"errors":[{"code":"DIGEST_INVALID","message":"digest"}]}"#)
+                }
+            }
+            ("PUT", manifest) if manifest.starts_with("/v2/app/manifests/") => {
+                ScriptedResponse::new(201).header(
+                    "Docker-Content-Digest",
+                    Digest::of(&request.body).to_string(),
+                )
+            }
+            _ => ScriptedResponse::new(404)
+                .body(r#"{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"unknown"}]}"#),
+        };
+        twist(request, had, answer)
+    })
+}
+
+/// `answer` with its `Range` header replaced by `range`.
+fn with_range(answer: ScriptedResponse, range: &str) -> ScriptedResponse {
+    let mut answer = answer;
+    answer.headers.retain(|(name, _)| name != "Range");
+    answer.header("Range", range)
+}
+
+/// Pushes on a thread of its own: a push that has not ended in a minute fails the test
+/// rather than hanging it.
+fn push_within_a_minute(
+    client: RegistryClient,
+    image: &Layout,
+    target: String,
+) -> Result<PushReport, RegistryError> {
+    let path = image.path.clone();
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let reporter: Arc<dyn PushReporter> = Arc::new(NoPushReporter);
+        let _ = send.send(client.push(
+            &path,
+            &reference(&target),
+            &PushOptions::default(),
+            &reporter,
+        ));
+    });
+    receive
+        .recv_timeout(Duration::from_mins(1))
+        .expect("the push did not end within a minute")
+}
+
+fn posts(registry: &ScriptedRegistry) -> usize {
+    registry
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count()
+}
+
+#[test]
+fn push_copes_with_odd_upload_answers() {
+    let image = big_layer(200 << 10, 21);
+    let chunk = 64 << 10;
+    let push_to = |registry: &ScriptedRegistry| {
+        push_within_a_minute(chunked(chunk), &image, format!("{}/app:1", registry.addr()))
+    };
+
+    // Relative `Location`s: the push succeeds, each blob in one session.
+    let registry = accepting(|_, _, answer| answer);
+    let report = push_to(&registry).unwrap();
+    assert_eq!(report.bytes_uploaded, image.blob_sizes());
+    assert_eq!(posts(&registry), 3);
+
+    // Chunk answers whose `Range` is nonsense, or past what a u64 holds: cairn goes by
+    // its own count, and the registry checks the digest at the end.
+    for nonsense in ["bytes=0-18446744073709551615", "0-", "all of it", "7-9"] {
+        let registry = accepting(move |r, _, answer| {
+            if r.method == "PATCH" {
+                with_range(answer, nonsense)
+            } else {
+                answer
+            }
+        });
+        let report = push_to(&registry).unwrap_or_else(|e| panic!("{nonsense}: {e:?}"));
+        assert_eq!(report.bytes_uploaded, image.blob_sizes(), "{nonsense}");
+        assert_eq!(posts(&registry), 3, "{nonsense}");
+    }
+
+    // A session without a `Location`: a clear error.
+    let registry = accepting(|r, _, answer| {
+        if r.method == "POST" {
+            ScriptedResponse::new(202)
+        } else {
+            answer
+        }
+    });
+    let error = push_to(&registry).unwrap_err();
+    let source = std::error::Error::source(&error).map(ToString::to_string);
+    assert!(
+        source.as_deref().is_some_and(|s| s.contains("`Location`")),
+        "{error}: {source:?}"
+    );
+
+    // The second chunk is refused every time: cairn starts the blob again a few times,
+    // then gives up, naming it.
+    let registry = accepting(move |r, had, answer| {
+        if r.method == "PATCH" && had >= chunk {
+            ScriptedResponse::new(416)
+        } else {
+            answer
+        }
+    });
+    let error = push_to(&registry).unwrap_err();
+    assert!(
+        matches!(&error, RegistryError::BlobUpload { digest, .. } if *digest == image.layers[1].0.to_string()),
+        "{error:?}"
+    );
+    let retries = options(CredentialOptions::anonymous()).retries as usize;
+    // The two small blobs, and the big one once per attempt.
+    assert_eq!(posts(&registry), 2 + 1 + retries);
+
+    // The connection drops after the second chunk arrived, and the registry's status
+    // answer is nonsense: the blob starts again, and the push succeeds.
+    let dropped = AtomicBool::new(false);
+    let registry = accepting(move |r, had, answer| {
+        if r.method == "PATCH" && had >= chunk && !dropped.swap(true, Ordering::SeqCst) {
+            answer.framing(Framing::Hangup)
+        } else if r.method == "GET" && r.path().contains("/uploads/") {
+            with_range(answer, "0-x")
+        } else {
+            answer
+        }
+    });
+    let report = push_to(&registry).unwrap();
+    assert_eq!(report.digest, image.digest);
+    assert_eq!(posts(&registry), 4, "the big blob started again, once");
+    assert!(report.bytes_uploaded > image.blob_sizes());
+}
+
+/// An upload `Location` on another host (here the same server by another name, as a
+/// registry hands uploads to its storage) gets no credentials: only the registry does.
+#[test]
+fn credentials_go_only_to_the_registry() {
+    let image = big_layer(10 << 10, 5);
+    let port: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let elsewhere = Arc::clone(&port);
+    let registry = accepting(move |r, _, answer| {
+        let authorized = r.header("Authorization").is_some();
+        let to_storage = r.method == "PATCH" || r.method == "PUT" && r.path().contains("/uploads/");
+        if !authorized && !to_storage {
+            return ScriptedResponse::new(401).header("WWW-Authenticate", r#"Basic realm="test""#);
+        }
+        if r.method == "POST" {
+            // Hand the upload to "another host": localhost, where the base is 127.0.0.1.
+            let mut answer = answer;
+            let location = answer
+                .headers
+                .iter()
+                .find(|(name, _)| name == "Location")
+                .map(|(_, v)| v.clone())
+                .unwrap();
+            answer.headers.retain(|(name, _)| name != "Location");
+            return answer.header(
+                "Location",
+                format!("http://localhost:{}{location}", elsewhere.get().unwrap()),
+            );
+        }
+        answer
+    });
+    port.set(registry.addr().rsplit(':').next().unwrap().to_owned())
+        .unwrap();
+    let target = format!("{}/app:1", registry.addr());
+    let report = push_within_a_minute(with_creds("alice", "s3cret"), &image, target).unwrap();
+    assert_eq!(report.digest, image.digest);
+    let requests = registry.requests();
+    let uploads: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "PATCH" || r.method == "PUT" && r.path().contains("/uploads/"))
+        .collect();
+    assert!(!uploads.is_empty());
+    for upload in uploads {
+        assert!(
+            upload.header("Authorization").is_none(),
+            "{} {} carried the credentials",
+            upload.method,
+            upload.target
+        );
+    }
+    assert!(requests.iter().any(|r| r.method == "PUT"
+        && r.path().contains("/manifests/")
+        && r.header("Authorization").is_some()));
 }

@@ -211,6 +211,24 @@ impl Registry {
         self.log().lines().filter_map(parse_access_line).collect()
     }
 
+    /// The access log's request lines once one of them is `last`: a line is written as
+    /// its answer goes out, so the client may have it a moment before the log does.
+    /// Panics when none is within 10 s.
+    pub fn requests_until(&self, last: impl Fn(&LoggedRequest) -> bool) -> Vec<LoggedRequest> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let requests = self.requests();
+            if requests.iter().any(&last) {
+                return requests;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the registry did not log the request waited for:\n{requests:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Where the registry keeps its data (`docker/registry/v2/…`).
     pub fn storage(&self) -> PathBuf {
         self.dir.path().join("storage")
@@ -304,7 +322,6 @@ pub struct DropAt {
 struct ProxyShared {
     upstream: SocketAddr,
     drop_at: DropAt,
-    stop: AtomicBool,
     matched: AtomicUsize,
     fired: AtomicBool,
     requests: Mutex<Vec<String>>,
@@ -317,46 +334,31 @@ struct ProxyShared {
 pub struct DroppingProxy {
     addr: SocketAddr,
     shared: Arc<ProxyShared>,
-    thread: Option<JoinHandle<()>>,
+    _accept: AcceptLoop,
 }
 
 impl DroppingProxy {
     /// Starts a proxy to `upstream` (`host:port`).
     pub fn start(upstream: &str, drop_at: DropAt) -> DroppingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(ProxyShared {
             upstream: upstream.parse().unwrap(),
             drop_at,
-            stop: AtomicBool::new(false),
             matched: AtomicUsize::new(0),
             fired: AtomicBool::new(false),
             requests: Mutex::new(Vec::new()),
         });
-        let thread = {
+        let accept = {
             let shared = shared.clone();
-            std::thread::spawn(move || {
-                while !shared.stop.load(Ordering::SeqCst) {
-                    match listener.accept() {
-                        Ok((client, _)) => {
-                            let shared = shared.clone();
-                            std::thread::spawn(move || {
-                                let _ = proxy_connection(&client, &shared);
-                            });
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                        Err(_) => break,
-                    }
-                }
+            AcceptLoop::start(listener, move |client| {
+                let _ = proxy_connection(&client, &shared);
             })
         };
         DroppingProxy {
             addr,
             shared,
-            thread: Some(thread),
+            _accept: accept,
         }
     }
 
@@ -377,15 +379,6 @@ impl DroppingProxy {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-}
-
-impl Drop for DroppingProxy {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -498,6 +491,193 @@ fn proxy_connection(client: &TcpStream, shared: &ProxyShared) -> io::Result<()> 
     Ok(())
 }
 
+/// A request as a [`ScriptedRegistry`] got it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptedRequest {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl ScriptedRequest {
+    /// The target without its query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a [`ScriptedResponse`]'s body is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// With its true `Content-Length`.
+    Length,
+    /// `Transfer-Encoding: chunked`, in 64 KiB chunks: no length up front.
+    Chunked,
+    /// With this `Content-Length`, whatever the body's length; the connection is closed
+    /// after the body.
+    Claimed(u64),
+    /// No answer at all: the connection is closed.
+    Hangup,
+}
+
+/// What a [`ScriptedRegistry`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptedResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub framing: Framing,
+}
+
+impl ScriptedResponse {
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            framing: Framing::Length,
+        }
+    }
+
+    #[must_use]
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    #[must_use]
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    #[must_use]
+    pub fn framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
+    }
+}
+
+/// A registry that answers what the test tells it to, for answers no real registry
+/// gives: bad JSON, lying lengths, odd `Location` and `Range` headers, connections
+/// closed without an answer. Every connection carries one request.
+pub struct ScriptedRegistry {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<ScriptedRequest>>>,
+    _accept: AcceptLoop,
+}
+
+impl std::fmt::Debug for ScriptedRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptedRegistry")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScriptedRegistry {
+    /// Answers each request with `answer(request)`.
+    pub fn start(
+        answer: impl Fn(&ScriptedRequest) -> ScriptedResponse + Send + Sync + 'static,
+    ) -> ScriptedRegistry {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let accept = {
+            let requests = requests.clone();
+            AcceptLoop::start(listener, move |stream| {
+                let _ = answer_scripted(stream, &requests, &answer);
+            })
+        };
+        ScriptedRegistry {
+            addr,
+            requests,
+            _accept: accept,
+        }
+    }
+
+    /// `127.0.0.1:<port>`: the registry part of a reference.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The requests so far, in order.
+    pub fn requests(&self) -> Vec<ScriptedRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+fn answer_scripted(
+    mut stream: TcpStream,
+    requests: &Mutex<Vec<ScriptedRequest>>,
+    answer: &dyn Fn(&ScriptedRequest) -> ScriptedResponse,
+) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let Some(head) = read_head(&mut reader)? else {
+        return Ok(());
+    };
+    let mut body = Vec::new();
+    (&mut reader)
+        .take(head.content_length())
+        .read_to_end(&mut body)?;
+    let request = ScriptedRequest {
+        method: head.method,
+        target: head.target,
+        headers: head.headers,
+        body,
+    };
+    let response = answer(&request);
+    requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(request);
+    if response.framing == Framing::Hangup {
+        return stream.shutdown(Shutdown::Both);
+    }
+    let mut head = Vec::new();
+    write!(
+        head,
+        "HTTP/1.1 {} Scripted\r\nConnection: close\r\n",
+        response.status
+    )?;
+    for (name, value) in &response.headers {
+        write!(head, "{name}: {value}\r\n")?;
+    }
+    match response.framing {
+        Framing::Length => write!(head, "Content-Length: {}\r\n", response.body.len())?,
+        Framing::Claimed(length) => write!(head, "Content-Length: {length}\r\n")?,
+        Framing::Chunked => write!(head, "Transfer-Encoding: chunked\r\n")?,
+        Framing::Hangup => unreachable!("answered above"),
+    }
+    head.extend_from_slice(b"\r\n");
+    stream.write_all(&head)?;
+    if response.framing == Framing::Chunked {
+        for chunk in response.body.chunks(64 << 10) {
+            write!(stream, "{:x}\r\n", chunk.len())?;
+            stream.write_all(chunk)?;
+            stream.write_all(b"\r\n")?;
+        }
+        stream.write_all(b"0\r\n\r\n")?;
+    } else {
+        stream.write_all(&response.body)?;
+    }
+    stream.flush()?;
+    stream.shutdown(Shutdown::Both)
+}
+
 /// One request to the token server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRequest {
@@ -523,7 +703,6 @@ struct TokenConfig {
 #[derive(Debug)]
 struct TokenShared {
     config: TokenConfig,
-    stop: AtomicBool,
     issued: AtomicUsize,
     requests: Mutex<Vec<TokenRequest>>,
 }
@@ -535,30 +714,58 @@ struct TokenShared {
 struct TokenServer {
     addr: SocketAddr,
     shared: Arc<TokenShared>,
-    thread: Option<JoinHandle<()>>,
+    _accept: AcceptLoop,
 }
 
 impl TokenServer {
     fn start(config: TokenConfig) -> TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(TokenShared {
             config,
-            stop: AtomicBool::new(false),
             issued: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
         });
-        let thread = {
+        let accept = {
             let shared = shared.clone();
+            AcceptLoop::start(listener, move |stream| {
+                let _ = answer_token_request(stream, &shared);
+            })
+        };
+        TokenServer {
+            addr,
+            shared,
+            _accept: accept,
+        }
+    }
+}
+
+/// A listener's accept loop on a thread of its own, each connection handled on another;
+/// stopped and joined when dropped (connections in flight finish on their threads).
+#[derive(Debug)]
+struct AcceptLoop {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl AcceptLoop {
+    fn start(
+        listener: TcpListener,
+        handle: impl Fn(TcpStream) + Send + Sync + 'static,
+    ) -> AcceptLoop {
+        // Non-blocking, so the loop sees `stop` without a connection to wake it.
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = Arc::new(handle);
+        let thread = {
+            let stop = stop.clone();
             std::thread::spawn(move || {
-                while !shared.stop.load(Ordering::SeqCst) {
+                while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
-                            let shared = shared.clone();
-                            std::thread::spawn(move || {
-                                let _ = answer_token_request(stream, &shared);
-                            });
+                            let _ = stream.set_nonblocking(false);
+                            let handle = handle.clone();
+                            std::thread::spawn(move || handle(stream));
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                             std::thread::sleep(Duration::from_millis(5));
@@ -568,17 +775,16 @@ impl TokenServer {
                 }
             })
         };
-        TokenServer {
-            addr,
-            shared,
+        AcceptLoop {
+            stop,
             thread: Some(thread),
         }
     }
 }
 
-impl Drop for TokenServer {
+impl Drop for AcceptLoop {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
