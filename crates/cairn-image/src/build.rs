@@ -479,9 +479,27 @@ fn write_layers(
     // on every core too.
     let mut order: Vec<usize> = (0..planned.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
-    let found = on_threads(planned.len(), &order, |i| {
+    let mut found = on_threads(planned.len(), &order, |i| {
         cache::find(store, &planned[i].entries, options)
     })?;
+    // Layers the store lacks may come from a binary cache rather than be written.
+    let missing: Vec<StorePath> = found
+        .iter()
+        .filter_map(|lookup| match lookup {
+            Some(cache::Lookup::Miss(missing)) => Some(missing.object().clone()),
+            _ => None,
+        })
+        .collect();
+    if !missing.is_empty() {
+        store.substitute(&missing)?;
+        for &i in &order {
+            if let Some(cache::Lookup::Miss(miss)) = &found[i]
+                && store.is_valid(miss.object())?
+            {
+                found[i] = Some(cache::find(store, &planned[i].entries, options)?);
+            }
+        }
+    }
     order.retain(|&i| matches!(found[i], Some(cache::Lookup::Miss(_))));
     if order.is_empty() {
         // Nothing to write: no batch (a staging directory, the GC lock) either.

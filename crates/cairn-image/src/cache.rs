@@ -157,6 +157,13 @@ pub struct MissingLayer {
     node_hash: String,
 }
 
+impl MissingLayer {
+    /// The object the layer will be.
+    pub fn object(&self) -> &StorePath {
+        &self.object
+    }
+}
+
 /// The layer of `entries`, when it was written before. It reads no blob: the digests
 /// and sizes are the object's metadata.
 pub fn find(

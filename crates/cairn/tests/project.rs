@@ -541,6 +541,10 @@ fn an_image_is_rebuilt_from_a_binary_cache_alone() {
     succeeded(&rebuilt);
     let rebuilt = report(&rebuilt);
     assert_eq!(rebuilt["manifest"], first["manifest"]);
+    assert_eq!(
+        rebuilt["layers_written"], 0,
+        "the layers come from the cache too: {rebuilt}"
+    );
     assert_eq!(project.server.count(APP_DEB), downloads);
     succeeded(&project.cairn_store(&["store", "verify"]));
 
