@@ -136,7 +136,8 @@ pub(crate) struct PushArgs {
 pub(crate) struct PullArgs {
     /// The image: `registry/repository[:tag][@sha256:…]`
     pub(crate) reference: String,
-    /// Where to write it: `oci:DIR`
+    /// Where to write it: `oci:DIR`, or `store` (the layout becomes a store object, whose
+    /// path is printed)
     pub(crate) dest: String,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,

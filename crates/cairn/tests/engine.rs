@@ -564,6 +564,37 @@ fn pull_and_run(podman: &cairn_test::Oracle, project: &Project, target: &str) ->
     ok(&podman(&["run", "--rm", "--network", "none", target]))
 }
 
+/// `cairn pull` into a layout and into the store: skopeo reads the pushed digest in both.
+fn pulls_back(
+    skopeo: &cairn_test::Oracle,
+    project: &Project,
+    target: &str,
+    digest: &serde_json::Value,
+) {
+    let digest = digest.as_str().unwrap();
+    let layout = project.root().join("pulled");
+    let into_layout = support::cairn(
+        project.store(),
+        &["pull", target, &format!("oci:{}", layout.display())],
+    );
+    assert_eq!(ok(&into_layout).trim(), format!("{target}@{digest}"));
+    let into_store = support::cairn(project.store(), &["pull", target, "store"]);
+    let object = ok(&into_store).trim().to_owned();
+    assert!(
+        object.starts_with(&project.store().display().to_string()),
+        "{object}"
+    );
+    for dir in [layout.display().to_string(), object] {
+        let inspected = skopeo
+            .command()
+            .args(["inspect", "--format", "{{.Digest}}"])
+            .arg(format!("oci:{dir}"))
+            .output()
+            .unwrap();
+        assert_eq!(ok(&inspected).trim(), digest, "{dir}");
+    }
+}
+
 /// A registry with htpasswd: a push is refused without credentials, with the reason
 /// and without the password, and goes through with `--creds`.
 fn needs_creds_with_htpasswd(project: &Project, digest: &serde_json::Value) {
@@ -703,6 +734,7 @@ fn push_sends_only_what_the_registry_lacks_and_podman_runs_what_it_pulls() {
         "{new_uploads} upload requests: {finished:?}"
     );
 
+    pulls_back(&skopeo, &project, &target, &changed["digest"]);
     needs_creds_with_htpasswd(&project, &changed["digest"]);
     fs_err::write(&spec, &original).unwrap();
 }

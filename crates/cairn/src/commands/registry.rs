@@ -146,23 +146,48 @@ pub(crate) fn push(global: &GlobalArgs, args: &PushArgs) -> Result<ExitCode> {
 }
 
 pub(crate) fn pull(global: &GlobalArgs, args: &PullArgs) -> Result<ExitCode> {
-    let Some(dest) = args.dest.strip_prefix("oci:") else {
-        bail!("`{}` is not a destination: pull into `oci:DIR`", args.dest);
+    let into_store = args.dest == "store";
+    let scratch;
+    let dest = if into_store {
+        scratch = tempfile::Builder::new().prefix("cairn-pull-").tempdir()?;
+        scratch.path().join("image")
+    } else if let Some(dir) = args.dest.strip_prefix("oci:") {
+        PathBuf::from(dir)
+    } else {
+        bail!(
+            "`{}` is not a destination: pull into `oci:DIR`, or `store`",
+            args.dest
+        );
     };
+    let dest = dest.as_path();
     let source: Reference = args.reference.parse()?;
     let client = client(&args.registry)?;
     let reporter: Arc<dyn PullReporter> = Arc::new(RegistryProgress {
         verbose: global.verbose,
     });
     let report = client
-        .pull(&source, Path::new(dest), &PullOptions::default(), &reporter)
+        .pull(&source, dest, &PullOptions::default(), &reporter)
         .with_context(|| format!("cannot pull `{}`", args.reference))?;
     if !global.quiet {
         eprintln!(
-            "pulled {} blobs ({} bytes) into {dest}",
-            report.blobs, report.bytes_downloaded
+            "pulled {} blobs ({} bytes) of {}@{}",
+            report.blobs, report.bytes_downloaded, args.reference, report.digest
         );
     }
-    println!("{}@{}", args.reference, report.digest);
+    if into_store {
+        // The layout, every digest checked, as one content-addressed object.
+        let (store, reporter) = crate::commands::store::open(global)?;
+        let options = cairn_store::AddOptions {
+            name: Some(cairn_store::sanitize_name(&format!(
+                "pulled-{}",
+                source.repository()
+            ))),
+            ..cairn_store::AddOptions::default()
+        };
+        let object = store.add_path(dest, &options, &reporter)?;
+        println!("{}", store.object_dir(&object).display());
+    } else {
+        println!("{}@{}", args.reference, report.digest);
+    }
     Ok(ExitCode::SUCCESS)
 }
