@@ -2,9 +2,10 @@
 //!
 //! A written layer is kept as an input-addressed store object: a single file (the
 //! compressed blob) whose path is a hash of what determines its bytes
-//! (`cairn-layer-v1`, the compression, the mtime, and every entry: path, kind, mode,
-//! owner, xattrs, and for files the store path they are read from, which names
-//! immutable contents, or the bytes of a synthesized file). The layer's digests and
+//! (`cairn-layer-key-v2`, the compression, the mtime, and every entry: path, kind,
+//! mode, owner, xattrs, and for files the store path they are read from, relative to the
+//! store's objects (it names immutable contents, wherever the store is), or the bytes of
+//! a synthesized file). The layer's digests and
 //! sizes travel in the object's metadata (`oci.layer`), so a cache hit reads no blob.
 
 use cairn_oci::{
@@ -33,13 +34,16 @@ pub enum CacheError {
     Io(#[from] std::io::Error),
 }
 
-fn key(entries: &[LayerEntry], options: &LayerOptions) -> String {
+fn key(entries: &[LayerEntry], options: &LayerOptions, objects: &std::path::Path) -> String {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
-    field(b"cairn-layer-v1");
+    // v2: a file's source is named relative to the store's objects (v1 hashed its
+    // absolute path, so the same layer had another key in every store, and a binary
+    // cache could not give it to another store).
+    field(b"cairn-layer-key-v2");
     field(options.compression.media_type().as_bytes());
     // The compressor decides the bytes too: its identity is part of the key (and the
     // golden tests in cairn-oci fail when an update changes its output).
@@ -53,6 +57,7 @@ fn key(entries: &[LayerEntry], options: &LayerOptions) -> String {
             EntryKind::Directory => field(b"dir"),
             EntryKind::File { source, size } => {
                 field(b"file");
+                let source = source.strip_prefix(objects).unwrap_or(source);
                 field(source.as_os_str().as_encoded_bytes());
                 field(&size.to_le_bytes());
             }
@@ -171,7 +176,7 @@ pub fn find(
     entries: &[LayerEntry],
     options: &LayerOptions,
 ) -> Result<Lookup, CacheError> {
-    let node_hash = key(entries, options);
+    let node_hash = key(entries, options, &store.objects_dir());
     let object = Store::input_path(object_name(options.compression), &node_hash)?;
     // Temp-root first, then look: a collection between the two cannot take a hit away
     // (found in review).
