@@ -584,3 +584,75 @@ fn an_image_is_rebuilt_from_a_binary_cache_alone() {
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
+
+/// The same round trip through the caches a team would run: a directory, an
+/// S3-compatible bucket (moto, a real server on 127.0.0.1) and an HTTP server taking
+/// `PUT` (nginx). The push is signed; a store elsewhere builds the same digest from each
+/// cache, trusting the key, with no download from the mirror and no layer written.
+#[test]
+fn images_travel_through_s3_and_http_caches() {
+    let (Some(s3), Some(web)) = (
+        cairn_test::s3::S3Server::start(),
+        cairn_test::webdav::WebDavServer::start(),
+    ) else {
+        return;
+    };
+    let project = Project::new();
+    project.site_and_app();
+    let keys = project.tmp.path().join("keys");
+    succeeded(&project.cairn_store(&[
+        "cache",
+        "keygen",
+        "team-1",
+        "--dir",
+        keys.to_str().unwrap(),
+    ]));
+    let public = fs_err::read_to_string(keys.join("team-1.public")).unwrap();
+    let secret = keys.join("team-1.secret");
+    let first = report(&project.cairn(&["build", "--json"]));
+    let downloads = project.server.count(APP_DEB);
+    let local = format!("file://{}", project.tmp.path().join("cache").display());
+    for (i, cache) in [local, s3.cache_url("builds"), web.url()]
+        .iter()
+        .enumerate()
+    {
+        let with_aws = |mut command: Command| {
+            command
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .output()
+                .unwrap()
+        };
+        let mut push = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        push.arg("--store")
+            .arg(project.tmp.path().join("store"))
+            .args(["cache", "push", cache, "-C"])
+            .arg(&project.dir)
+            .arg("--sign-key")
+            .arg(&secret);
+        let pushed = with_aws(push);
+        succeeded(&pushed);
+        assert!(
+            String::from_utf8_lossy(&pushed.stdout).contains("0 already in"),
+            "{cache}"
+        );
+        let store = project.tmp.path().join(format!("fresh-{i}"));
+        let built = with_aws(project.command_in(
+            &store,
+            &[
+                "build",
+                "--json",
+                "--no-link",
+                "--substituter",
+                cache,
+                "--trusted-key",
+                public.trim(),
+            ],
+        ));
+        succeeded(&built);
+        let built = report(&built);
+        assert_eq!(built["manifest"], first["manifest"], "{cache}");
+        assert_eq!(built["layers_written"], 0, "{cache}: {built}");
+        assert_eq!(project.server.count(APP_DEB), downloads, "{cache}");
+    }
+}
