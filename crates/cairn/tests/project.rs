@@ -656,3 +656,32 @@ fn images_travel_through_s3_and_http_caches() {
         assert_eq!(project.server.count(APP_DEB), downloads, "{cache}");
     }
 }
+
+/// `cairn build --push REF`: the built image is in the registry under cairn's digest.
+#[test]
+fn build_pushes_what_it_built() {
+    let (Some(registry), Some(skopeo)) = (
+        cairn_test::registry::Registry::start(None),
+        cairn_test::require_tool("skopeo"),
+    ) else {
+        return;
+    };
+    let project = Project::new();
+    project.site_and_app();
+    let target = format!("{}/team/app:1", registry.addr());
+    let built = project.cairn(&["build", "--json", "--push", &target]);
+    succeeded(&built);
+    let manifest = report(&built)["manifest"].as_str().unwrap().to_owned();
+    assert!(
+        String::from_utf8_lossy(&built.stderr).contains(&format!("pushed {target}@{manifest}")),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let inspected = skopeo
+        .command()
+        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&inspected.stdout).trim(), manifest);
+}
