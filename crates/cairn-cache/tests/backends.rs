@@ -34,19 +34,6 @@ fn open(url: &str) -> Box<dyn Backend> {
     backend::open(url, &options()).unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
-/// `len` bytes that do not compress and differ from those of any other `seed`.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[0]
-        })
-        .collect()
-}
-
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     fs_err::create_dir_all(path.parent().unwrap()).unwrap();
@@ -87,10 +74,12 @@ fn exercise(cache: &dyn Backend, scratch: &Path) {
         Some(&b"StoreDir: /cairn/store\n"[..])
     );
     assert!(cache.exists("nix-cache-info").unwrap());
-    cache.put("nar/small.nar.zst", &noise(1000, 1)).unwrap();
+    cache
+        .put("nar/small.nar.zst", &cairn_test::noise(1, 1000))
+        .unwrap();
     assert_eq!(
         cache.get("nar/small.nar.zst").unwrap(),
-        Some(noise(1000, 1))
+        Some(cairn_test::noise(1, 1000))
     );
     cache.put("empty.narinfo", b"").unwrap();
     assert_eq!(cache.get("empty.narinfo").unwrap(), Some(Vec::new()));
@@ -104,7 +93,7 @@ fn exercise(cache: &dyn Backend, scratch: &Path) {
     );
 
     // 10 MB through files, byte for byte (for S3, a multipart upload).
-    let big = noise(10 << 20, 2);
+    let big = cairn_test::noise(2, 10 << 20);
     let source = write(scratch, "big", &big);
     cache.put_file("nar/big.nar.zst", &source).unwrap();
     assert!(cache.exists("nar/big.nar.zst").unwrap());
@@ -116,10 +105,10 @@ fn exercise(cache: &dyn Backend, scratch: &Path) {
     );
 
     // Overwrite a large file with a small one; `dest` is truncated.
-    let small = write(scratch, "small", &noise(5000, 3));
+    let small = write(scratch, "small", &cairn_test::noise(3, 5000));
     cache.put_file("nar/big.nar.zst", &small).unwrap();
     assert!(cache.get_file("nar/big.nar.zst", &dest).unwrap());
-    assert_eq!(fs_err::read(&dest).unwrap(), noise(5000, 3));
+    assert_eq!(fs_err::read(&dest).unwrap(), cairn_test::noise(3, 5000));
 
     // Keys that could leave the cache or need escaping are refused by every method.
     for &key in BAD_KEYS {
@@ -291,7 +280,7 @@ fn http_backend_retries_and_gives_up() {
 #[test]
 fn http_backend_stalled_server_times_out() {
     let root = tempfile::tempdir().unwrap();
-    write(root.path(), "nar/x.nar.zst", &noise(100_000, 4));
+    write(root.path(), "nar/x.nar.zst", &cairn_test::noise(4, 100_000));
     let server = TestServer::serve_dir(root.path());
     server.fail_always("/nar/x.nar.zst", Fault::Stall);
     let cache = open(&server.url());

@@ -45,19 +45,6 @@ impl Layout {
     }
 }
 
-/// Deterministic bytes that do not compress.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[3]
-        })
-        .collect()
-}
-
 /// A layout whose layers hold `layers` (each a list of files).
 fn layout(layers: &[Vec<(&str, Vec<u8>)>]) -> Layout {
     layout_with(layers, |manifest| manifest)
@@ -454,7 +441,7 @@ fn blobs_are_mounted_from_another_repository() {
 fn big_layer(size: usize, seed: u64) -> Layout {
     layout(&[
         vec![("small.txt", b"small".to_vec())],
-        vec![("big.bin", noise(seed, size))],
+        vec![("big.bin", cairn_test::noise(seed, size))],
     ])
 }
 

@@ -21,4 +21,4 @@ pub use debian_repo::{FixturePackage, FixtureRepo, test_key, tiny_elf};
 pub use docker::DockerDaemon;
 pub use http::{Fault, TestServer};
 pub use oracle::{Oracle, require_tool};
-pub use trees::{FixtureTree, fixture_trees, write_file};
+pub use trees::{FixtureTree, fixture_trees, noise, write_file};

@@ -151,3 +151,17 @@ pub fn fixture_trees() -> Vec<FixtureTree> {
         },
     ]
 }
+
+/// `len` deterministic bytes that do not compress and differ for every `seed`
+/// (xorshift), for blobs and NARs whose size matters.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[3]
+        })
+        .collect()
+}

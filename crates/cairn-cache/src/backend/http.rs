@@ -141,6 +141,28 @@ impl HttpBackend {
         }
     }
 
+    /// Sends `method` for `key`: the response when the file is there, `None` when the
+    /// cache does not have it, a failure for any other answer.
+    async fn found(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+    ) -> Result<Option<reqwest::Response>, Failure> {
+        let response = self
+            .request(method, key)
+            .send()
+            .await
+            .map_err(|e| Failure::transport(&e))?;
+        let status = response.status();
+        if is_missing(status) {
+            Ok(None)
+        } else if status.is_success() {
+            Ok(Some(response))
+        } else {
+            Err(Failure::status(status))
+        }
+    }
+
     /// Runs `attempt` until it succeeds, fails for good, or the retries are spent.
     fn with_retries<T, F, Fut>(
         &self,
@@ -199,18 +221,9 @@ impl Backend for HttpBackend {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         check_key(key)?;
         self.with_retries("read", key, || async {
-            let response = self
-                .request(reqwest::Method::GET, key)
-                .send()
-                .await
-                .map_err(|e| Failure::transport(&e))?;
-            let status = response.status();
-            if is_missing(status) {
+            let Some(response) = self.found(reqwest::Method::GET, key).await? else {
                 return Ok(None);
-            }
-            if !status.is_success() {
-                return Err(Failure::status(status));
-            }
+            };
             let bytes = response.bytes().await.map_err(|e| Failure::transport(&e))?;
             Ok(Some(bytes.to_vec()))
         })
@@ -219,18 +232,9 @@ impl Backend for HttpBackend {
     fn get_file(&self, key: &str, dest: &Path) -> Result<bool, CacheError> {
         check_key(key)?;
         self.with_retries("read", key, || async {
-            let mut response = self
-                .request(reqwest::Method::GET, key)
-                .send()
-                .await
-                .map_err(|e| Failure::transport(&e))?;
-            let status = response.status();
-            if is_missing(status) {
+            let Some(mut response) = self.found(reqwest::Method::GET, key).await? else {
                 return Ok(false);
-            }
-            if !status.is_success() {
-                return Err(Failure::status(status));
-            }
+            };
             let local = |e: std::io::Error| Failure::fatal(e.to_string());
             let mut out = std::io::BufWriter::new(fs_err::File::create(dest).map_err(local)?);
             while let Some(chunk) = response.chunk().await.map_err(|e| Failure::transport(&e))? {
@@ -245,19 +249,7 @@ impl Backend for HttpBackend {
     fn exists(&self, key: &str) -> Result<bool, CacheError> {
         check_key(key)?;
         self.with_retries("check", key, || async {
-            let response = self
-                .request(reqwest::Method::HEAD, key)
-                .send()
-                .await
-                .map_err(|e| Failure::transport(&e))?;
-            let status = response.status();
-            if is_missing(status) {
-                Ok(false)
-            } else if status.is_success() {
-                Ok(true)
-            } else {
-                Err(Failure::status(status))
-            }
+            Ok(self.found(reqwest::Method::HEAD, key).await?.is_some())
         })
     }
 
